@@ -1,0 +1,277 @@
+package ari
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+const (
+	// maxMessage bounds one event; the largest real one is a few KiB.
+	maxMessage = 4 << 20
+	// queueLen is how many events a connection holds while the resync's
+	// GET /channels is under way. Overflowing it means that call would
+	// have lost events anyway: the connection starts over.
+	queueLen = 16384
+	// closeWait is how long a shutdown waits for Asterisk to answer the
+	// close frame.
+	closeWait = 500 * time.Millisecond
+)
+
+var errQueueFull = fmt.Errorf("more than %d ARI events arrived before they could be handed on", queueLen)
+
+// connect makes one connection and serves it until it breaks or ctx is
+// done. up is how long it was ready (0: it never was); err says why it
+// ended. retries is how many attempts came before, for the log.
+//
+// The order matters: the reader starts at once, so that Asterisk never
+// waits on us, and queues what it reads; then the event filter and the
+// channel list; only after the resync built from that list are the queued
+// events handed on. A call that changes during the GET /channels is thus
+// in the list or in the queue, perhaps both (the tracker takes an event
+// that repeats the list idempotently), and never lost.
+func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, err error) {
+	ws, err := c.dial(ctx)
+	if err != nil {
+		return 0, err
+	}
+	r := &reader{
+		ws:   ws,
+		wait: 2 * c.cfg.PingInterval,
+		msgs: make(chan []byte, queueLen),
+		done: make(chan struct{}),
+		m:    c.m,
+	}
+	go r.run()
+	stopPing := make(chan struct{})
+	pingErr := make(chan error, 1)
+	go ping(ws, c.cfg.PingInterval, stopPing, pingErr)
+	defer func() {
+		close(stopPing)
+		if ctx.Err() != nil {
+			// Shutting down: say goodbye and give Asterisk a moment to
+			// answer, so neither side logs a broken connection.
+			_ = ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutting down"),
+				time.Now().Add(closeWait))
+			select {
+			case <-r.done:
+			case <-time.After(closeWait):
+			}
+		}
+		ws.Close()
+		<-r.done
+	}()
+
+	if err := c.filterEvents(ctx); err != nil {
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		// Asterisk older than 16.23/18.9 has no event filter; the decoder
+		// skips unused events anyway, it only costs bandwidth.
+		c.log.Warn("ARI event filter not set; all events will be sent", "err", err)
+	}
+	chans, err := c.Channels(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("resync: %w", err)
+	}
+	// Channels that entered our app while we were away, or whose continue
+	// was lost with the old socket, wait there: they go through the Stasis
+	// handler like new ones.
+	waiting, err := c.waitingInApp(ctx)
+	if err != nil {
+		c.log.Warn("cannot list the channels waiting in our Stasis app; any left there wait for the caller to hang up", "err", err)
+	}
+	select {
+	case <-r.done:
+		// The socket broke during the resync: the next connection will
+		// resync again.
+		return 0, r.reason()
+	default:
+	}
+	c.in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", At: time.Now().UTC(), Channels: chans, Waiting: waiting})
+
+	start := time.Now()
+	c.ready.Store(true)
+	c.m.Connected.Set(1)
+	if c.everUp {
+		c.m.Reconnects.Inc()
+	}
+	c.everUp = true
+	c.log.Info("connected to ARI", "url", c.base.String(), "app", c.cfg.App, "subscribe_all", c.cfg.SubscribeAll, "channels", len(chans), "attempts", retries+1)
+	defer func() {
+		c.ready.Store(false)
+		c.m.Connected.Set(0)
+		up = max(time.Since(start), time.Nanosecond)
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case data, ok := <-r.msgs:
+			if !ok {
+				return 0, r.reason()
+			}
+			c.in.Feed(ctx, data)
+		case err := <-pingErr:
+			return 0, fmt.Errorf("ping Asterisk: %w", err)
+		}
+	}
+}
+
+// filterEvents sets the event filter. Asterisk registers the application
+// only after it has answered the websocket handshake, so a filter set at
+// once can find no application (404): that is tried again, briefly.
+func (c *Client) filterEvents(ctx context.Context) error {
+	const tries, pause = 3, 100 * time.Millisecond
+	for i := 1; ; i++ {
+		err := c.setEventFilter(ctx)
+		var se *StatusError
+		if err == nil || i == tries || !errors.As(err, &se) || se.Code != http.StatusNotFound {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// dial opens the events websocket. A cancelled ctx also aborts a handshake
+// that Asterisk accepted but does not answer.
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
+	var (
+		mu sync.Mutex
+		nc net.Conn
+	)
+	d := *c.dialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		mu.Lock()
+		nc = conn
+		mu.Unlock()
+		return conn, err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if nc != nil {
+			nc.Close()
+		}
+	})
+	defer stop()
+
+	h := http.Header{}
+	h.Set("Authorization", basicAuth(c.cfg.Username, c.cfg.Password))
+	ws, resp, err := d.DialContext(ctx, c.events, h)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
+			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				return nil, fmt.Errorf("open events websocket: ARI at %s: %w", c.base, err)
+			}
+			return nil, fmt.Errorf("open events websocket: %w", c.statusError(resp, http.MethodGet, "/events"))
+		}
+		return nil, fmt.Errorf("open events websocket: %w", c.transportError(err))
+	}
+	return ws, nil
+}
+
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// reader is the one goroutine reading a connection. It only reads and
+// queues, so that neither call tracking nor the database can make Asterisk
+// wait; it ends when the socket fails or is closed.
+type reader struct {
+	ws   *websocket.Conn
+	wait time.Duration // the longest silence, pongs included, before the socket is declared dead
+	msgs chan []byte   // closed when the reader ends
+	done chan struct{} // closed when the reader ends, after err is set
+	err  error
+	m    *Metrics
+}
+
+func (r *reader) run() {
+	defer close(r.done)
+	defer close(r.msgs)
+	r.ws.SetReadLimit(maxMessage)
+	alive := func() error { return r.ws.SetReadDeadline(time.Now().Add(r.wait)) }
+	r.ws.SetPongHandler(func(string) error { return alive() })
+	if r.err = alive(); r.err != nil {
+		return
+	}
+	for {
+		typ, data, err := r.ws.ReadMessage()
+		if err != nil {
+			r.err = err
+			return
+		}
+		if r.err = alive(); r.err != nil {
+			return
+		}
+		if typ != websocket.TextMessage {
+			// Asterisk sends only text; whatever this is, it is no event.
+			r.m.Malformed.Inc()
+			continue
+		}
+		select {
+		case r.msgs <- data:
+		default:
+			r.err = errQueueFull
+			return
+		}
+	}
+}
+
+// reason says in words why the reader ended; call it after done is closed.
+func (r *reader) reason() error {
+	var ne net.Error
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(r.err, &ne) && ne.Timeout():
+		return fmt.Errorf("no message or pong from Asterisk for %s: %w", r.wait, r.err)
+	case errors.Is(r.err, websocket.ErrReadLimit):
+		return fmt.Errorf("an ARI message was larger than %d bytes: %w", maxMessage, r.err)
+	case errors.As(r.err, &ce):
+		return fmt.Errorf("Asterisk closed the events websocket: %w", r.err)
+	case r.err == errQueueFull:
+		return r.err
+	}
+	return fmt.Errorf("read events websocket: %w", r.err)
+}
+
+// ping pings every interval until stop is closed; the reader sees the pong
+// (or its absence). A ping that cannot be written is reported on errc.
+func ping(ws *websocket.Conn, interval time.Duration, stop <-chan struct{}, errc chan<- error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval)); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package ari
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// Metrics counts what comes in from Asterisk.
+type Metrics struct {
+	Events     *prometheus.CounterVec // by ARI type, every event read
+	Skipped    prometheus.Counter     // known types call tracking does not use
+	Unknown    prometheus.Counter     // types the ARI library does not know
+	Malformed  prometheus.Counter     // not decodable
+	Dropped    prometheus.Counter     // could not be handed on: the tracker was full
+	Reconnects prometheus.Counter
+	Connected  prometheus.Gauge
+}
+
+// NewMetrics creates the intake's metrics and registers them with reg
+// (nil: not registered, as in replay and tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "screenpop_ari_events_total", Help: "ARI events received, by type.",
+		}, []string{"type"}),
+		Skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screenpop_ari_events_skipped_total", Help: "ARI events of known types that call tracking does not use.",
+		}),
+		Unknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screenpop_ari_events_unknown_total", Help: "ARI events of types the ARI library does not know; skipped.",
+		}),
+		Malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screenpop_ari_events_malformed_total", Help: "ARI messages that could not be decoded; skipped.",
+		}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screenpop_ari_events_dropped_total", Help: "ARI events dropped because call tracking was too far behind. Should stay 0.",
+		}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screenpop_ari_reconnects_total", Help: "Times the ARI events websocket was reconnected.",
+		}),
+		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "screenpop_ari_connected", Help: "1 while the ARI events websocket is connected and resynced.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Events, m.Skipped, m.Unknown, m.Malformed, m.Dropped, m.Reconnects, m.Connected)
+	}
+	return m
+}
+
+// Intake decodes raw ARI events, counts them, and hands the useful ones to
+// call tracking. It is the one event path shared by the websocket and by
+// trace replay.
+type Intake struct {
+	dec *Decoder
+	out chan<- screenpop.Event
+	m   *Metrics
+	log *slog.Logger
+	// block makes Feed wait for room instead of dropping: right for a file,
+	// wrong for a socket that must never wait on the tracker.
+	block bool
+	// replaced is set when Asterisk says another client took over our
+	// application name: events for it go there now.
+	replaced atomic.Bool
+	// dialled, when set, hears of every channel a followed channel dials
+	// (without subscribeAll they must be subscribed to); it must not block.
+	dialled func(peerID string)
+}
+
+// NewIntake returns an intake that never blocks: when out is full the
+// event is dropped and counted.
+func NewIntake(dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.Logger) *Intake {
+	return &Intake{dec: dec, out: out, m: m, log: log}
+}
+
+// Feed takes one raw event. It never blocks, unless the intake reads a
+// trace file.
+func (in *Intake) Feed(ctx context.Context, data []byte) {
+	ev, typ, err := in.dec.Decode(data)
+	if typ != "" {
+		in.m.Events.WithLabelValues(typ).Inc()
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrSkipped):
+		in.m.Skipped.Inc()
+		return
+	case errors.Is(err, ErrUnknownType):
+		in.m.Unknown.Inc()
+		in.log.Debug("skipped ARI event of unknown type", "type", typ)
+		return
+	default:
+		in.m.Malformed.Inc()
+		in.log.Warn("skipped malformed ARI event", "err", err, "bytes", len(data))
+		return
+	}
+	if ev.Kind == screenpop.EventUnknown {
+		if typ == "ApplicationReplaced" {
+			in.replaced.Store(true)
+			in.log.Error("another client connected to Asterisk with the same ARI application name; this daemon no longer receives events for it until it reconnects")
+		}
+		return
+	}
+	if in.dialled != nil && ev.Kind == screenpop.EventDial && ev.DialStatus == "" && ev.Channel.ID != "" {
+		in.dialled(ev.Peer.ID)
+	}
+	in.Send(ctx, ev)
+}
+
+// Send hands an event (a decoded one, or a resync) to call tracking.
+func (in *Intake) Send(ctx context.Context, ev screenpop.Event) {
+	if in.block {
+		select {
+		case in.out <- ev:
+		case <-ctx.Done():
+		}
+		return
+	}
+	select {
+	case in.out <- ev:
+	default:
+		in.m.Dropped.Inc()
+		in.log.Error("call tracking is behind; dropped an ARI event", "type", ev.Type, "channel", ev.Channel.ID)
+	}
+}
+
+// SendResync hands call tracking a resync, waiting for room: dropping it
+// would leave calls that ended while we were away open. The socket reader
+// queues meanwhile, so Asterisk never waits.
+func (in *Intake) SendResync(ctx context.Context, ev screenpop.Event) {
+	in.replaced.Store(false)
+	select {
+	case in.out <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// Replaced reports whether another client took over our application name
+// since the last resync.
+func (in *Intake) Replaced() bool { return in.replaced.Load() }
+
+// ReadTrace feeds a recorded event stream (one JSON event a line, as
+// Asterisk sent them) through the same intake as the websocket, waiting
+// for the tracker rather than dropping.
+func ReadTrace(ctx context.Context, r io.Reader, dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.Logger) error {
+	in := &Intake{dec: dec, out: out, m: m, log: log, block: true}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		in.Feed(ctx, b)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read trace after line %d: %w", line, err)
+	}
+	return nil
+}
+
+// Totals is what an intake has read, for a summary line.
+type Totals struct {
+	Events, Skipped, Unknown, Malformed, Dropped int
+}
+
+// Totals reads the counters back.
+func (m *Metrics) Totals() Totals {
+	var events int
+	ch := make(chan prometheus.Metric, 64)
+	go func() { m.Events.Collect(ch); close(ch) }()
+	for c := range ch {
+		events += counterValue(c)
+	}
+	return Totals{
+		Events: events, Skipped: counterValue(m.Skipped), Unknown: counterValue(m.Unknown),
+		Malformed: counterValue(m.Malformed), Dropped: counterValue(m.Dropped),
+	}
+}
+
+func counterValue(c prometheus.Metric) int {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil || d.Counter == nil {
+		return 0
+	}
+	return int(d.Counter.GetValue())
+}

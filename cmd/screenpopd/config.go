@@ -1,0 +1,396 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// setting is one config key: in the file as key, in the environment as
+// SCREENPOP_KEY_WITH_UNDERSCORES, on the command line as --key-with-dashes.
+type setting struct {
+	key   string
+	def   any // string, []string, time.Duration, int64 or bool
+	usage string
+	alias string // a shorter flag name, if any
+}
+
+// settings is every config key. config.example.yaml documents each; a test
+// keeps the two in step.
+var settings = []setting{
+	{"ari.url", "http://127.0.0.1:8088/ari", "Asterisk REST interface base URL (https:// for TLS)", ""},
+	{"ari.username", "screenpop", "ARI user (ari.conf)", ""},
+	{"ari.password", "", "ARI password; prefer ari.password_file or SCREENPOP_ARI_PASSWORD", ""},
+	{"ari.password_file", "", "file holding the ARI password", ""},
+	{"ari.app", "screenpop", "ARI application name", ""},
+	{"ari.mode", "observe", "observe (subscribeAll: every call), stasis (only calls sent to Stasis(app)), or both", ""},
+	{"ari.ca_file", "", "PEM CA certificate for https/wss", ""},
+	{"ari.ping_interval", 5 * time.Second, "websocket keepalive interval; a dead socket is noticed within two", ""},
+	{"ari.reconnect_min", 500 * time.Millisecond, "first reconnect delay", ""},
+	{"ari.reconnect_max", 30 * time.Second, "longest reconnect delay", ""},
+	{"asterisk.inbound_contexts", []string{"from-trunk"}, "dialplan contexts whose new channels are inbound calls", "inbound-contexts"},
+	{"asterisk.operator_endpoints", []string{"PJSIP/{ext}"}, "channel name prefixes of operators' phones, with {ext}", "operator-endpoints"},
+	{"asterisk.did_variable", "FROM_DID", "channel variable (in ari.conf channelvars) holding the dialled number", ""},
+	{"asterisk.stasis_deadline", screenpop.DefaultStasisDeadline, "longest a call sent to Stasis(app) waits for the client lookup before it is continued", ""},
+	{"asterisk.outbound_contexts", []string{"from-internal"}, "dialplan contexts where operators' outgoing calls start (to close callbacks)", ""},
+	{"asterisk.dial_endpoint", "PJSIP/{ext}", "endpoint of an operator's phone for click-to-dial, with {ext}", ""},
+	{"asterisk.dial_context", "from-internal", "dialplan context click-to-dial sends the client's number to", ""},
+	{"calls.purposes", []string{"service_booking", "sales", "parts", "complaint", "other"}, "call purposes an operator can set on a call", ""},
+	{"calls.complaint_purpose", "complaint", "the purpose that opens a complaint on the client", ""},
+	{"calls.stale_after", screenpop.DefaultStaleAfter, "close a call with no event for this long (its end was lost)", ""},
+	{"calls.linger", screenpop.DefaultLinger, "wait this long after a call ends for late events before recording it", ""},
+	{"phone.default_region", "RU", "country whose national number forms callers use (ISO code)", ""},
+	{"card.regular_visits", int64(screenpop.DefaultCardRules.RegularVisits), "a client with more visits than this in the last year is regular", ""},
+	{"card.lost_after", screenpop.DefaultCardRules.LostAfter, "a client with no visit for this long is lost", ""},
+	{"card.alert_within", screenpop.DefaultCardRules.Horizon, "warranty and insurance ending, and services due, within this long are flagged", ""},
+	{"card.conflict_level", int64(screenpop.DefaultCardRules.ConflictLevel), "conflict level (0-3) from which a client is flagged", ""},
+	{"card.low_csi", "7", "satisfaction score (1-10) below which a client is flagged", ""},
+	{"store.dsn", "", "PostgreSQL DSN; empty: the embedded store in store.data_dir", ""},
+	{"store.data_dir", "./data", "directory for the embedded store and the call log spool", ""},
+	{"store.spool_max_bytes", int64(1 << 30), "most the call log spool may hold while the database is down", ""},
+	{"http.listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics", ""},
+	{"log.level", "info", "debug, info, warn or error", ""},
+	{"log.format", "text", "text or json", ""},
+}
+
+func flagName(key string) string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(key)
+}
+
+// addFlags declares a flag for every setting on fs.
+func addFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "config file (YAML)")
+	for _, s := range settings {
+		name := flagName(s.key)
+		switch d := s.def.(type) {
+		case string:
+			fs.String(name, d, s.usage)
+		case []string:
+			fs.StringSlice(name, d, s.usage+" (comma-separated)")
+		case time.Duration:
+			fs.Duration(name, d, s.usage)
+		case int64:
+			fs.Int64(name, d, s.usage)
+		}
+		if s.alias != "" {
+			// Same type as the long flag, no default: only set if given.
+			fs.AddFlag(&pflag.Flag{Name: s.alias, Usage: "same as --" + name, Value: newSliceValue()})
+		}
+	}
+}
+
+// Config is everything the daemon reads from its settings.
+type Config struct {
+	ARIURL           string
+	ARIUsername      string
+	ARIPassword      Secret
+	ARIApp           string
+	ARIMode          string
+	ARICAFile        string
+	PingInterval     time.Duration
+	ReconnectMin     time.Duration
+	ReconnectMax     time.Duration
+	InboundContexts  []string
+	OperatorPattern  []string
+	Operators        screenpop.EndpointPatterns
+	DIDVariable      string
+	StasisDeadline   time.Duration
+	OutboundContexts []string
+	DialEndpoint     string
+	DialContext      string
+	Purposes         []string
+	ComplaintPurpose string
+	StaleAfter       time.Duration
+	Linger           time.Duration
+	Region           string
+	Card             screenpop.CardRules
+	DSN              Secret
+	DataDir          string
+	SpoolMaxBytes    int64
+	HTTPListen       string
+	LogLevel         slog.Level
+	LogFormat        string
+}
+
+// Secret is a value that never prints.
+type Secret string
+
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return "[redacted]" }
+func (Secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// loadConfig reads the config file (if any), then the environment, then
+// flags, later ones winning. It reports every problem at once.
+func loadConfig(fs *pflag.FlagSet) (Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix("SCREENPOP")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, s := range settings {
+		v.SetDefault(s.key, s.def)
+		if f := fs.Lookup(flagName(s.key)); f != nil {
+			if err := v.BindPFlag(s.key, f); err != nil {
+				return Config{}, fmt.Errorf("bind flag --%s: %w", f.Name, err)
+			}
+		}
+		// viper reads the environment only for keys it knows of.
+		if err := v.BindEnv(s.key); err != nil {
+			return Config{}, fmt.Errorf("bind environment for %s: %w", s.key, err)
+		}
+	}
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		v.SetConfigFile(f.Value.String())
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config file %s: %w", f.Value.String(), err)
+		}
+	}
+	var problems []error
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	duration := func(key string) time.Duration {
+		d, err := castDuration(v.Get(key))
+		if err != nil {
+			bad(key, "%v", err)
+		} else if d <= 0 {
+			bad(key, "must be positive, got %s", d)
+		}
+		return d
+	}
+	list := func(key, alias string) []string {
+		if alias != "" {
+			if f := fs.Lookup(alias); f != nil && f.Changed {
+				return splitList(f.Value.(*sliceValue).vals)
+			}
+		}
+		return splitList(v.Get(key))
+	}
+	known := knownKeys()
+	for _, k := range v.AllKeys() {
+		if !known[k] {
+			bad(k, "unknown setting (see config.example.yaml)")
+		}
+	}
+
+	c := Config{
+		ARIURL:           strings.TrimRight(v.GetString("ari.url"), "/"),
+		ARIUsername:      v.GetString("ari.username"),
+		ARIApp:           v.GetString("ari.app"),
+		ARIMode:          v.GetString("ari.mode"),
+		ARICAFile:        v.GetString("ari.ca_file"),
+		PingInterval:     duration("ari.ping_interval"),
+		ReconnectMin:     duration("ari.reconnect_min"),
+		ReconnectMax:     duration("ari.reconnect_max"),
+		InboundContexts:  list("asterisk.inbound_contexts", "inbound-contexts"),
+		OperatorPattern:  list("asterisk.operator_endpoints", "operator-endpoints"),
+		DIDVariable:      v.GetString("asterisk.did_variable"),
+		StasisDeadline:   duration("asterisk.stasis_deadline"),
+		OutboundContexts: list("asterisk.outbound_contexts", ""),
+		DialEndpoint:     v.GetString("asterisk.dial_endpoint"),
+		DialContext:      v.GetString("asterisk.dial_context"),
+		Purposes:         list("calls.purposes", ""),
+		ComplaintPurpose: v.GetString("calls.complaint_purpose"),
+		StaleAfter:       duration("calls.stale_after"),
+		Linger:           duration("calls.linger"),
+		Region:           strings.ToUpper(v.GetString("phone.default_region")),
+		DSN:              Secret(v.GetString("store.dsn")),
+		DataDir:          v.GetString("store.data_dir"),
+		SpoolMaxBytes:    v.GetInt64("store.spool_max_bytes"),
+		HTTPListen:       v.GetString("http.listen"),
+		LogFormat:        v.GetString("log.format"),
+	}
+
+	if u, err := url.Parse(c.ARIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("ari.url", "want http://host:port/ari or https://..., got %q", c.ARIURL)
+	} else if u.User != nil {
+		bad("ari.url", "put the username and password in ari.username and ari.password, not in the URL")
+	}
+	if c.ARIUsername == "" {
+		bad("ari.username", "must be set")
+	}
+	pw, pwFile := v.GetString("ari.password"), v.GetString("ari.password_file")
+	switch {
+	case pw != "" && pwFile != "":
+		bad("ari.password", "set either ari.password or ari.password_file, not both")
+	case pwFile != "":
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			bad("ari.password_file", "%v", err)
+		}
+		c.ARIPassword = Secret(strings.TrimSpace(string(b)))
+	default:
+		c.ARIPassword = Secret(pw)
+	}
+	if c.ARIApp == "" || strings.ContainsAny(c.ARIApp, "/?&# ") {
+		bad("ari.app", "must be a plain name such as screenpop, got %q", c.ARIApp)
+	}
+	switch c.ARIMode {
+	case "observe", "stasis", "both":
+	default:
+		bad("ari.mode", "want observe, stasis or both, got %q", c.ARIMode)
+	}
+	if c.ARICAFile != "" {
+		if _, err := os.Stat(c.ARICAFile); err != nil {
+			bad("ari.ca_file", "%v", err)
+		}
+	}
+	if c.ReconnectMin > 0 && c.ReconnectMax > 0 && c.ReconnectMax < c.ReconnectMin {
+		bad("ari.reconnect_max", "is shorter than ari.reconnect_min")
+	}
+	if len(c.InboundContexts) == 0 {
+		bad("asterisk.inbound_contexts", "list at least one dialplan context, such as from-trunk")
+	}
+	if len(c.OperatorPattern) == 0 {
+		bad("asterisk.operator_endpoints", "list at least one pattern, such as PJSIP/{ext}")
+	} else if ops, err := screenpop.ParseEndpointPatterns(c.OperatorPattern); err != nil {
+		bad("asterisk.operator_endpoints", "%v", err)
+	} else {
+		c.Operators = ops
+	}
+	if n := strings.Count(c.DialEndpoint, "{ext}"); n != 1 || !strings.Contains(c.DialEndpoint, "/") {
+		bad("asterisk.dial_endpoint", "want a technology and {ext}, such as PJSIP/{ext}, got %q", c.DialEndpoint)
+	}
+	if c.DialContext == "" {
+		bad("asterisk.dial_context", "must be set (from-internal by default)")
+	}
+	if len(c.Purposes) == 0 {
+		bad("calls.purposes", "list at least one purpose, such as other")
+	}
+	if c.ComplaintPurpose != "" && !slices.Contains(c.Purposes, c.ComplaintPurpose) {
+		bad("calls.complaint_purpose", "%q is not one of calls.purposes", c.ComplaintPurpose)
+	}
+	if c.DIDVariable == "" {
+		bad("asterisk.did_variable", "must be set (FROM_DID by default)")
+	}
+	if !screenpop.ValidRegion(c.Region) {
+		bad("phone.default_region", "%q is not a country code libphonenumber knows (such as RU)", c.Region)
+	}
+	c.Card = screenpop.CardRules{
+		RegularVisits: int(v.GetInt64("card.regular_visits")),
+		LostAfter:     duration("card.lost_after"),
+		Horizon:       duration("card.alert_within"),
+		ConflictLevel: int(v.GetInt64("card.conflict_level")),
+	}
+	if f, err := strconv.ParseFloat(strings.TrimSpace(v.GetString("card.low_csi")), 64); err != nil {
+		bad("card.low_csi", "want a number such as 7, got %q", v.GetString("card.low_csi"))
+	} else {
+		c.Card.LowCSI = f
+	}
+	if c.Card.RegularVisits < 0 {
+		bad("card.regular_visits", "must be 0 or more")
+	}
+	if c.Card.ConflictLevel < 0 || c.Card.ConflictLevel > 3 {
+		bad("card.conflict_level", "must be 0 (never flag) to 3")
+	}
+	if c.Card.LowCSI < 0 || c.Card.LowCSI > 10 {
+		bad("card.low_csi", "must be 0 (never flag) to 10, got %v", v.Get("card.low_csi"))
+	}
+	if dsn := string(c.DSN); dsn != "" && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && !strings.Contains(dsn, "=") {
+		bad("store.dsn", "want a PostgreSQL URL (postgres://user@host/db) or key=value DSN")
+	}
+	if c.DataDir == "" {
+		bad("store.data_dir", "must be set")
+	}
+	if c.SpoolMaxBytes < 1<<20 {
+		bad("store.spool_max_bytes", "must be at least 1 MiB, got %d", c.SpoolMaxBytes)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(v.GetString("log.level"))); err != nil {
+		bad("log.level", "want debug, info, warn or error, got %q", v.GetString("log.level"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log.format", "want text or json, got %q", c.LogFormat)
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("invalid config:\n  %w", joinLines(problems))
+	}
+	return c, nil
+}
+
+func knownKeys() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range settings {
+		m[s.key] = true
+	}
+	return m
+}
+
+// joinLines joins errors one a line, for a config report.
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+func castDuration(v any) (time.Duration, error) {
+	switch d := v.(type) {
+	case time.Duration:
+		return d, nil
+	case string:
+		return time.ParseDuration(d)
+	case int:
+		return time.Duration(d) * time.Second, nil
+	case float64:
+		return time.Duration(d * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("want a duration such as 5s, got %v", v)
+}
+
+// splitList accepts a YAML list, or a comma-separated string from the
+// environment or a flag.
+func splitList(v any) []string {
+	var raw []string
+	switch l := v.(type) {
+	case []string:
+		raw = l
+	case []any:
+		for _, x := range l {
+			raw = append(raw, fmt.Sprint(x))
+		}
+	case string:
+		raw = []string{l}
+	}
+	var out []string
+	for _, r := range raw {
+		for _, p := range strings.Split(r, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// sliceValue is a comma-separated list flag with no default of its own.
+type sliceValue struct{ vals []string }
+
+func newSliceValue() *sliceValue { return &sliceValue{} }
+
+func (s *sliceValue) String() string { return strings.Join(s.vals, ",") }
+func (s *sliceValue) Set(v string) error {
+	s.vals = append(s.vals, v)
+	return nil
+}
+func (s *sliceValue) Type() string { return "strings" }
+
+// logger builds the daemon's one logger.
+func (c Config) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

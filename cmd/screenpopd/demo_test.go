@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the demo writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
+	var out syncBuffer
+	dataDir := t.TempDir()
+	listen := freePort(t)
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "4", "--speed", "20", "--calls", "12",
+		"--http-listen", listen, "--store-data-dir", dataDir, "--log-level", "warn"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(context.Background()) }()
+
+	// The URLs come before the first call.
+	urlRe := regexp.MustCompile(`http://\S+/#token=(\S+)`)
+	var tokens []string
+	for deadline := time.Now().Add(60 * time.Second); len(tokens) < 4; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo printed no operator URLs:\n%s", out.String())
+		}
+		for _, m := range urlRe.FindAllStringSubmatch(out.String(), -1) {
+			if !strings.HasPrefix(m[0], "http://"+listen) {
+				t.Fatalf("URL %s is not on http.listen %s", m[0], listen)
+			}
+			tokens = append(tokens, m[1])
+		}
+		if len(tokens) < 4 {
+			tokens = nil
+		}
+	}
+	// Every operator's page connects; together they see pops.
+	pops := make(chan screenpop.Message, 100)
+	for _, tok := range tokens {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+listen+"/ws", http.Header{"Origin": {"http://" + listen}})
+		if err != nil {
+			t.Fatalf("connect an operator page: %v", err)
+		}
+		defer ws.Close()
+		ws.WriteJSON(hello{Type: "hello", Token: tok})
+		go func() {
+			for {
+				var m screenpop.Message
+				if err := ws.ReadJSON(&m); err != nil {
+					return
+				}
+				if m.Type == screenpop.MsgOffered {
+					pops <- m
+				}
+			}
+		}()
+	}
+	select {
+	case m := <-pops:
+		if m.Call.ID == "" || m.Call.Caller == "" || m.Call.DID == "" {
+			t.Errorf("a pop without its call: %+v", m.Call)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no operator saw a pop within 30 s:\n%s", out.String())
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "screenpop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var calls, clients, leads int
+	db.QueryRow("SELECT count(*) FROM calls").Scan(&calls)
+	// Unknown callers became leads; the seeded clients are the rest.
+	db.QueryRow("SELECT count(*) FROM clients WHERE client_id NOT IN (SELECT client_id FROM leads)").Scan(&clients)
+	db.QueryRow("SELECT count(*) FROM leads").Scan(&leads)
+	if calls < 10 || clients != 300 || leads > calls {
+		t.Errorf("after 12 simulated calls the call log has %d calls and the client base %d clients and %d leads, want ~12, 300 and a lead for each unknown caller at most",
+			calls, clients, leads)
+	}
+}
+
+// hello is what a page sends first, as in screenpop/web.
+type hello struct {
+	Type  string `json:"type"`
+	Token string `json:"token"`
+	Since uint64 `json:"since"`
+}

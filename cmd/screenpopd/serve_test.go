@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/spf13/pflag"
+	_ "modernc.org/sqlite"
+)
+
+// fakeAsterisk answers the ARI calls screenpopd makes and hands each events
+// websocket to the test.
+type fakeAsterisk struct {
+	srv      *httptest.Server
+	conns    chan *websocket.Conn
+	channels chan []json.RawMessage // what GET /channels answers next
+	waiting  chan []string          // what GET /applications/screenpop lists next
+	posts    chan restCall          // every POST screenpopd makes
+}
+
+// restCall is a POST the fake Asterisk received, and when.
+type restCall struct {
+	Path string
+	Body string
+	At   time.Time
+}
+
+func newFakeAsterisk(t *testing.T) *fakeAsterisk {
+	f := &fakeAsterisk{conns: make(chan *websocket.Conn, 4), channels: make(chan []json.RawMessage, 4),
+		waiting: make(chan []string, 4), posts: make(chan restCall, 100)}
+	up := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ari/", func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "screenpop" || p != "pw" {
+			http.Error(w, `{"message":"Authentication required"}`, http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.URL.Path == "/ari/events":
+			ws, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			// Read (and so answer pings) until the socket goes.
+			go func() {
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+			f.conns <- ws
+		case r.URL.Path == "/ari/channels":
+			var list []json.RawMessage
+			select {
+			case list = <-f.channels:
+			default:
+			}
+			if list == nil {
+				list = []json.RawMessage{}
+			}
+			json.NewEncoder(w).Encode(list)
+		case r.URL.Path == "/ari/asterisk/info":
+			io.WriteString(w, `{"system":{"version":"22.10.1"}}`)
+		case strings.HasSuffix(r.URL.Path, "/eventFilter"):
+			io.WriteString(w, `{"name":"screenpop"}`)
+		case r.Method == http.MethodPost:
+			b, _ := io.ReadAll(r.Body)
+			f.posts <- restCall{Path: r.URL.Path, Body: string(b), At: time.Now()}
+			w.WriteHeader(http.StatusNoContent)
+		case r.URL.Path == "/ari/applications/screenpop":
+			var ids []string
+			select {
+			case ids = <-f.waiting:
+			default:
+			}
+			json.NewEncoder(w).Encode(map[string]any{"name": "screenpop", "channel_ids": append([]string{}, ids...)})
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAsterisk) nextConn(t *testing.T) *websocket.Conn {
+	t.Helper()
+	select {
+	case ws := <-f.conns:
+		return ws
+	case <-time.After(10 * time.Second):
+		t.Fatal("screenpopd did not connect to the events websocket")
+		return nil
+	}
+}
+
+func send(t *testing.T, ws *websocket.Conn, lines [][]byte) {
+	t.Helper()
+	for _, l := range lines {
+		if err := ws.WriteMessage(websocket.TextMessage, l); err != nil {
+			t.Fatalf("send event: %v", err)
+		}
+	}
+}
+
+func traceLines(t *testing.T, name string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tracesDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return lines
+}
+
+// aliveAfter is the channel list Asterisk would give after the first n
+// events of a trace: every channel created and not destroyed, as last seen.
+func aliveAfter(lines [][]byte, n int) []json.RawMessage {
+	var order []string
+	last := map[string]json.RawMessage{}
+	for _, l := range lines[:n] {
+		var ev struct {
+			Type    string          `json:"type"`
+			Channel json.RawMessage `json:"channel"`
+		}
+		json.Unmarshal(l, &ev)
+		var ch struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(ev.Channel, &ch) != nil || ch.ID == "" {
+			continue
+		}
+		switch ev.Type {
+		case "ChannelDestroyed":
+			delete(last, ch.ID)
+		default:
+			if _, ok := last[ch.ID]; !ok {
+				order = append(order, ch.ID)
+			}
+			last[ch.ID] = ev.Channel
+		}
+	}
+	var list []json.RawMessage
+	for _, id := range order {
+		if c, ok := last[id]; ok {
+			list = append(list, c)
+		}
+	}
+	return list
+}
+
+// indexOf is the index of the first line containing all of subs.
+func indexOf(t *testing.T, lines [][]byte, subs ...string) int {
+	t.Helper()
+next:
+	for i, l := range lines {
+		for _, s := range subs {
+			if !bytes.Contains(l, []byte(s)) {
+				continue next
+			}
+		}
+		return i
+	}
+	t.Fatalf("no event contains %q", subs)
+	return -1
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type daemon struct {
+	cfg     Config
+	dataDir string
+	http    string
+	stop    context.CancelFunc
+	done    chan error
+}
+
+// newDaemon configures a daemon for a test: embedded store in a temporary
+// directory, fast ARI keepalive and reconnects.
+func newDaemon(t *testing.T, ariURL string) *daemon {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	addFlags(fs)
+	d := &daemon{http: freePort(t), dataDir: t.TempDir(), done: make(chan error, 1)}
+	err := fs.Parse(append([]string{"--ari-url", ariURL, "--ari-password", "pw", "--ari-ping-interval", "200ms",
+		"--ari-reconnect-min", "50ms", "--ari-reconnect-max", "200ms", "--store-data-dir", d.dataDir,
+		"--http-listen", d.http, "--calls-linger", "100ms", "--log-level", "warn"}, traceFlags...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.cfg, err = loadConfig(fs); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (d *daemon) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	go func() { d.done <- serve(ctx, d.cfg, discardLogger()) }()
+	t.Cleanup(func() { cancel(); <-d.done })
+}
+
+func startDaemon(t *testing.T, ariURL string) *daemon {
+	t.Helper()
+	d := newDaemon(t, ariURL)
+	d.start(t)
+	return d
+}
+
+// shutdown stops the daemon as SIGTERM would and waits for it.
+func (d *daemon) shutdown(t *testing.T) {
+	t.Helper()
+	d.stop()
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+		d.done <- nil // for Cleanup
+	case <-time.After(shutdownBound + 5*time.Second):
+		t.Fatal("serve did not stop within its shutdown bound")
+	}
+}
+
+func (d *daemon) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + d.http + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (d *daemon) waitReady(t *testing.T, want int) string {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var code int
+		if code, body = d.get(t, "/readyz"); code == want {
+			return body
+		}
+	}
+	t.Fatalf("/readyz never answered %d; last: %s", want, body)
+	return ""
+}
+
+// storedCalls reads the embedded call log after the daemon stopped.
+func storedCalls(t *testing.T, cfg Config) map[string][]any {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(cfg.DataDir, "screenpop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT call_id, status, answered_by, ring_seconds, talk_seconds, close_reason FROM calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string][]any{}
+	for rows.Next() {
+		var id, status, closeReason string
+		var by sql.NullString
+		var ring, talk float64
+		if err := rows.Scan(&id, &status, &by, &ring, &talk, &closeReason); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := got[id]; dup {
+			t.Errorf("call %s is in the call log twice", id)
+		}
+		got[id] = []any{status, by.String, ring, talk, closeReason}
+	}
+	return got
+}
+
+func TestServeKeepsACallRightAcrossADroppedSocket(t *testing.T) {
+	lines := traceLines(t, "answered.jsonl")
+	// Drop the socket once both legs are bridged, come back before hangup.
+	cut := indexOf(t, lines, `"ChannelEnteredBridge"`, `from-trunk-0000003c;2`) + 1
+	resume := indexOf(t, lines, `"ChannelHangupRequest"`)
+
+	ast := newFakeAsterisk(t)
+	d := startDaemon(t, ast.srv.URL+"/ari")
+	ws := ast.nextConn(t)
+	d.waitReady(t, http.StatusOK)
+	send(t, ws, lines[:cut])
+	time.Sleep(200 * time.Millisecond) // let the events land before the cut
+	ast.channels <- aliveAfter(lines, resume)
+	ws.NetConn().Close() // no close frame: the network went away
+
+	ws = ast.nextConn(t)
+	d.waitReady(t, http.StatusOK)
+	// Asterisk does not replay what was sent before; events go on.
+	send(t, ws, lines[resume:])
+	time.Sleep(500 * time.Millisecond) // linger is 100ms
+	_, metrics := d.get(t, "/metrics")
+	d.shutdown(t)
+
+	got := storedCalls(t, d.cfg)
+	want := []any{"answered", "101", 2.001, 3.505, ""}
+	if len(got) != 1 || !approxRow(got["call-answered"], want) {
+		t.Errorf("call log holds %v, want only call-answered = %v", got, want)
+	}
+	if !strings.Contains(metrics, "screenpop_ari_reconnects_total 1") {
+		t.Errorf("/metrics does not count the reconnect:\n%s", grepLines(metrics, "screenpop_ari"))
+	}
+}
+
+func TestServeRecordsACallThatEndedWhileDisconnectedOnce(t *testing.T) {
+	lines := traceLines(t, "answered.jsonl")
+	cut := indexOf(t, lines, `"ChannelEnteredBridge"`, `from-trunk-0000003c;2`) + 1
+
+	ast := newFakeAsterisk(t)
+	d := startDaemon(t, ast.srv.URL+"/ari")
+	ws := ast.nextConn(t)
+	send(t, ws, lines[:cut])
+	time.Sleep(200 * time.Millisecond)
+	ws.NetConn().Close()
+	// By the time we are back, the call is over: no channels.
+	ast.channels <- []json.RawMessage{}
+	ast.nextConn(t)
+	d.waitReady(t, http.StatusOK)
+	time.Sleep(500 * time.Millisecond)
+	d.shutdown(t)
+
+	got := storedCalls(t, d.cfg)
+	if len(got) != 1 || got["call-answered"][0] != "answered" || got["call-answered"][4] != "ended while the ARI connection was down" {
+		t.Errorf("call log holds %v, want call-answered answered, closed as ended while disconnected", got)
+	}
+}
+
+func TestServeReportsNotReadyWhileAsteriskIsUnreachable(t *testing.T) {
+	d := startDaemon(t, "http://"+freePort(t)+"/ari")
+	body := d.waitReady(t, http.StatusServiceUnavailable)
+	if !strings.Contains(body, "ARI: not connected") {
+		t.Errorf("/readyz says %q, want it to name ARI", body)
+	}
+	if code, _ := d.get(t, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d while the process runs", code)
+	}
+	start := time.Now()
+	d.shutdown(t)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("shutdown took %v with nothing to drain", took)
+	}
+}
+
+func approxRow(got, want []any) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range want {
+		if w, ok := want[i].(float64); ok {
+			if g, ok := got[i].(float64); !ok || g < w-0.1 || g > w+0.1 {
+				return false
+			}
+			continue
+		}
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

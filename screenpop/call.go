@@ -1,0 +1,130 @@
+package screenpop
+
+import "time"
+
+// Status is how a call ended, from the caller's point of view.
+type Status string
+
+// The statuses a call can end with.
+const (
+	// StatusAnswered: an operator took the call.
+	StatusAnswered Status = "answered"
+	// StatusMissed: phones rang, nobody answered, and the ringing ended
+	// without the caller hanging up (ring timeout).
+	StatusMissed Status = "missed"
+	// StatusAbandoned: the caller hung up while phones rang or while
+	// waiting before any phone rang.
+	StatusAbandoned Status = "abandoned"
+	// StatusBusy: every operator dialled was busy; no phone rang.
+	StatusBusy Status = "busy"
+	// StatusFailed: no phone could be reached (unavailable, congestion).
+	StatusFailed Status = "failed"
+)
+
+// Direction says who placed a call.
+type Direction string
+
+// The directions of a call.
+const (
+	// Inbound: a client called the call centre.
+	Inbound Direction = "inbound"
+	// Outbound: an operator called a client, from their phone or by
+	// click-to-dial. Its record holds the client's number in Caller, no
+	// DID and no offers; AnsweredBy is the operator who placed it and
+	// TalkedTo holds them once the client answered. Its status is
+	// answered, missed (the client's phone rang, or the dial timed out),
+	// busy or failed (the client's number could not be reached).
+	Outbound Direction = "outbound"
+)
+
+// Outcome is how one offer (one operator's phone being dialled) ended.
+type Outcome string
+
+// The outcomes of an offer.
+const (
+	OutcomeRinging           Outcome = "ringing" // not over yet
+	OutcomeAnswered          Outcome = "answered"
+	OutcomeAnsweredElsewhere Outcome = "answered_elsewhere"
+	OutcomeNoAnswer          Outcome = "no_answer"
+	OutcomeCancelled         Outcome = "cancelled" // the caller hung up
+	OutcomeBusy              Outcome = "busy"
+	OutcomeFailed            Outcome = "failed"
+)
+
+// Offer is one operator's phone being dialled for a call.
+type Offer struct {
+	Operator string `json:"operator"`
+	Channel  string `json:"channel"`
+	// DialedAt is when the dial began; RingingAt when the phone started
+	// ringing (zero if it never rang); AnsweredAt when it was picked up.
+	DialedAt   time.Time  `json:"dialed_at"`
+	RingingAt  *time.Time `json:"ringing_at"`
+	AnsweredAt *time.Time `json:"answered_at"`
+	// EndedAt is when ringing stopped (or, for an answered offer, when the
+	// operator's leg hung up).
+	EndedAt *time.Time `json:"ended_at"`
+	Outcome Outcome    `json:"outcome"`
+	// DialStatus is Asterisk's last word on the dial (ANSWER, NOANSWER...).
+	DialStatus string `json:"dial_status,omitempty"`
+}
+
+// Rang reports whether the operator's phone actually rang.
+func (o *Offer) Rang() bool { return o.RingingAt != nil || o.AnsweredAt != nil }
+
+// Call is one call as the call log keeps it: all its legs folded into one
+// record. Most fields are written from the client's side of an inbound
+// call; an outbound call (an operator calling a client) fills them as
+// Outbound says.
+type Call struct {
+	ID        string    `json:"call_id"`
+	Direction Direction `json:"direction"`
+	// Caller is the client's number as Asterisk had it (for an outbound
+	// call, the number the operator dialled); CallerE164 its E.164 form,
+	// nil when withheld or not a phone number.
+	Caller     string  `json:"caller"`
+	CallerE164 *string `json:"caller_e164"`
+	CallerName string  `json:"caller_name"`
+	Withheld   bool    `json:"withheld"`
+	// DID is the dialled number: which line (advertising source) was called.
+	DID    string `json:"did"`
+	Status Status `json:"status"`
+	// OfferedTo lists the operators whose phones rang, in order.
+	OfferedTo []string `json:"offered_to"`
+	// AnsweredBy is the first operator who answered, nil if nobody did;
+	// for an outbound call, the operator who placed it, whatever its status.
+	AnsweredBy *string `json:"answered_by"`
+	// TalkedTo lists every operator the caller was connected to, in order;
+	// a transfer adds one.
+	TalkedTo []string `json:"talked_to"`
+	// RingSeconds runs from the first phone ringing to the answer (or to
+	// the end of ringing); WaitSeconds from the call's start to the answer
+	// (or to its end); TalkSeconds from the answer to the end.
+	RingSeconds float64 `json:"ring_seconds"`
+	WaitSeconds float64 `json:"wait_seconds"`
+	TalkSeconds float64 `json:"talk_seconds"`
+	// HangupCause is the Q.850 cause of the inbound leg's hangup.
+	HangupCause     int        `json:"hangup_cause"`
+	HangupCauseText string     `json:"hangup_cause_text"`
+	StartedAt       time.Time  `json:"started_at"`
+	AnsweredAt      *time.Time `json:"answered_at"`
+	EndedAt         time.Time  `json:"ended_at"`
+	// CloseReason is empty for a call whose end was seen; otherwise it says
+	// why the tracker closed it (its end was never seen, or it ended while
+	// the ARI connection was down).
+	CloseReason string  `json:"close_reason,omitempty"`
+	Offers      []Offer `json:"offers"`
+}
+
+// CallLog receives every finished call. Record is called from the tracker's
+// goroutine and must not block on a database: implementations queue.
+type CallLog interface {
+	Record(Call)
+}
+
+func seconds(from, to time.Time) float64 {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return 0
+	}
+	// Millisecond precision: Asterisk's timestamps carry no more.
+	return float64(to.Sub(from).Milliseconds()) / 1000
+}

@@ -1,0 +1,99 @@
+package screenpop
+
+import "time"
+
+// EventKind says what happened to a channel. Only what call tracking needs
+// is modelled; the ari package drops the rest before it gets here.
+type EventKind uint8
+
+// The kinds of event the tracker understands.
+const (
+	EventUnknown EventKind = iota
+	// EventChannelCreated: a channel appeared.
+	EventChannelCreated
+	// EventChannelUpdated: a channel's state, caller ID or dialplan location
+	// changed; Channel holds the new snapshot.
+	EventChannelUpdated
+	// EventHangupRequest: someone asked for the channel to hang up.
+	EventHangupRequest
+	// EventChannelDestroyed: the channel is gone; Cause says why.
+	EventChannelDestroyed
+	// EventDial: Channel (empty ID when Asterisk originated the call) dials
+	// Peer; DialStatus is "" when the dial begins, then RINGING, ANSWER,
+	// BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL...
+	EventDial
+	// EventBridgeEntered and EventBridgeLeft: Channel joined or left BridgeID.
+	EventBridgeEntered
+	EventBridgeLeft
+	// EventStasisStart and EventStasisEnd: Channel entered or left our
+	// Stasis application, with Args from the dialplan.
+	EventStasisStart
+	EventStasisEnd
+	// EventResync: the ARI connection was (re)established and Channels is
+	// every channel Asterisk has right now. Calls whose legs are missing
+	// ended while we were not listening.
+	EventResync
+)
+
+var eventKindNames = [...]string{
+	EventUnknown:          "unknown",
+	EventChannelCreated:   "channel_created",
+	EventChannelUpdated:   "channel_updated",
+	EventHangupRequest:    "hangup_request",
+	EventChannelDestroyed: "channel_destroyed",
+	EventDial:             "dial",
+	EventBridgeEntered:    "bridge_entered",
+	EventBridgeLeft:       "bridge_left",
+	EventStasisStart:      "stasis_start",
+	EventStasisEnd:        "stasis_end",
+	EventResync:           "resync",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) {
+		return eventKindNames[k]
+	}
+	return "unknown"
+}
+
+// Channel is a snapshot of one Asterisk channel (a leg of a call).
+type Channel struct {
+	ID    string
+	Name  string // PJSIP/101-0000002a, Local/101@phones-0000003d;1
+	State string // Down, Ring, Ringing, Up, Busy...
+	// Context and Exten are where the channel is in the dialplan.
+	Context string
+	Exten   string
+	// CallerNumber and CallerName are the caller ID as Asterisk has it.
+	CallerNumber string
+	CallerName   string
+	// LinkedID is CHANNEL(linkedid) when the admin put it in ari.conf
+	// channelvars, else "".
+	LinkedID string
+	// DID is the dialled-number variable (FROM_DID by default) when it is
+	// in channelvars and set, else "".
+	DID       string
+	CreatedAt time.Time
+}
+
+// Event is one thing that happened on the PBX, already stripped of ARI.
+type Event struct {
+	Kind EventKind
+	// Type is the ARI event type it came from, for diagnostics.
+	Type string
+	At   time.Time
+	// Channel is the channel the event is about; for EventDial, the caller.
+	Channel Channel
+	// Peer is the dialled channel of an EventDial.
+	Peer       Channel
+	DialStatus string
+	// Cause and CauseText are the Q.850 cause of a hangup.
+	Cause     int
+	CauseText string
+	BridgeID  string
+	Args      []string
+	// Channels is the full channel list of an EventResync, and Waiting
+	// the IDs of the channels waiting in our Stasis app.
+	Channels []Channel
+	Waiting  []string
+}

@@ -1,0 +1,86 @@
+package screenpop
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Number is a caller's number as the call log and the client lookup see it.
+type Number struct {
+	// Raw is what Asterisk sent, untouched.
+	Raw string
+	// E164 is the normalised form (+79161234567), "" when the number is
+	// withheld or is not a phone number (a short internal extension).
+	E164 string
+	// Withheld is true when the caller hid their number: no lookup is done.
+	Withheld bool
+}
+
+// withheldWords are the caller IDs carriers and Asterisk put in place of a
+// hidden number, lower-cased.
+var withheldWords = map[string]bool{
+	"anonymous": true, "restricted": true, "unavailable": true, "unknown": true,
+	"private": true, "withheld": true, "blocked": true, "anonymous caller": true,
+}
+
+// ParseNumber normalises a caller number. region is the ISO country whose
+// national forms are expected ("RU": 89161234567 means +79161234567).
+// It never fails: a number that cannot be normalised keeps only Raw.
+func ParseNumber(raw, region string) Number {
+	n := Number{Raw: raw}
+	s := strings.TrimSpace(raw)
+	if s == "" || withheldWords[strings.ToLower(s)] {
+		n.Withheld = true
+		return n
+	}
+	// Some trunks send international numbers as 00 + country code;
+	// libphonenumber only knows the region's own international prefix.
+	if strings.HasPrefix(s, "00") && region != "" {
+		s = "+" + s[2:]
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			// Letters and the like: not a number anyone can dial back.
+			n.Withheld = true
+			return n
+		}
+	}
+	if digits == 0 {
+		n.Withheld = true
+		return n
+	}
+	// Short numbers are extensions or service numbers: no country to give.
+	if digits < 7 {
+		return n
+	}
+	pn, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsPossibleNumber(pn) {
+		return n
+	}
+	e164 := phonenumbers.Format(pn, phonenumbers.E164)
+	if len(e164) < 8 { // "+" and 7 digits, as above, after the parse
+		return n
+	}
+	// A number outside the known ranges must at least normalise to itself,
+	// or one caller would get two identities.
+	if !phonenumbers.IsValidNumber(pn) {
+		again, err := phonenumbers.Parse(e164, region)
+		if err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+			return n
+		}
+	}
+	n.E164 = e164
+	return n
+}
+
+// ValidRegion reports whether region is a country code libphonenumber
+// knows ("RU", "DE"...).
+func ValidRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(region) != 0
+}

@@ -1,0 +1,151 @@
+package screenpop
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// PBX is what the core asks of Asterisk.
+type PBX interface {
+	// SetVariable sets a channel variable (or CALLERID(name)) on a channel
+	// waiting in our Stasis app.
+	SetVariable(ctx context.Context, channelID, name, value string) error
+	// Continue sends a channel waiting in our Stasis app back to the
+	// dialplan.
+	Continue(ctx context.Context, channelID string) error
+}
+
+// Cards gives the card of a call, waiting for its lookup at most until ctx
+// ends. The Popper is one.
+type Cards interface {
+	Card(ctx context.Context, callID string) (Card, bool)
+}
+
+// DefaultStasisDeadline bounds how long a call may wait in Stasis for us.
+const DefaultStasisDeadline = 300 * time.Millisecond
+
+// Channel variables the dialplan can use after Stasis.
+const (
+	VarClientID = "SCREENPOP_CLIENT_ID"
+	VarManager  = "SCREENPOP_MANAGER"
+)
+
+// continueBound is how long a continue may take once sent: past the
+// deadline we still send it, for a call left in Stasis never moves.
+const continueBound = 2 * time.Second
+
+// Stasis handles calls the dialplan sends to our Stasis app: within the
+// deadline it looks the caller up, shows their name on desk phones
+// (CALLERID(name)), tells the dialplan the client and their manager's
+// extension (so it can ring the manager first), and continues the call.
+// Whatever the client base does, no caller waits longer than the deadline.
+type Stasis struct {
+	pbx      PBX
+	cards    Cards // nil: no lookup, just continue
+	deadline time.Duration
+	log      *slog.Logger
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex
+	handling map[string]bool // channels being handled: a resync may name one again
+}
+
+// NewStasis returns a Stasis handler; deadline <= 0 means the default.
+func NewStasis(pbx PBX, cards Cards, deadline time.Duration, log *slog.Logger) *Stasis {
+	if deadline <= 0 {
+		deadline = DefaultStasisDeadline
+	}
+	return &Stasis{pbx: pbx, cards: cards, deadline: deadline, log: log, handling: map[string]bool{}}
+}
+
+// Notice handles a NoticeStasis; it returns at once.
+func (s *Stasis) Notice(n Notice) {
+	if n.Kind != NoticeStasis || n.ChannelID == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handling[n.ChannelID] {
+		return
+	}
+	s.handling[n.ChannelID] = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.handle(n)
+		s.mu.Lock()
+		delete(s.handling, n.ChannelID)
+		s.mu.Unlock()
+	}()
+}
+
+func (s *Stasis) handle(n Notice) {
+	start := time.Now()
+	end := start.Add(s.deadline)
+	if s.cards != nil {
+		// The lookup gets most of the deadline; setting variables and
+		// continuing need the rest.
+		lctx, cancel := context.WithDeadline(context.Background(), start.Add(s.deadline*6/10))
+		card, ok := s.cards.Card(lctx, n.CallID)
+		cancel()
+		if ok {
+			s.setVariables(n, card, end)
+		}
+	}
+	// Send the continue even if the deadline has passed: a call left in
+	// Stasis would wait until the caller gave up.
+	cctx, cancel := context.WithTimeout(context.Background(), max(time.Until(end), continueBound))
+	defer cancel()
+	if err := s.pbx.Continue(cctx, n.ChannelID); err != nil {
+		s.log.Error("continue channel waiting in Stasis", "call", n.CallID, "channel", n.ChannelID, "err", err)
+		return
+	}
+	if took := time.Since(start); took > s.deadline {
+		s.log.Warn("a call waited in Stasis longer than the deadline", "call", n.CallID, "took", took, "deadline", s.deadline)
+	}
+}
+
+// setVariables tells the dialplan who is calling, as far as time allows.
+func (s *Stasis) setVariables(n Notice, card Card, end time.Time) {
+	if card.Lookup != LookupFound || len(card.Clients) == 0 {
+		return
+	}
+	c := card.Clients[0] // the client the dealership knows best
+	var vars [][2]string
+	// A lead nobody has named yet keeps the carrier's caller name.
+	if name := callerIDName(c.Client); name != "" {
+		vars = append(vars, [2]string{"CALLERID(name)", name})
+	}
+	vars = append(vars, [2]string{VarClientID, strconv.FormatInt(c.ID, 10)})
+	if c.Manager != nil && c.Manager.Extension != "" {
+		vars = append(vars, [2]string{VarManager, c.Manager.Extension})
+	}
+	// Keep a little time for the continue.
+	ctx, cancel := context.WithDeadline(context.Background(), end.Add(-s.deadline/10))
+	defer cancel()
+	for _, v := range vars {
+		if err := s.pbx.SetVariable(ctx, n.ChannelID, v[0], v[1]); err != nil {
+			s.log.Warn("set channel variable for the dialplan", "call", n.CallID, "variable", v[0], "err", err)
+			return
+		}
+	}
+}
+
+// callerIDName is what a desk phone shows: "Петров Иван", short enough for
+// its display.
+func callerIDName(c Client) string {
+	name := c.LastName + " " + c.FirstName
+	if c.LastName == "" || c.FirstName == "" {
+		name = c.FullName()
+	}
+	if r := []rune(name); len(r) > 40 {
+		name = string(r[:40])
+	}
+	return name
+}
+
+// Wait waits for the calls being handled, for shutdown.
+func (s *Stasis) Wait() { s.wg.Wait() }

@@ -1,0 +1,39 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+type fakeHistory map[int64][]screenpop.ClientCall
+
+func (f fakeHistory) ClientCalls(_ context.Context, id int64, limit int) ([]screenpop.ClientCall, error) {
+	return f[id], nil
+}
+
+func TestHistoryAPI(t *testing.T) {
+	hist := fakeHistory{7: {{CallID: "c1", Direction: screenpop.Inbound, Number: "+79161234567", Status: screenpop.StatusMissed,
+		StartedAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}}}
+	hub := screenpop.NewHub(0, 0)
+	srv := httptest.NewServer(New(hub, operators, slog.New(slog.NewTextHandler(io.Discard, nil)), HistoryRoutes(hist)...))
+	t.Cleanup(func() { hub.Close(); srv.Close() })
+
+	if code, _ := callAPI(t, srv, "", "GET", "/api/clients/7/calls", nil); code != http.StatusUnauthorized {
+		t.Errorf("without a key: %d, want 401", code)
+	}
+	if code, _ := callAPI(t, srv, "tok-101", "GET", "/api/clients/seven/calls", nil); code != http.StatusBadRequest {
+		t.Errorf("a bad ID: %d, want 400", code)
+	}
+	code, got := callAPI(t, srv, "tok-101", "GET", "/api/clients/7/calls", nil)
+	calls, _ := got["calls"].([]any)
+	if code != http.StatusOK || len(calls) != 1 || calls[0].(map[string]any)["call_id"] != "c1" {
+		t.Errorf("got %d %v, want the client's one call", code, got)
+	}
+}

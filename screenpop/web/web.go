@@ -1,0 +1,53 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+//go:embed static
+var static embed.FS
+
+// Server is the operators' side of the daemon: the pop page and its
+// websocket.
+type Server struct {
+	mux     *http.ServeMux
+	sockets *sockets
+}
+
+// New returns the operator server: GET / serves the page, GET /ws the
+// operator's stream of calls, and routes the operators' API.
+func New(hub *screenpop.Hub, auth Authenticator, log *slog.Logger, routes ...Route) *Server {
+	s := &Server{mux: http.NewServeMux(), sockets: &sockets{hub: hub, auth: auth, log: log}}
+	for _, rt := range routes {
+		s.mux.Handle(rt.Pattern, s.route(rt))
+	}
+	page, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees it exists
+	}
+	files := http.FileServerFS(page)
+	s.mux.Handle("GET /ws", s.sockets)
+	s.mux.Handle("GET /", noCache(files))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// OpenSockets is the number of operator websockets open, for metrics.
+func (s *Server) OpenSockets() int { return int(s.sockets.open.Load()) }
+
+// noCache makes browsers revalidate the page, so an upgraded daemon's
+// page replaces the old one at the next reload.
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:")
+		h.ServeHTTP(w, r)
+	})
+}

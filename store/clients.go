@@ -1,0 +1,235 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// ErrExists is wrapped by the error a write returns when what it would add
+// is already there: an operator's extension, an employee's extension held
+// by someone else.
+var ErrExists = errors.New("already exists")
+
+// Both stores are the client directory the pop looks callers up in.
+var (
+	_ screenpop.Directory = (*Postgres)(nil)
+	_ screenpop.Directory = (*SQLite)(nil)
+)
+
+// yearDays is how far back a visit counts as "within the last year" for
+// ClientRecord.VisitsLastYear: 365 days, whatever the calendar.
+const yearDays = 365 * 24 * time.Hour
+
+// e164Format is what both schemas accept as a stored number: numbers are
+// normalised by the caller (screenpop.ParseNumber); the store only refuses
+// what plainly is not E.164.
+var e164Format = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+var visitKinds = []string{
+	screenpop.VisitService, screenpop.VisitRepair, screenpop.VisitWarranty, screenpop.VisitBody, screenpop.VisitSale,
+}
+
+// normaliseHistory returns c as both stores keep it, so that Client returns
+// what ImportClients was given whichever store holds it (as normalise does
+// for calls):
+//
+//   - times in UTC to the millisecond; dates (a car's warranty_end, ...) at
+//     midnight UTC of the date they had in their own zone;
+//   - amounts to the kopeck;
+//   - lists empty rather than nil; a client's phones each once, in order;
+//   - an employee's empty extension as none.
+//
+// IDs are the store's to give: the client's and manager's are ignored.
+// The caller's slices are copied, never changed.
+func normaliseHistory(c screenpop.ClientHistory) screenpop.ClientHistory {
+	c.ID = 0
+	phones := make([]string, 0, len(c.Phones))
+	for _, p := range c.Phones {
+		if !slices.Contains(phones, p) {
+			phones = append(phones, p)
+		}
+	}
+	c.Phones = phones
+	cars := make([]screenpop.Car, len(c.Cars))
+	for i, car := range c.Cars {
+		car.WarrantyEnd = datePtr(car.WarrantyEnd)
+		car.InsuranceEnd = datePtr(car.InsuranceEnd)
+		car.NextServiceDue = datePtr(car.NextServiceDue)
+		cars[i] = car
+	}
+	c.Cars = cars
+	if c.Manager != nil {
+		m := *c.Manager
+		m.ID = 0
+		c.Manager = &m
+	}
+	if c.CSI != nil {
+		v := *c.CSI
+		c.CSI = &v
+	}
+	visits := make([]screenpop.Visit, len(c.Visits))
+	for i, v := range c.Visits {
+		v.Date = msUTC(v.Date)
+		v.Amount = kopecks(v.Amount)
+		visits[i] = v
+	}
+	c.Visits = visits
+	contacts := make([]screenpop.Contact, len(c.Contacts))
+	for i, ct := range c.Contacts {
+		ct.At = msUTC(ct.At)
+		contacts[i] = ct
+	}
+	c.Contacts = contacts
+	complaints := make([]screenpop.Complaint, len(c.Complaints))
+	for i, cp := range c.Complaints {
+		cp.OpenedAt = msUTC(cp.OpenedAt)
+		cp.ClosedAt = msUTCPtr(cp.ClosedAt)
+		complaints[i] = cp
+	}
+	c.Complaints = complaints
+	return c
+}
+
+// checkClient reports what in a (normalised) client the schema would
+// refuse, in words an import's author can act on, before any of the batch
+// is written.
+func checkClient(c screenpop.ClientHistory) error {
+	var errs []error
+	for _, p := range c.Phones {
+		if !e164Format.MatchString(p) {
+			errs = append(errs, fmt.Errorf("phone %q is not in E.164 (+79161234567)", p))
+		}
+	}
+	if c.ConflictLevel < 0 || c.ConflictLevel > 3 {
+		errs = append(errs, fmt.Errorf("conflict level %d is not 0-3", c.ConflictLevel))
+	}
+	if c.CSI != nil && (*c.CSI < 1 || *c.CSI > 10 || math.IsNaN(*c.CSI)) {
+		errs = append(errs, fmt.Errorf("CSI %v is not 1-10", *c.CSI))
+	}
+	if c.Manager != nil && c.Manager.Name == "" {
+		errs = append(errs, errors.New("the manager has no name"))
+	}
+	for _, car := range c.Cars {
+		if car.Year < 0 || car.Year > math.MaxInt16 {
+			errs = append(errs, fmt.Errorf("car %s has year %d", car.Plate, car.Year))
+		}
+	}
+	for _, v := range c.Visits {
+		if !slices.Contains(visitKinds, v.Kind) {
+			errs = append(errs, fmt.Errorf("visit of %s has kind %q, not one of %v", v.Date.Format(time.DateOnly), v.Kind, visitKinds))
+		}
+		if math.IsNaN(v.Amount) || math.IsInf(v.Amount, 0) || math.Abs(v.Amount) >= 1e12 {
+			errs = append(errs, fmt.Errorf("visit of %s has amount %v", v.Date.Format(time.DateOnly), v.Amount))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// importBatch is a batch of clients ready to write: normalised, checked,
+// and with the distinct managers it names.
+type importBatch struct {
+	clients  []screenpop.ClientHistory
+	managers []screenpop.Employee // each (name, extension) once
+}
+
+func newImportBatch(clients []screenpop.ClientHistory) (importBatch, error) {
+	b := importBatch{clients: make([]screenpop.ClientHistory, len(clients))}
+	for i, c := range clients {
+		c = normaliseHistory(c)
+		if err := checkClient(c); err != nil {
+			return importBatch{}, fmt.Errorf("client %d of the batch (%s): %w", i, c.FullName(), err)
+		}
+		b.clients[i] = c
+		if c.Manager != nil && !slices.Contains(b.managers, *c.Manager) {
+			b.managers = append(b.managers, *c.Manager)
+		}
+	}
+	return b, nil
+}
+
+// managerKey is how an import knows a manager: by name and extension.
+type managerKey struct{ name, extension string }
+
+func keyOf(e *screenpop.Employee) managerKey { return managerKey{e.Name, e.Extension} }
+
+// nullable gives nil (NULL) for the zero value, v otherwise.
+func nullable[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return v
+}
+
+// date is midnight UTC of t's date in t's own zone: a warranty that ends on
+// the 14th in Moscow ends on the 14th.
+func date(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func datePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	d := date(*t)
+	return &d
+}
+
+func kopecks(x float64) float64 { return math.Round(x*100) / 100 }
+
+// carJSON is a car as both stores aggregate a client's cars into JSON for
+// the lookup: dates as 2006-01-02.
+type carJSON struct {
+	Make           string  `json:"make"`
+	Model          string  `json:"model"`
+	Year           *int    `json:"year"`
+	Plate          string  `json:"plate"`
+	VIN            string  `json:"vin"`
+	WarrantyEnd    *string `json:"warranty_end"`
+	InsuranceEnd   *string `json:"insurance_end"`
+	NextServiceDue *string `json:"next_service_due"`
+}
+
+// decodeCars reads the JSON array of a client's cars.
+func decodeCars(data []byte) ([]screenpop.Car, error) {
+	var rows []carJSON
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return nil, fmt.Errorf("decode cars: %w", err)
+	}
+	cars := make([]screenpop.Car, len(rows))
+	var errs []error
+	for i, r := range rows {
+		c := screenpop.Car{Make: r.Make, Model: r.Model, Plate: r.Plate, VIN: r.VIN}
+		if r.Year != nil {
+			c.Year = *r.Year
+		}
+		c.WarrantyEnd, c.InsuranceEnd, c.NextServiceDue = parseDate(r.WarrantyEnd, &errs), parseDate(r.InsuranceEnd, &errs), parseDate(r.NextServiceDue, &errs)
+		cars[i] = c
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("decode cars: %w", err)
+	}
+	return cars, nil
+}
+
+// parseDate parses a stored date (2006-01-02), nil for NULL, adding any
+// error to errs.
+func parseDate(s *string, errs *[]error) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.DateOnly, *s)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("parse stored date: %w", err))
+		return nil
+	}
+	return &t
+}

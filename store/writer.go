@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// Saver is the database as the Writer sees it. SaveCalls must store a batch
+// in one transaction and skip calls already stored: the Writer delivers a
+// batch again when it cannot tell whether the last attempt committed.
+type Saver interface {
+	SaveCalls(ctx context.Context, calls []screenpop.Call) error
+}
+
+// Writer is the call log the tracker records into (screenpop.CallLog).
+// Record spools the call and returns; Run, in its own goroutine, writes
+// spooled calls to the database in batches, and keeps them spooled, retrying,
+// while the database is away.
+type Writer struct {
+	sp  *Spool
+	db  Saver
+	log *slog.Logger
+
+	wake    chan struct{} // Record's nudge to Run; one pending nudge is enough
+	stopped chan struct{} // closed when Run returns
+	running atomic.Bool
+
+	written, failures, dropped, corrupt atomic.Uint64
+
+	mu       sync.Mutex
+	progress chan struct{} // closed, and replaced, whenever records leave the spool
+
+	// Tuning; tests shorten the waits.
+	batchSize    int
+	minBackoff   time.Duration
+	maxBackoff   time.Duration
+	finalTimeout time.Duration // for the last attempt once Run's ctx is done
+	saveTimeout  time.Duration // for one batch: a database that hangs is one that failed
+}
+
+var _ screenpop.CallLog = (*Writer)(nil)
+
+// NewWriter returns a Writer that spools into sp and writes to db. Nothing
+// reaches db until Run is called. A nil log discards.
+func NewWriter(sp *Spool, db Saver, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Writer{
+		sp:           sp,
+		db:           db,
+		log:          log,
+		wake:         make(chan struct{}, 1),
+		stopped:      make(chan struct{}),
+		progress:     make(chan struct{}),
+		batchSize:    500,
+		minBackoff:   100 * time.Millisecond,
+		maxBackoff:   5 * time.Second,
+		finalTimeout: 5 * time.Second,
+		saveTimeout:  30 * time.Second,
+	}
+}
+
+// Record spools c for writing. It never waits on the database. If the spool
+// cannot take the call (it is full: the database has been away long enough
+// to fill it), the call is lost, counted in Dropped and logged.
+func (w *Writer) Record(c screenpop.Call) {
+	if err := w.sp.Append(c); err != nil {
+		w.dropped.Add(1)
+		w.log.Error("lost a call: it could not be spooled for the call log", "call_id", c.ID, "err", err)
+		return
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Depth is the number of calls waiting in the spool.
+func (w *Writer) Depth() int { return w.sp.Depth() }
+
+// Written counts calls in batches the database accepted. A call delivered
+// again after a crash counts again, though stored once.
+func (w *Writer) Written() uint64 { return w.written.Load() }
+
+// Failures counts failed attempts to write a batch.
+func (w *Writer) Failures() uint64 { return w.failures.Load() }
+
+// Dropped counts calls lost because they could not be spooled. It should
+// stay 0.
+func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// Corrupt counts spool records skipped because they were not calls (a line
+// torn by a crash).
+func (w *Writer) Corrupt() uint64 { return w.corrupt.Load() }
+
+// Run writes spooled calls to the database until ctx is done, then makes
+// one last attempt, bounded in time, to write what is left. Calls it could
+// not write stay in the spool for the next start; Run then says how many.
+// Run must be called once.
+func (w *Writer) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("call log writer: Run called twice")
+	}
+	defer close(w.stopped)
+
+	var (
+		backoff   time.Duration
+		downSince time.Time // zero while the database is reachable
+		attempts  int       // failed, since downSince
+	)
+	for {
+		err := w.drain(ctx)
+		if ctx.Err() != nil {
+			return w.last(ctx)
+		}
+		if err == nil {
+			if !downSince.IsZero() {
+				w.log.Info("call log writes resumed", "after", time.Since(downSince).Round(time.Millisecond), "failed_attempts", attempts)
+				downSince, attempts, backoff = time.Time{}, 0, 0
+			}
+			select {
+			case <-w.wake:
+			case <-ctx.Done():
+				return w.last(ctx)
+			}
+			continue
+		}
+		// One log line per outage: a retry every few seconds for an hour
+		// would bury everything else.
+		if downSince.IsZero() {
+			downSince = time.Now()
+			w.log.Error("cannot write the call log; calls wait in the spool and writes are retried", "waiting", w.Depth(), "err", err)
+		}
+		attempts++
+		backoff = min(max(2*backoff, w.minBackoff), w.maxBackoff)
+		// Jitter, so that daemons restarted together do not retry in step.
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return w.last(ctx)
+		}
+	}
+}
+
+// last is Run's final attempt, on a context of its own since Run's is done.
+func (w *Writer) last(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.finalTimeout)
+	defer cancel()
+	if err := w.drain(ctx); err != nil {
+		return fmt.Errorf("call log: %d calls left in the spool for the next start: %w", w.Depth(), err)
+	}
+	return nil
+}
+
+// drain writes batches until the spool is empty or an attempt fails.
+func (w *Writer) drain(ctx context.Context) error {
+	for {
+		// Before each batch: the crash window is the time between two.
+		if err := w.sp.sync(); err != nil {
+			return err
+		}
+		b, err := w.sp.peek(w.batchSize)
+		if err != nil {
+			return err
+		}
+		if len(b.bad) > 0 {
+			for _, r := range b.bad {
+				w.log.Error("skipped a corrupt call log spool record", "segment", r.segment, "offset", r.offset, "err", r.err)
+			}
+			if err := w.sp.ack(b.skip); err != nil {
+				return err
+			}
+			w.corrupt.Add(uint64(len(b.bad)))
+			w.signal()
+		}
+		if len(b.calls) == 0 {
+			if len(b.bad) > 0 {
+				continue
+			}
+			return nil
+		}
+		if err := w.save(ctx, b.calls); err != nil {
+			w.failures.Add(1)
+			return err
+		}
+		w.written.Add(uint64(len(b.calls)))
+		// A crash here delivers the batch again at the next start:
+		// SaveCalls skips what it already has.
+		if err := w.sp.ack(b.good); err != nil {
+			return err
+		}
+		w.signal()
+	}
+}
+
+func (w *Writer) save(ctx context.Context, calls []screenpop.Call) error {
+	ctx, cancel := context.WithTimeout(ctx, w.saveTimeout)
+	defer cancel()
+	return w.db.SaveCalls(ctx, calls)
+}
+
+// signal wakes every Flush waiting for records to leave the spool.
+func (w *Writer) signal() {
+	w.mu.Lock()
+	close(w.progress)
+	w.progress = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// Flush waits until every call recorded before it was called has been
+// written to the database (or skipped as corrupt). It needs Run to be
+// running; it returns early if ctx ends or Run returns.
+func (w *Writer) Flush(ctx context.Context) error {
+	target, _ := w.sp.counts()
+	for {
+		w.mu.Lock()
+		progress := w.progress
+		w.mu.Unlock()
+		if _, acked := w.sp.counts(); acked >= target {
+			return nil
+		}
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-progress:
+		case <-w.stopped:
+			if _, acked := w.sp.counts(); acked >= target {
+				return nil
+			}
+			return fmt.Errorf("flush call log: the writer has stopped with %d calls in the spool", w.Depth())
+		case <-ctx.Done():
+			return fmt.Errorf("flush call log: %d calls still in the spool: %w", w.Depth(), ctx.Err())
+		}
+	}
+}
