@@ -113,7 +113,43 @@ type Call struct {
 	// the ARI connection was down).
 	CloseReason string  `json:"close_reason,omitempty"`
 	Offers      []Offer `json:"offers"`
+	// Source and Campaign are what the dialled number advertised when the
+	// call started (the source mapping valid then), empty if it was not
+	// mapped. The store sets them as it saves the call; a later change of
+	// the mapping does not rewrite them.
+	Source   string `json:"source"`
+	Campaign string `json:"campaign"`
+	// CallerKind says who called (for an outbound call, who was called):
+	// see CallerKind. The tracker sets withheld and internal; the store
+	// decides the others from the client base and the call log as they
+	// were when the call started.
+	CallerKind CallerKind `json:"caller_kind"`
+	// Classification says, for the admin page, which rule decided the
+	// DID, each operator and the status. It is not stored.
+	Classification []string `json:"classification,omitempty"`
 }
+
+// CallerKind says who a caller is to the dealership.
+type CallerKind string
+
+// The kinds of caller.
+const (
+	// KindClient: the number is on a client of the base (not a lead).
+	KindClient CallerKind = "client"
+	// KindLead: a potential client: the number is on a lead, or it called
+	// before without being on a client.
+	KindLead CallerKind = "lead"
+	// KindNew: the number never called before and is on no client.
+	KindNew CallerKind = "new"
+	// KindWithheld: the caller withheld their number.
+	KindWithheld CallerKind = "withheld"
+	// KindInternal: a call from an internal extension, or to a number
+	// that is an employee's direct line rather than an advertised one.
+	KindInternal CallerKind = "internal"
+)
+
+// CallerKinds lists the kinds of caller.
+var CallerKinds = []CallerKind{KindClient, KindLead, KindNew, KindWithheld, KindInternal}
 
 // CallLog receives every finished call. Record is called from the tracker's
 // goroutine and must not block on a database: implementations queue.

@@ -12,6 +12,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newDemoCmd(), newCheckCmd())
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	return root
 }
 

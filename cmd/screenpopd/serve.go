@@ -254,6 +254,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	operators := web.New(hub, db, log, routes...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "screenpop_operator_sockets", Help: "Operator pages connected."},
 		func() float64 { return float64(operators.OpenSockets()) }))
+	deps := serveDeps{cfg: cfg, log: log, reg: reg, db: db, client: client, metrics: am, intake: intake,
+		tracker: tracker, hub: hub, popper: popper, web: operators}
+	for _, mount := range mounts {
+		if err := mount(deps); err != nil {
+			spool.Close()
+			return err
+		}
+	}
 
 	// Say at once what is wrong with Asterisk, then keep trying anyway.
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -1,0 +1,29 @@
+package screenpop
+
+// Role is what a staff token may do besides an operator's page.
+type Role string
+
+// The staff roles. An admin may do everything an analyst may.
+const (
+	// RoleAnalyst reads the whole call log, its exports and reports.
+	RoleAnalyst Role = "analyst"
+	// RoleAdmin also sees the daemon's diagnostics.
+	RoleAdmin Role = "admin"
+)
+
+// Roles lists the staff roles.
+var Roles = []Role{RoleAnalyst, RoleAdmin}
+
+// Allows reports whether a token of role r may use what needs role need.
+func (r Role) Allows(need Role) bool {
+	return r == need || r == RoleAdmin
+}
+
+// Staff is the holder of a staff (API) token: an analyst, their tool (a
+// spreadsheet, Metabase), an admin. Operators' tokens are not staff
+// tokens: they open the pop page and the operators' API only.
+type Staff struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+}
