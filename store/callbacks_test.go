@@ -359,6 +359,7 @@ func testCallbackList(t *testing.T, b backend) {
 		c := outbound("m1", ivan, 0, screenpop.StatusAnswered)
 		c.TalkedTo, c.OfferedTo, c.Offers = []string{"101"}, []string{}, []screenpop.Offer{}
 		save(t, s, c)
+		c.CallerKind = screenpop.KindNew // the number is on no client and never called
 		assertStoredOnce(t, s, c)
 	})
 }

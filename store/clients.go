@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,6 +152,12 @@ func newImportBatch(clients []screenpop.ClientHistory) (importBatch, error) {
 			b.managers = append(b.managers, *c.Manager)
 		}
 	}
+	// Imports running at once add their new managers in one order, so
+	// neither waits for a row the other inserted while holding one it
+	// wants (a deadlock on PostgreSQL).
+	slices.SortFunc(b.managers, func(x, y screenpop.Employee) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Extension, y.Extension))
+	})
 	return b, nil
 }
 

@@ -15,7 +15,8 @@ import (
 
 // Postgres is the production call log.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	region string
 }
 
 // defaultConnectTimeout replaces pgxpool's two minutes when the DSN sets no
@@ -124,11 +125,35 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// pgInsertCall stores a call with the source its number had when the call
+// started ($21 is the number's DIDKey) and the kind of caller it was ($22
+// is screenpop.PresetKind, or '' for the client base and the call log to
+// decide). See kindRules.
 const pgInsertCall = `INSERT INTO calls (
 	call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
+	source, campaign, caller_kind
+)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	coalesce(s.source, ''), coalesce(s.campaign, ''),
+	CASE
+		WHEN $22 <> '' THEN $22
+		WHEN s.internal THEN 'internal'
+		WHEN $3::text IS NULL THEN 'new'
+		WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = $3 AND NOT c.lead) THEN 'client'
+		WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = $3 AND o.started_at < $16)
+		  OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = $3 AND c.lead AND c.created_at < $16::timestamptz - interval '1 minute') THEN 'lead'
+		ELSE 'new'
+	END
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (
+	SELECT source, campaign, internal FROM sources
+	WHERE did = $21 AND valid_from <= $16 AND (valid_to IS NULL OR valid_to > $16)
+	ORDER BY valid_from DESC LIMIT 1
+) s ON true
 ON CONFLICT (call_id) DO NOTHING
 RETURNING call_id`
 
@@ -158,7 +183,8 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 		stored[i] = c
 		b.Queue(pgInsertCall, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID, string(c.Status),
 			c.OfferedTo, c.AnsweredBy, c.TalkedTo, c.RingSeconds, c.WaitSeconds, c.TalkSeconds,
-			c.HangupCause, c.HangupCauseText, c.StartedAt, c.AnsweredAt, c.EndedAt, c.CloseReason, string(c.Direction))
+			c.HangupCause, c.HangupCauseText, c.StartedAt, c.AnsweredAt, c.EndedAt, c.CloseReason, string(c.Direction),
+			screenpop.DIDKey(c.DID, p.region), string(screenpop.PresetKind(c)))
 	}
 	var offers pgx.Batch
 	results := tx.SendBatch(ctx, &b)
@@ -199,11 +225,13 @@ func (p *Postgres) Call(ctx context.Context, id string) (screenpop.Call, error) 
 	var status, direction string
 	err := p.pool.QueryRow(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction
+		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
+		source, campaign, caller_kind
 		FROM calls WHERE call_id = $1`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
-		&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &direction)
+		&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &direction,
+		&c.Source, &c.Campaign, &c.CallerKind)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}

@@ -17,7 +17,8 @@ import (
 // SQLite is the embedded call log: one file, nothing to run beside the
 // daemon.
 type SQLite struct {
-	db *sql.DB
+	db     *sql.DB
+	region string
 }
 
 // sqliteOptions, for every connection:
@@ -126,6 +127,38 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// sqliteInsertCall is pgInsertCall in SQLite's words: numbered parameters
+// (?21 the DIDKey, ?22 the preset kind) and scalar subqueries for the
+// source, which SQLite cannot join laterally.
+const sqliteInsertCall = `INSERT INTO calls (
+	call_id, caller, caller_e164, caller_name, withheld, did, status,
+	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
+	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
+	source, campaign, caller_kind
+)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+	coalesce(s.source, ''), coalesce(s.campaign, ''),
+	CASE
+		WHEN ?22 <> '' THEN ?22
+		WHEN s.internal THEN 'internal'
+		WHEN ?3 IS NULL THEN 'new'
+		WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = ?3 AND NOT c.lead) THEN 'client'
+		WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = ?3 AND o.started_at < ?16)
+		  OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = ?3 AND c.lead
+		               AND c.created_at < strftime('%Y-%m-%dT%H:%M:%fZ', ?16, '-1 minute')) THEN 'lead'
+		ELSE 'new'
+	END
+FROM (SELECT 1) one
+LEFT JOIN (
+	SELECT source, campaign, internal FROM sources
+	WHERE did = ?21 AND valid_from <= ?16 AND (valid_to IS NULL OR valid_to > ?16)
+	ORDER BY valid_from DESC LIMIT 1
+) s ON true
+WHERE true
+ON CONFLICT (call_id) DO NOTHING`
+
 // SaveCalls stores calls in one transaction. A call whose call_id is already
 // stored, earlier or earlier in the same batch, is skipped: the first version
 // stands and re-delivering a batch changes nothing.
@@ -138,12 +171,7 @@ func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 		return fmt.Errorf("save %d calls: %w", len(calls), err)
 	}
 	defer tx.Rollback()
-	insertCall, err := tx.PrepareContext(ctx, `INSERT INTO calls (
-		call_id, caller, caller_e164, caller_name, withheld, did, status,
-		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (call_id) DO NOTHING`)
+	insertCall, err := tx.PrepareContext(ctx, sqliteInsertCall)
 	if err != nil {
 		return fmt.Errorf("save %d calls: %w", len(calls), err)
 	}
@@ -163,7 +191,8 @@ func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 		res, err := insertCall.ExecContext(ctx, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID,
 			string(c.Status), string(offeredTo), c.AnsweredBy, string(talkedTo), c.RingSeconds, c.WaitSeconds,
 			c.TalkSeconds, c.HangupCause, c.HangupCauseText, formatTime(c.StartedAt), formatTimePtr(c.AnsweredAt),
-			formatTime(c.EndedAt), c.CloseReason, string(c.Direction))
+			formatTime(c.EndedAt), c.CloseReason, string(c.Direction),
+			screenpop.DIDKey(c.DID, s.region), string(screenpop.PresetKind(c)))
 		if err != nil {
 			return fmt.Errorf("save call %s: %w", c.ID, err)
 		}
@@ -198,11 +227,13 @@ func (s *SQLite) Call(ctx context.Context, id string) (screenpop.Call, error) {
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction
+		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
+		source, campaign, caller_kind
 		FROM calls WHERE call_id = ?`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&offeredTo, &c.AnsweredBy, &talkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
-		&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &direction)
+		&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &direction,
+		&c.Source, &c.Campaign, &c.CallerKind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}

@@ -110,6 +110,7 @@ func answeredCall(id string) screenpop.Call {
 		Caller:          "0612345678",
 		CallerE164:      ptr("+31612345678"),
 		CallerName:      "J. de Vries",
+		CallerKind:      screenpop.KindNew,
 		DID:             "+31201234567",
 		Status:          screenpop.StatusAnswered,
 		OfferedTo:       []string{"alice", "bob"},
@@ -147,6 +148,7 @@ func withheldMissedCall(id string) screenpop.Call {
 		Direction:       screenpop.Inbound,
 		Caller:          "anonymous",
 		Withheld:        true,
+		CallerKind:      screenpop.KindWithheld,
 		DID:             "+31201234567",
 		Status:          screenpop.StatusMissed,
 		OfferedTo:       []string{"alice"},
@@ -173,6 +175,7 @@ func busyCall(id string) screenpop.Call {
 		Direction:       screenpop.Inbound,
 		Caller:          "+442079460000",
 		CallerE164:      ptr("+442079460000"),
+		CallerKind:      screenpop.KindNew,
 		DID:             "+31207654321",
 		Status:          screenpop.StatusBusy,
 		OfferedTo:       []string{},
@@ -238,7 +241,7 @@ func testStore(t *testing.T, b backend) {
 		}
 		want := screenpop.Call{
 			ID: "1700000001.1", Direction: screenpop.Inbound, Caller: "100", Status: screenpop.StatusAnswered,
-			OfferedTo: []string{}, TalkedTo: []string{},
+			CallerKind: screenpop.KindInternal, OfferedTo: []string{}, TalkedTo: []string{},
 			StartedAt:  time.Date(2025, 3, 14, 9, 26, 53, 589_000_000, time.UTC),
 			AnsweredAt: ptrTime(time.Date(2025, 3, 14, 9, 26, 55, 589_000_000, time.UTC)),
 			EndedAt:    time.Date(2025, 3, 14, 9, 27, 53, 589_000_000, time.UTC),
