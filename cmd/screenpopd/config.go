@@ -49,6 +49,7 @@ var settings = []setting{
 	{"calls.purposes", []string{"service_booking", "sales", "parts", "complaint", "other"}, "call purposes an operator can set on a call", ""},
 	{"calls.complaint_purpose", "complaint", "the purpose that opens a complaint on the client", ""},
 	{"calls.stale_after", screenpop.DefaultStaleAfter, "close a call with no event for this long (its end was lost)", ""},
+	{"calls.sources", []any{}, "sources seeded at start: a list of {did, source, campaign, from, to, internal} (config file only)", ""},
 	{"calls.linger", screenpop.DefaultLinger, "wait this long after a call ends for late events before recording it", ""},
 	{"phone.default_region", "RU", "country whose national number forms callers use (ISO code)", ""},
 	{"card.regular_visits", int64(screenpop.DefaultCardRules.RegularVisits), "a client with more visits than this in the last year is regular", ""},
@@ -113,6 +114,7 @@ type Config struct {
 	ComplaintPurpose string
 	StaleAfter       time.Duration
 	Linger           time.Duration
+	Sources          []screenpop.Source
 	Region           string
 	Card             screenpop.CardRules
 	DSN              Secret
@@ -271,6 +273,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 	if c.ComplaintPurpose != "" && !slices.Contains(c.Purposes, c.ComplaintPurpose) {
 		bad("calls.complaint_purpose", "%q is not one of calls.purposes", c.ComplaintPurpose)
 	}
+	c.Sources = configSources(v.Get("calls.sources"), func(format string, args ...any) { bad("calls.sources", format, args...) })
 	if c.DIDVariable == "" {
 		bad("asterisk.did_variable", "must be set (FROM_DID by default)")
 	}

@@ -65,6 +65,9 @@ type callStore interface {
 	store.Saver
 	screenpop.Directory
 	web.Authenticator
+	web.StaffAuthenticator
+	store.SourceStore
+	SetRegion(region string)
 	Ping(ctx context.Context) error
 	Migrate(ctx context.Context) error
 	Close() error
@@ -99,9 +102,14 @@ func openStore(ctx context.Context, cfg Config) (openedStore, error) {
 		}
 		db, desc = lite, path
 	}
+	db.SetRegion(cfg.Region)
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return openedStore{}, err
+	}
+	if _, err := store.SeedSources(ctx, db, cfg.Region, cfg.Sources); err != nil {
+		db.Close()
+		return openedStore{}, fmt.Errorf("calls.sources in the config: %w", err)
 	}
 	return openedStore{db, desc}, nil
 }
