@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/store"
+)
+
+var _ web.CallLog = (*lazyStore)(nil)
+
+// Calls lists the call log for GET /api/calls. web.CallFilter is
+// store.CallFilter field for field, so one converts into the other.
+func (l *lazyStore) Calls(ctx context.Context, f web.CallFilter, each func(screenpop.Call) error) error {
+	db, err := l.get()
+	if err != nil {
+		return err
+	}
+	cl, ok := db.callStore.(store.CallLister)
+	if !ok {
+		return fmt.Errorf("the store %s cannot list the call log", db.describe)
+	}
+	return cl.Calls(ctx, store.CallFilter(f), each)
+}
