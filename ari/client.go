@@ -110,9 +110,8 @@ type Client struct {
 	follow chan string
 
 	ready atomic.Bool
-	// everUp is touched only by Run's goroutine: after the first
-	// connection, each new one counts as a reconnect.
-	everUp bool
+	// diag is the connection's state and recent errors, for the admin page.
+	diag diag
 }
 
 // requestTimeout bounds each REST call and the websocket handshake: a PBX
@@ -192,6 +191,7 @@ func NewClient(cfg Config, in *Intake, m *Metrics, log *slog.Logger) (*Client, e
 		log:    log,
 		follow: make(chan string, 1024),
 	}
+	in.errs = &c.diag
 	if !cfg.SubscribeAll {
 		in.dialled = func(peer string) {
 			select {
@@ -255,11 +255,13 @@ func (c *Client) Run(ctx context.Context) error {
 		retries  int       // attempts since the last lasting connection
 		loggedAt time.Time // last failure logged; zero: log the next one
 	)
+	c.diag.starting(time.Now())
 	for {
 		up, err := c.connect(ctx, retries)
 		if ctx.Err() != nil {
 			return nil
 		}
+		c.diag.down(time.Now(), up > 0, err)
 		switch {
 		case up > 0:
 			c.log.Warn("lost the ARI connection; reconnecting", "url", c.base.String(), "after", up.Round(time.Millisecond), "err", err)

@@ -50,6 +50,7 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		msgs: make(chan []byte, queueLen),
 		done: make(chan struct{}),
 		m:    c.m,
+		errs: &c.diag,
 	}
 	go r.run()
 	stopPing := make(chan struct{})
@@ -78,6 +79,7 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		}
 		// Asterisk older than 16.23/18.9 has no event filter; the decoder
 		// skips unused events anyway, it only costs bandwidth.
+		c.diag.record(time.Now(), ErrorFilter, "event filter not set, so Asterisk sends every event: "+err.Error())
 		c.log.Warn("ARI event filter not set; all events will be sent", "err", err)
 	}
 	chans, err := c.Channels(ctx)
@@ -103,10 +105,9 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 	start := time.Now()
 	c.ready.Store(true)
 	c.m.Connected.Set(1)
-	if c.everUp {
+	if c.diag.up(start) {
 		c.m.Reconnects.Inc()
 	}
-	c.everUp = true
 	c.log.Info("connected to ARI", "url", c.base.String(), "app", c.cfg.App, "subscribe_all", c.cfg.SubscribeAll, "channels", len(chans), "attempts", retries+1)
 	defer func() {
 		c.ready.Store(false)
@@ -207,6 +208,7 @@ type reader struct {
 	done chan struct{} // closed when the reader ends, after err is set
 	err  error
 	m    *Metrics
+	errs *diag
 }
 
 func (r *reader) run() {
@@ -230,6 +232,7 @@ func (r *reader) run() {
 		if typ != websocket.TextMessage {
 			// Asterisk sends only text; whatever this is, it is no event.
 			r.m.Malformed.Inc()
+			r.errs.record(time.Now(), ErrorMalformed, fmt.Sprintf("skipped a websocket message of type %d: Asterisk sends events as text", typ))
 			continue
 		}
 		select {

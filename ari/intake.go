@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -75,16 +76,20 @@ type Intake struct {
 	// dialled, when set, hears of every channel a followed channel dials
 	// (without subscribeAll they must be subscribed to); it must not block.
 	dialled func(peerID string)
+	// recent keeps the last events for the admin page (nil: not kept, as
+	// in replay); errs, when set, is the client's error list.
+	recent *eventRing
+	errs   *diag
 }
 
 // NewIntake returns an intake that never blocks: when out is full the
 // event is dropped and counted.
 func NewIntake(dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.Logger) *Intake {
-	return &Intake{dec: dec, out: out, m: m, log: log}
+	return &Intake{dec: dec, out: out, m: m, log: log, recent: &eventRing{}}
 }
 
 // Feed takes one raw event. It never blocks, unless the intake reads a
-// trace file.
+// trace file. It does not keep data.
 func (in *Intake) Feed(ctx context.Context, data []byte) {
 	ev, typ, err := in.dec.Decode(data)
 	if typ != "" {
@@ -94,19 +99,25 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	case err == nil:
 	case errors.Is(err, ErrSkipped):
 		in.m.Skipped.Inc()
+		in.remember(typ, EventSkipped, "", "", "", data)
 		return
 	case errors.Is(err, ErrUnknownType):
 		in.m.Unknown.Inc()
+		in.remember(typ, EventUnknown, "", "", "", data)
 		in.log.Debug("skipped ARI event of unknown type", "type", typ)
 		return
 	default:
 		in.m.Malformed.Inc()
+		in.remember(typ, EventMalformed, "", "", "", data)
+		in.problem(ErrorMalformed, "skipped a malformed ARI event: "+err.Error())
 		in.log.Warn("skipped malformed ARI event", "err", err, "bytes", len(data))
 		return
 	}
 	if ev.Kind == screenpop.EventUnknown {
+		in.remember(typ, EventUsed, "", "", "", data)
 		if typ == "ApplicationReplaced" {
 			in.replaced.Store(true)
+			in.problem(ErrorReplaced, "another client connected to Asterisk with the same ARI application name; no events come until the next connection")
 			in.log.Error("another client connected to Asterisk with the same ARI application name; this daemon no longer receives events for it until it reconnects")
 		}
 		return
@@ -114,23 +125,63 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	if in.dialled != nil && ev.Kind == screenpop.EventDial && ev.DialStatus == "" && ev.Channel.ID != "" {
 		in.dialled(ev.Peer.ID)
 	}
-	in.Send(ctx, ev)
+	result := EventUsed
+	if !in.send(ctx, ev) {
+		result = EventDropped
+	}
+	in.remember(typ, result, ev.Channel.Name, ev.Peer.Name, detail(ev), nil)
+}
+
+// detail is what an event says of its channel, for the admin page.
+func detail(ev screenpop.Event) string {
+	switch ev.Kind {
+	case screenpop.EventDial:
+		return ev.DialStatus
+	case screenpop.EventChannelDestroyed:
+		return ev.CauseText
+	case screenpop.EventChannelCreated, screenpop.EventChannelUpdated:
+		return ev.Channel.State
+	}
+	return ""
+}
+
+// remember keeps the event for the admin page: decoded events by their
+// channels' names, others by their first bytes.
+func (in *Intake) remember(typ, result, channel, peer, detail string, raw []byte) {
+	if in.recent != nil {
+		in.recent.add(time.Now(), typ, result, channel, peer, detail, raw)
+	}
+}
+
+// problem adds an error to the client's list, if there is one.
+func (in *Intake) problem(kind, text string) {
+	if in.errs != nil {
+		in.errs.record(time.Now(), kind, text)
+	}
 }
 
 // Send hands an event (a decoded one, or a resync) to call tracking.
-func (in *Intake) Send(ctx context.Context, ev screenpop.Event) {
+func (in *Intake) Send(ctx context.Context, ev screenpop.Event) { in.send(ctx, ev) }
+
+// send hands ev on and reports whether it was; it is dropped when call
+// tracking is full (unless the intake blocks).
+func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
 	if in.block {
 		select {
 		case in.out <- ev:
+			return true
 		case <-ctx.Done():
+			return false
 		}
-		return
 	}
 	select {
 	case in.out <- ev:
+		return true
 	default:
 		in.m.Dropped.Inc()
+		in.problem(ErrorOverload, "call tracking is behind; dropped an ARI event")
 		in.log.Error("call tracking is behind; dropped an ARI event", "type", ev.Type, "channel", ev.Channel.ID)
+		return false
 	}
 }
 

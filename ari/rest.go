@@ -192,10 +192,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			return fmt.Errorf("%s answered %s %s with %s: %w", c.base, method, path, cmp.Or(ct, "no Content-Type"), ErrNotARI)
+		}
 		return fmt.Errorf("decode answer to %s %s from ARI at %s: %w", method, path, c.base, err)
 	}
 	return nil
 }
+
+// ErrNotARI: the URL answers HTTP, but not as ARI does (JSON): a web
+// server, a proxy's page, another service on that port.
+var ErrNotARI = errors.New("not Asterisk's ARI, which answers JSON")
 
 // statusError reads Asterisk's explanation ({"message": "..."}) of an
 // error status.

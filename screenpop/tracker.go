@@ -28,6 +28,9 @@ type TrackerConfig struct {
 	// is created there; click-to-dial's is sent there by the originate
 	// once the operator picks up.
 	OutboundContexts []string
+	// DIDVariable names the channel variable the dialled number comes in
+	// (FROM_DID), for the classification's words only.
+	DIDVariable string
 }
 
 // DefaultStaleAfter and DefaultLinger are used when the config leaves them zero.
@@ -50,8 +53,15 @@ const (
 )
 
 // Tracker folds ARI events into calls. It is not safe for concurrent use:
-// one goroutine (Run, or a test) owns it.
+// one goroutine (Run, or a test) owns it; Snapshot asks that goroutine.
 type Tracker struct {
+	// RingNotified, if set, is told each time an operator's phone starts
+	// ringing, once the observers have been told (the popper has pushed
+	// the pop to the operator's pages), how long after the tracker took
+	// the call's first event: the pop latency, for metrics. Set it before
+	// Run.
+	RingNotified func(sinceFirstEvent time.Duration)
+
 	cfg      TrackerConfig
 	inbound  map[string]bool
 	outbound map[string]bool
@@ -73,6 +83,15 @@ type Tracker struct {
 
 	now       time.Time // the latest event time: the tracker's clock
 	lastSweep time.Time
+
+	// recent are the last calls recorded, for the admin page: a ring,
+	// recent[(nrecent-1)%keepRecentCalls] the newest.
+	recent  []Call
+	nrecent int
+	// snaps carries Snapshot's requests to Run; stopped is closed when
+	// Run returns.
+	snaps   chan chan TrackerSnapshot
+	stopped chan struct{}
 }
 
 type orphan struct {
@@ -89,6 +108,10 @@ type leg struct {
 	origin bool
 	alive  bool
 	offer  *Offer // this leg is an operator's phone being dialled
+	// how an operator's leg that was not dialled came into the call (a
+	// transfer, a resync), or that a dialled leg is no operator's phone:
+	// for the classification.
+	how legHow
 }
 
 type call struct {
@@ -104,6 +127,17 @@ type call struct {
 	number      Number // rec.Caller parsed, once
 	resynced    bool   // joined in progress
 	out         *dialOut
+
+	// For the classification: whether the call showed itself by entering
+	// our Stasis app, where its caller and DID came from, and when (wall
+	// clock) the tracker took its first event.
+	stasis    bool
+	opener    *leg // the leg that opened the call
+	callerLeg *leg
+	didFrom   didSource
+	seen      time.Time
+	// openContext is the opener's dialplan context then: it moves on.
+	openContext string
 }
 
 // NewTracker returns a tracker writing finished calls to log and telling
@@ -123,6 +157,7 @@ func NewTracker(cfg TrackerConfig, log CallLog, obs Observer) *Tracker {
 		calls: map[string]*call{}, legs: map[string]*leg{}, linked: map[string]*call{},
 		pairs: map[string]*call{}, orphans: map[string][]orphan{}, bridges: map[string]map[string]Channel{},
 		originating: map[string]*originating{},
+		snaps:       make(chan chan TrackerSnapshot), stopped: make(chan struct{}),
 	}
 	for _, c := range cfg.InboundContexts {
 		t.inbound[c] = true
@@ -141,8 +176,10 @@ func (t *Tracker) Observe(obs Observer) {
 
 // Run handles events until ctx is done or events is closed, then records
 // the calls still open (with CloseShutdown or CloseEndOfInput) so nothing
-// is lost. It also closes stale calls on its own clock.
+// is lost. It also closes stale calls on its own clock, and answers
+// Snapshot. It is called once.
 func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
+	defer close(t.stopped)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var lastWall time.Time
@@ -162,6 +199,8 @@ func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 				t.Advance(t.now.Add(now.Sub(lastWall)))
 				lastWall = now
 			}
+		case reply := <-t.snaps:
+			reply <- t.snapshot()
 		case <-ctx.Done():
 			// Drain what the intake already handed over, then record
 			// the calls still open.
@@ -333,7 +372,7 @@ func (t *Tracker) open(ch Channel, at time.Time, out *dialOut) *call {
 		// A new call reusing an ID still lingering: record the old one now.
 		t.finish(old)
 	}
-	c := &call{rec: Call{ID: id, Direction: Inbound, StartedAt: ch.CreatedAt}, lastEvent: at, out: out}
+	c := &call{rec: Call{ID: id, Direction: Inbound, StartedAt: ch.CreatedAt}, lastEvent: at, out: out, seen: time.Now()}
 	if out != nil {
 		c.rec.Direction = Outbound
 		op := out.operator
@@ -346,7 +385,7 @@ func (t *Tracker) open(ch Channel, at time.Time, out *dialOut) *call {
 	if ch.LinkedID != "" {
 		t.linked[ch.LinkedID] = c
 	}
-	t.join(c, ch, true, at)
+	c.opener, c.openContext = t.join(c, ch, true, at), ch.Context
 	return c
 }
 
@@ -452,12 +491,13 @@ func (t *Tracker) callerSeen(c *call, l *leg) {
 	if c.rec.Caller == "" && l.ch.CallerNumber != "" {
 		c.rec.Caller = l.ch.CallerNumber
 		c.number = ParseNumber(c.rec.Caller, t.cfg.Region)
+		c.callerLeg = l
 	}
 	if c.rec.CallerName == "" && l.ch.CallerName != "" {
 		c.rec.CallerName = l.ch.CallerName
 	}
 	if l.ch.DID != "" && c.rec.DID == "" {
-		c.rec.DID = l.ch.DID
+		c.rec.DID, c.didFrom = l.ch.DID, didVariable
 	}
 	if c.rec.Caller != "" {
 		t.announce(c)
@@ -498,12 +538,21 @@ func (t *Tracker) did(c *call) string {
 	if c.rec.DID != "" {
 		return c.rec.DID
 	}
-	for _, l := range c.legs {
-		if l.origin && t.isInbound(l.ch) && l.ch.Exten != "" {
-			return l.ch.Exten
-		}
+	if l := t.didLeg(c); l != nil {
+		return l.ch.Exten
 	}
 	return ""
+}
+
+// didLeg is the inbound leg whose extension is the dialled number when no
+// variable or Stasis argument gave it, or nil.
+func (t *Tracker) didLeg(c *call) *leg {
+	for _, l := range c.legs {
+		if l.origin && t.isInbound(l.ch) && l.ch.Exten != "" {
+			return l
+		}
+	}
+	return nil
 }
 
 func (t *Tracker) stasis(ev Event) {
@@ -514,6 +563,7 @@ func (t *Tracker) stasis(ev Event) {
 		c := t.callOf(ev.Channel)
 		if c == nil || c.ended {
 			c = t.start(ev.Channel, ev.At)
+			c.stasis = true
 			l = t.legs[ev.Channel.ID]
 		} else {
 			l = t.join(c, ev.Channel, true, ev.At)
@@ -522,7 +572,7 @@ func (t *Tracker) stasis(ev Event) {
 	t.updated(ev.Channel, ev.At)
 	c := l.call
 	if len(ev.Args) >= 2 && ev.Args[0] == "inbound" && c.rec.DID == "" {
-		c.rec.DID = ev.Args[1]
+		c.rec.DID, c.didFrom = ev.Args[1], didStasisArgs
 	}
 	t.announce(c)
 	n := t.notice(c, NoticeStasis)
@@ -572,6 +622,7 @@ func (t *Tracker) dial(ev Event) {
 		}
 		op := t.cfg.Operators.Operator(ev.Peer.Name)
 		if op == "" {
+			peer.how = legNoOperator
 			return
 		}
 		peer.offer = &Offer{Operator: op, Channel: ev.Peer.Name, DialedAt: ev.At, Outcome: OutcomeRinging}
@@ -618,6 +669,9 @@ func (t *Tracker) ringing(l *leg, at time.Time) {
 	n := t.notice(l.call, NoticeRinging)
 	n.Operator = o.Operator
 	t.obs.Notice(n)
+	if t.RingNotified != nil {
+		t.RingNotified(time.Since(l.call.seen))
+	}
 }
 
 func (t *Tracker) answered(l *leg, at time.Time) {
@@ -684,6 +738,7 @@ func (t *Tracker) bridgeEntered(ch Channel, bridge string, at time.Time) {
 				continue
 			}
 			l = t.join(c, member, false, at)
+			l.how = legBridged
 			t.talkedTo(c, op, at)
 		}
 	}
@@ -871,6 +926,7 @@ func (t *Tracker) resync(channels []Channel, at time.Time) {
 		case c.out == nil:
 			if op := t.cfg.Operators.Operator(ch.Name); op != "" {
 				// Answered before we were listening: when is not known.
+				l.how = legResynced
 				t.talkedTo(c, op, at)
 			}
 		}
@@ -895,6 +951,8 @@ func (t *Tracker) finish(c *call) {
 	}
 	t.ending = slices.DeleteFunc(t.ending, func(e *call) bool { return e == c })
 	rec := t.record(c)
+	rec.Classification = t.classify(c, &rec)
+	t.keepRecent(rec)
 	t.log.Record(rec)
 	n := t.notice(c, NoticeEnded)
 	n.Call = &rec

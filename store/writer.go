@@ -73,6 +73,7 @@ func NewWriter(sp *Spool, db Saver, log *slog.Logger) *Writer {
 // cannot take the call (it is full: the database has been away long enough
 // to fill it), the call is lost, counted in Dropped and logged.
 func (w *Writer) Record(c screenpop.Call) {
+	c.Classification = nil // for the admin page only; the store keeps none
 	if err := w.sp.Append(c); err != nil {
 		w.dropped.Add(1)
 		w.log.Error("lost a call: it could not be spooled for the call log", "call_id", c.ID, "err", err)

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/screenpop/screenpop/ari"
@@ -21,8 +26,8 @@ func newCheckCmd() *cobra.Command {
 		Short: "Check the config, and try the ARI and database connections; print what is wrong and how to fix it",
 		Long: `check loads the config as serve would, then connects to Asterisk's REST
 interface and to the call log's database, and opens the operators' address.
-It prints one line per check, "ok" or what is wrong with a hint, and exits
-non-zero if anything is wrong.`,
+It prints one line per check: "ok", or what is wrong and, after "fix:", how
+to fix it. It exits non-zero if anything is wrong.`,
 		Args: cobra.NoArgs,
 	}
 	addFlags(cmd.Flags())
@@ -30,7 +35,12 @@ non-zero if anything is wrong.`,
 		out := cmd.OutOrStdout()
 		cfg, err := loadConfig(cmd.Flags())
 		if err != nil {
-			fmt.Fprintf(out, "config: %v\n", err)
+			// A config can have several problems: one line each.
+			for _, l := range strings.Split(strings.TrimPrefix(err.Error(), "invalid config:"), "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					fmt.Fprintf(out, "config: %s\n", l)
+				}
+			}
 			return errors.New("check failed")
 		}
 		fmt.Fprintln(out, "config: ok")
@@ -42,78 +52,162 @@ non-zero if anything is wrong.`,
 	return cmd
 }
 
-// check tries each connection the daemon needs and reports on out; it
-// says whether all were fine.
+// checkTimeout bounds each connection check.
+const checkTimeout = 10 * time.Second
+
+// problem is what a check found wrong, and how to fix it.
+type problem struct{ what, fix string }
+
+// check tries each connection the daemon needs and reports on out, one
+// line each; it says whether all were fine.
 func check(ctx context.Context, cfg Config, out io.Writer) bool {
 	ok := true
-	report := func(what string, err error, hint string) {
-		if err == nil {
-			fmt.Fprintf(out, "%s: ok\n", what)
+	report := func(name string, p *problem, okNote string) {
+		if p == nil {
+			fmt.Fprintf(out, "%s: ok%s\n", name, okNote)
 			return
 		}
 		ok = false
 		// One line per problem: drivers' messages can span several.
-		msg := strings.Join(strings.Fields(err.Error()), " ")
-		fmt.Fprintf(out, "%s: %s", what, msg)
-		if hint != "" {
-			fmt.Fprintf(out, " (%s)", hint)
+		line := strings.Join(strings.Fields(p.what), " ")
+		if p.fix != "" {
+			line += "; fix: " + p.fix
 		}
-		fmt.Fprintln(out)
+		fmt.Fprintf(out, "%s: %s\n", name, line)
 	}
 
 	client, err := ari.NewClient(ari.Config{URL: cfg.ARIURL, Username: cfg.ARIUsername, Password: string(cfg.ARIPassword),
 		App: cfg.ARIApp, CAFile: cfg.ARICAFile}, ari.NewIntake(ari.NewDecoder(cfg.DIDVariable), nil, ari.NewMetrics(nil), discard()), ari.NewMetrics(nil), discard())
 	if err == nil {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		actx, cancel := context.WithTimeout(ctx, checkTimeout)
 		err = client.Check(actx)
 		cancel()
 	}
-	report("asterisk", err, ariHint(err))
+	report("asterisk", ariProblem(cfg, err), "")
 
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	db, err := openStore(dctx, cfg)
 	cancel()
 	if err == nil {
 		db.Close()
-		fmt.Fprintf(out, "store: ok (%s)\n", db.describe)
+		report("store", nil, " ("+db.describe+")")
 	} else {
-		report("store", err, storeHint(cfg, err))
+		report("store", storeProblem(cfg, err), "")
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err == nil {
 		ln.Close()
 	}
-	report("http.listen "+cfg.HTTPListen, err, "is another screenpopd running? choose another address with http.listen")
+	report("http.listen "+cfg.HTTPListen, listenProblem(err), "")
 	return ok
 }
 
-// ariHint says how to fix the commonest ARI problems.
-func ariHint(err error) string {
+// ariProblem says what is wrong with the ARI connection, in words that
+// point at the setting to change.
+func ariProblem(cfg Config, err error) *problem {
 	if err == nil {
-		return ""
+		return nil
 	}
-	var se *ari.StatusError
-	switch msg := err.Error(); {
-	case errors.As(err, &se) && se.Code == 401, strings.Contains(msg, "username or password"):
-		return "check ari.username and ari.password against the [user] section of ari.conf"
-	case errors.As(err, &se) && se.Code == 404, strings.Contains(msg, "404"):
-		return "ari.url must end in /ari, and ari.conf needs enabled = yes"
-	case strings.Contains(msg, "certificate"), strings.Contains(msg, "tls"):
-		return "give the CA that signed Asterisk's certificate in ari.ca_file"
-	default:
-		return "is Asterisk running, with http.conf enabled = yes and bindaddr/bindport matching ari.url?"
+	var (
+		se        *ari.StatusError
+		dns       *net.DNSError
+		unknownCA x509.UnknownAuthorityError
+		badName   x509.HostnameError
+		notTLS    tls.RecordHeaderError
+		netErr    net.Error
+	)
+	where := cfg.ARIURL
+	hostPort := where
+	if u, perr := url.Parse(cfg.ARIURL); perr == nil {
+		hostPort = u.Host
 	}
+	running := "start Asterisk, and check that http.conf has enabled = yes with bindaddr and bindport matching ari.url"
+	switch {
+	case errors.As(err, &se) && se.Code == 401:
+		return &problem{fmt.Sprintf("Asterisk at %s rejected ARI user %q or its password", where, cfg.ARIUsername),
+			"set ari.username and ari.password to a user in ari.conf ([" + cfg.ARIUsername + "] type = user, password = ...)"}
+	case errors.As(err, &se) && se.Code == 404:
+		return &problem{fmt.Sprintf("%s answers HTTP but has no ARI there (GET %s: 404 Not Found)", where, se.Path),
+			"ari.url must be Asterisk's ARI address, ending in /ari (http://HOST:8088/ari), and ari.conf needs enabled = yes"}
+	case errors.As(err, &se):
+		return &problem{se.Error(), "see Asterisk's log for why it refused"}
+	case errors.Is(err, ari.ErrNotARI):
+		return &problem{fmt.Sprintf("%s answers HTTP, but it is not Asterisk's ARI (GET /asterisk/info did not answer JSON)", where),
+			"ari.url must be Asterisk's ARI address, ending in /ari (http://HOST:8088/ari)"}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &problem{fmt.Sprintf("nothing listens at %s (connection refused), so ari.url %s cannot be reached", hostPort, where), running}
+	case errors.As(err, &dns):
+		return &problem{fmt.Sprintf("the host %s in ari.url is not found (%s)", dns.Name, dns.Err), "check the host name in ari.url"}
+	case errors.As(err, &unknownCA):
+		return &problem{fmt.Sprintf("the TLS certificate of %s is signed by an unknown authority", where),
+			"give the CA that signed Asterisk's certificate in ari.ca_file"}
+	case errors.As(err, &badName):
+		return &problem{fmt.Sprintf("the TLS certificate of %s is not for %s", where, badName.Host),
+			"use a host name in ari.url that the certificate is for"}
+	case errors.As(err, &notTLS), strings.Contains(err.Error(), "does not speak TLS"):
+		return &problem{fmt.Sprintf("%s does not speak TLS", where), "use http:// in ari.url, or enable TLS in http.conf (tlsenable = yes)"}
+	case strings.Contains(err.Error(), "certificate"):
+		return &problem{err.Error(), "give the CA that signed Asterisk's certificate in ari.ca_file"}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return &problem{fmt.Sprintf("%s did not answer within %s", where, checkTimeout),
+			"check the host and port in ari.url, and that no firewall stops this machine reaching them"}
+	}
+	return &problem{err.Error(), running}
 }
 
-func storeHint(cfg Config, err error) string {
+// storeProblem says what is wrong with the call log's database.
+func storeProblem(cfg Config, err error) *problem {
 	if cfg.DSN == "" {
-		return "store.data_dir must be a writable directory"
+		return &problem{err.Error(), "store.data_dir must be a directory screenpopd can write to"}
 	}
-	if strings.Contains(err.Error(), "password") || strings.Contains(err.Error(), "authentication") {
-		return "check the user and password in store.dsn"
+	var (
+		pe  *pgconn.PgError
+		ce  *pgconn.ConnectError
+		dns *net.DNSError
+		ne  net.Error
+	)
+	at, user, database := "PostgreSQL", "", ""
+	if errors.As(err, &ce) && ce.Config != nil {
+		at = fmt.Sprintf("PostgreSQL at %s", net.JoinHostPort(ce.Config.Host, fmt.Sprint(ce.Config.Port)))
+		user, database = ce.Config.User, ce.Config.Database
+	} else if pc, perr := pgconn.ParseConfig(string(cfg.DSN)); perr == nil {
+		at = fmt.Sprintf("PostgreSQL at %s", net.JoinHostPort(pc.Host, fmt.Sprint(pc.Port)))
+		user, database = pc.User, pc.Database
 	}
-	return "is PostgreSQL running and reachable at the host and port in store.dsn?"
+	switch {
+	case strings.Contains(err.Error(), "cannot be parsed"):
+		return &problem{"store.dsn is not a PostgreSQL address", "write it as postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable"}
+	case errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000"):
+		return &problem{fmt.Sprintf("%s rejected user %q: %s", at, user, pe.Message),
+			"check the user and password in store.dsn, and that pg_hba.conf lets them in from this machine"}
+	case errors.As(err, &pe) && pe.Code == "3D000":
+		return &problem{fmt.Sprintf("%s has no database %q", at, database),
+			fmt.Sprintf("create it (createdb %s) or name an existing one in store.dsn", database)}
+	case errors.As(err, &pe):
+		return &problem{fmt.Sprintf("%s refused: %s (SQLSTATE %s)", at, pe.Message, pe.Code), "see PostgreSQL's log for why"}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &problem{fmt.Sprintf("%s refused the connection: nothing listens there", at),
+			"start PostgreSQL, or correct the host and port in store.dsn"}
+	case errors.As(err, &dns):
+		return &problem{fmt.Sprintf("the host %s in store.dsn is not found (%s)", dns.Name, dns.Err), "check the host in store.dsn"}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &problem{fmt.Sprintf("%s did not answer within %s", at, checkTimeout),
+			"check the host and port in store.dsn, and that no firewall stops this machine reaching them"}
+	case strings.Contains(err.Error(), "server refused TLS"):
+		return &problem{fmt.Sprintf("%s does not accept TLS", at), "add sslmode=disable to store.dsn, or turn ssl on in postgresql.conf"}
+	}
+	return &problem{err.Error(), "check that PostgreSQL is running and reachable at the host and port in store.dsn"}
+}
+
+func listenProblem(err error) *problem {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EADDRINUSE):
+		return &problem{"another program listens there (another screenpopd?)", "stop it, or choose another address in http.listen"}
+	}
+	return &problem{err.Error(), "http.listen must be host:port of this machine, such as 0.0.0.0:8080"}
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

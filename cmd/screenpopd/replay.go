@@ -40,6 +40,7 @@ func (c Config) trackerConfig() screenpop.TrackerConfig {
 		OutboundContexts: c.OutboundContexts,
 		Operators:        c.Operators,
 		Region:           c.Region,
+		DIDVariable:      c.DIDVariable,
 		StaleAfter:       c.StaleAfter,
 		Linger:           c.Linger,
 	}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/screenpop/screenpop/ari"
+	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/web"
+)
+
+// The admin page (GET /admin) and its API (GET /api/admin/status, admin
+// staff tokens only), and the pop latency metric.
+func init() {
+	mounts = append(mounts, mountAdmin)
+}
+
+func mountAdmin(d serveDeps) error {
+	// The pop latency: from call tracking taking a call's first event to
+	// the pop being pushed to the operator's pages (the tracker tells the
+	// popper synchronously, then says how long it took).
+	pops := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "screenpop_pop_seconds",
+		Help: "Time from call tracking taking a call's first event to the pop being pushed to the ringing operator's pages.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1,
+			2.5, 5, 10, 30},
+	})
+	if err := d.reg.Register(pops); err != nil {
+		return err
+	}
+	d.tracker.RingNotified = func(since time.Duration) { pops.Observe(since.Seconds()) }
+
+	d.web.Handle("GET /admin", web.AdminPage())
+	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.db, screenpop.RoleAdmin, web.AdminStatusHandler(
+		func(ctx context.Context) web.AdminStatus { return adminStatus(ctx, d.client, d.intake, d.tracker) })))
+	return nil
+}
+
+// adminStatus gathers what the admin page shows.
+func adminStatus(ctx context.Context, client *ari.Client, intake *ari.Intake, tracker *screenpop.Tracker) web.AdminStatus {
+	s := web.AdminStatus{At: time.Now().UTC(), ARI: ariStatus(client.Diagnostics())}
+	for _, e := range intake.RecentEvents() {
+		s.Events = append(s.Events, web.AdminEvent{At: e.At, Type: e.Type, Channel: e.Channel, Peer: e.Peer, Detail: e.Detail, Result: e.Result})
+	}
+	snap, err := tracker.Snapshot(ctx)
+	if err != nil {
+		s.Problems = append(s.Problems, "the calls cannot be listed: "+err.Error())
+	}
+	s.OpenCalls, s.OpenCount, s.RecentCalls = snap.Open, snap.OpenCount, snap.Recent
+	return s
+}
+
+func ariStatus(d ari.Diagnostics) web.ARIStatus {
+	s := web.ARIStatus{URL: d.URL, App: d.App, SubscribeAll: d.SubscribeAll, Connected: d.Connected, Replaced: d.Replaced,
+		Reconnects: d.Reconnects, Failures: d.Failures, Errors: make([]web.ARIError, 0, len(d.Errors))}
+	if !d.Since.IsZero() {
+		since := d.Since.UTC()
+		s.Since = &since
+	}
+	for _, e := range d.Errors {
+		s.Errors = append(s.Errors, web.ARIError{Kind: e.Kind, Text: e.Text, First: e.First.UTC(), Last: e.Last.UTC(), Count: e.Count})
+	}
+	return s
+}
