@@ -1,0 +1,389 @@
+// screenpop reports page: which advertising brings calls, and how many of
+// them are lost. It draws what GET /api/reports/summary answers, with
+// Chart.js (vendor/), and puts the same numbers in tables beside each
+// chart. No build step: plain JavaScript served by the daemon.
+"use strict";
+
+const TEXT = {
+  ru: {
+    title: "Отчёты", signin: "Войти", logout: "Выйти", token: "Токен аналитика",
+    tokenHint: "Отчёты открывает токен аналитика или администратора: screenpopd token add --name ИМЯ --role analyst.",
+    badToken: "Этот ключ не подходит: нужен токен аналитика. Ключи операторов открывают только страницу звонков.",
+    forbidden: "Этому токену отчёты недоступны: нужна роль аналитика.",
+    from: "С", to: "по", show: "Показать", today: "Сегодня", days7: "7 дней", days30: "30 дней", thisMonth: "Этот месяц",
+    exportAll: "Все звонки периода (CSV)", export: "CSV",
+    loading: "Загружаем…", loadFailed: "Не удалось загрузить отчёт: {err}",
+    period: "{from} — {to}, время UTC{offset}",
+    calls: "Звонки", answered: "Отвечены", missed: "Пропущены", abandoned: "Брошены", busy: "Занято", failed_status: "Не дозвонились",
+    lost: "Потеряны", lostShare: "Доля потерянных", newCallers: "Новые", share: "Доля",
+    waitAvg: "Ожидание, среднее", waitP90: "Ожидание, 90% ждали не дольше",
+    bySourceDay: "Звонки по источникам и дням", bySource: "Источники за период",
+    bySourceDayCaption: "Звонки по дням: по источникам и всего",
+    chartTable: "Таблица графика", source: "Источник", noSource: "(без источника)", total: "Всего",
+    outcomes: "Чем закончились звонки", outcome: "Итог",
+    byHour: "Потерянные звонки по часам", hour: "Час", lostRateAxis: "Потеряно", callsAxis: "Звонки",
+    waitByDay: "Ожидание ответа по дням", date: "День", seconds: "{n} с",
+    operators: "Операторы", operator: "Оператор", offered: "Звонило", noAnswer: "Не ответил",
+    answerRate: "Доля отвеченных", ringAvg: "Звонок до ответа, среднее", talkAvg: "Разговор, среднее",
+    chartLabel: "{title}: график; те же числа в таблице ниже.",
+    noCalls: "За эти дни входящих звонков нет.",
+  },
+  en: {
+    title: "Reports", signin: "Sign in", logout: "Sign out", token: "Analyst token",
+    tokenHint: "Reports open with an analyst's or an admin's token: screenpopd token add --name NAME --role analyst.",
+    badToken: "This key does not open reports: it needs an analyst's token. Operators' keys open the pop page only.",
+    forbidden: "This token may not read reports: it needs the analyst role.",
+    from: "From", to: "to", show: "Show", today: "Today", days7: "7 days", days30: "30 days", thisMonth: "This month",
+    exportAll: "All calls of these days (CSV)", export: "CSV",
+    loading: "Loading…", loadFailed: "Could not load the report: {err}",
+    period: "{from} to {to}, times in UTC{offset}",
+    calls: "Calls", answered: "Answered", missed: "Missed", abandoned: "Abandoned", busy: "Busy", failed_status: "Failed",
+    lost: "Lost", lostShare: "Lost share", newCallers: "New callers", share: "Share",
+    waitAvg: "Wait, average", waitP90: "Wait, 90% within",
+    bySourceDay: "Calls by source and day", bySource: "Sources over the period",
+    bySourceDayCaption: "Calls by day: by source and in all",
+    chartTable: "The chart's table", source: "Source", noSource: "(no source)", total: "Total",
+    outcomes: "How the calls ended", outcome: "Outcome",
+    byHour: "Lost calls by hour of day", hour: "Hour", lostRateAxis: "Lost", callsAxis: "Calls",
+    waitByDay: "Waiting for an answer, by day", date: "Day", seconds: "{n} s",
+    operators: "Operators", operator: "Operator", offered: "Rang", noAnswer: "Not answered",
+    answerRate: "Answer rate", ringAvg: "Ringing before answer, average", talkAvg: "Talk, average",
+    chartLabel: "{title}: chart; the same numbers are in the table below.",
+    noCalls: "No inbound calls on these days.",
+  },
+};
+
+let lang = localStorage.getItem("screenpop.lang") || (navigator.language || "ru").slice(0, 2);
+if (!TEXT[lang]) lang = "ru";
+const t = (key, vars) => {
+  let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
+  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
+  return s;
+};
+const $ = (sel) => document.querySelector(sel);
+
+// The outcomes in the order the page shows them, with their colours (the
+// operator page's green, orange and red).
+const OUTCOMES = [
+  { key: "answered", text: "answered", color: "#1a7f37" },
+  { key: "missed", text: "missed", color: "#d97706" },
+  { key: "abandoned", text: "abandoned", color: "#c4272b" },
+  { key: "busy", text: "busy", color: "#7c3aed" },
+  { key: "failed", text: "failed_status", color: "#6b7385" },
+];
+const PALETTE = ["#0b5cad", "#d97706", "#1a7f37", "#c4272b", "#7c3aed", "#0891b2", "#be185d", "#65a30d",
+  "#b45309", "#4f46e5", "#0f766e", "#9f1239", "#6b7385", "#ca8a04"];
+
+const state = { token: null, summary: null, charts: {}, loads: 0 };
+// SP.state is the page's state, for the browser tests to read.
+window.SP = { state };
+
+// ---- numbers as the tables show them ----
+
+const int = (n) => new Intl.NumberFormat(lang).format(n);
+// A rate (0 to 1) as a percentage to a tenth.
+const pct = (r) => new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Math.round(r * 1000) / 10) + "%";
+const secs = (s) => t("seconds", { n: new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(s) });
+const sourceName = (s) => s || t("noSource");
+// A day of the API (2006-01-02) as a short label: "10.03", "Mar 10".
+const dayLabel = (d) => new Date(d + "T00:00:00Z").toLocaleDateString(lang, { timeZone: "UTC", day: "2-digit", month: lang === "ru" ? "2-digit" : "short" });
+const dayLong = (d) => new Date(d + "T00:00:00Z").toLocaleDateString(lang, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric" });
+const operatorName = (o) => (o.name ? o.name + " (" + o.operator + ")" : o.operator);
+
+// ---- dates of the range ----
+
+function isoDate(d) {
+  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+}
+
+function quickRange(which) {
+  const today = new Date();
+  const from = new Date(today);
+  if (which === "month") from.setDate(1);
+  else if (which !== "today") from.setDate(from.getDate() - (Number(which) - 1));
+  return [isoDate(from), isoDate(today)];
+}
+
+// ---- the API ----
+
+async function fetchSummary(from, to) {
+  const q = new URLSearchParams();
+  if (from) q.set("from", from);
+  if (to) q.set("to", to);
+  const resp = await fetch("/api/reports/summary?" + q, { headers: { "Authorization": "Bearer " + state.token } });
+  let data = null;
+  try { data = await resp.json(); } catch (e) { /* not JSON */ }
+  if (!resp.ok) {
+    const err = new Error((data && data.error) || resp.status + " " + resp.statusText);
+    err.status = resp.status;
+    throw err;
+  }
+  return data;
+}
+
+async function load(from, to) {
+  // Only the last range asked for is shown, whichever answer comes last.
+  const n = ++state.loads;
+  $("#status").textContent = t("loading");
+  $("#refusal").hidden = true;
+  let s;
+  try {
+    s = await fetchSummary(from, to);
+  } catch (err) {
+    if (n !== state.loads) return;
+    $("#status").textContent = "";
+    if (err.status === 401) { signOut(t("badToken")); return; }
+    if (err.status === 403) { refuse(t("forbidden") + " (" + err.message + ")"); return; }
+    $("#status").textContent = t("loadFailed", { err: err.message });
+    return;
+  }
+  if (n !== state.loads) return;
+  state.summary = s;
+  $("#from").value = s.from;
+  $("#to").value = s.to;
+  // The range goes in the address, so that the report can be reloaded or
+  // passed on (without the token).
+  history.replaceState(null, "", location.pathname + "?from=" + s.from + "&to=" + s.to);
+  $("#status").textContent = s.totals.total ? "" : t("noCalls");
+  render();
+}
+
+function refuse(text) {
+  $("#figures").hidden = true;
+  const el = $("#refusal");
+  el.textContent = text;
+  el.hidden = false;
+}
+
+// ---- drawing ----
+
+// row is a table row: the first value heads it, Nodes go in as they are.
+function row(values, attrs) {
+  const tr = document.createElement("tr");
+  values.forEach((v, i) => {
+    const cell = document.createElement(i === 0 ? "th" : "td");
+    if (i === 0) cell.scope = "row";
+    if (v instanceof Node) cell.append(v); else cell.textContent = v;
+    tr.append(cell);
+  });
+  for (const [k, v] of Object.entries(attrs || {})) tr.dataset[k] = v;
+  return tr;
+}
+
+function fill(sel, rows) {
+  $(sel + " tbody").replaceChildren(...rows);
+}
+
+function dayCell(d) {
+  const el = document.createElement("time");
+  el.dateTime = d;
+  el.textContent = dayLong(d);
+  return el;
+}
+
+// exportLink is GET /api/calls's CSV of the report's calls (of one
+// source), for a spreadsheet: semicolons for Excel in Russian. A link
+// cannot send a header, so the token goes in the query.
+function exportLink(s, source) {
+  const q = new URLSearchParams({ format: "csv", from: s.from, to: s.to, direction: "inbound" });
+  if (source !== undefined) q.set("source", source);
+  if (lang === "ru") q.set("sep", "semicolon");
+  q.set("token", state.token);
+  return "/api/calls?" + q;
+}
+
+function chart(id, config) {
+  if (state.charts[id]) state.charts[id].destroy();
+  const canvas = document.getElementById(id);
+  const title = canvas.closest("article").querySelector("h2").textContent;
+  canvas.setAttribute("aria-label", t("chartLabel", { title }));
+  config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false }, config.options);
+  state.charts[id] = new Chart(canvas, config);
+}
+
+function render() {
+  const s = state.summary;
+  if (!s) return;
+  $("#figures").hidden = false;
+  $("#period").textContent = t("period", { from: dayLong(s.from), to: dayLong(s.to), offset: s.utc_offset });
+  $("#export").href = exportLink(s);
+  renderTotals(s);
+  renderSources(s);
+  renderOutcomes(s);
+  renderHours(s);
+  renderWait(s);
+  renderOperators(s);
+}
+
+function renderTotals(s) {
+  const tiles = [
+    ["calls", int(s.totals.total)],
+    ["answered", int(s.totals.answered) + " · " + pct(s.shares.answered)],
+    ["lost", int(s.totals.lost) + " · " + pct(s.totals.lost_rate)],
+    ["newCallers", int(s.totals.new_callers)],
+    ["waitAvg", secs(s.wait.avg_seconds)],
+    ["waitP90", secs(s.wait.p90_seconds)],
+  ];
+  $("#totals").replaceChildren(...tiles.flatMap(([key, value]) => {
+    const div = document.createElement("div");
+    div.dataset.tile = key;
+    const dt = document.createElement("dt"); dt.textContent = t(key);
+    const dd = document.createElement("dd"); dd.textContent = value;
+    div.append(dt, dd);
+    return [div];
+  }));
+}
+
+function renderSources(s) {
+  chart("chart-sources", {
+    type: "bar",
+    data: {
+      labels: s.days.map((d) => dayLabel(d.date)),
+      datasets: s.sources.map((src, i) => ({
+        label: sourceName(src.source), data: src.days.map((d) => d.total), backgroundColor: PALETTE[i % PALETTE.length],
+      })),
+    },
+    options: {
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
+  fill("#table-sources", s.sources.map((src) => {
+    const a = document.createElement("a");
+    if (src.source) { a.href = exportLink(s, src.source); a.textContent = t("export"); }
+    return row([sourceName(src.source), int(src.total), int(src.answered), int(src.missed), int(src.abandoned),
+      int(src.busy), int(src.failed), pct(src.lost_rate), int(src.new_callers), a], { source: src.source });
+  }));
+  // The chart's table: a row per day, a column per source, and the day's total.
+  const head = document.createElement("tr");
+  for (const text of [t("date"), ...s.sources.map((src) => sourceName(src.source)), t("total")]) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = text;
+    head.append(th);
+  }
+  $("#table-sources-days thead").replaceChildren(head);
+  fill("#table-sources-days", s.days.map((d, i) =>
+    row([dayCell(d.date), ...s.sources.map((src) => int(src.days[i].total)), int(d.total)], { date: d.date })));
+}
+
+function renderOutcomes(s) {
+  chart("chart-outcomes", {
+    type: "doughnut",
+    data: {
+      labels: OUTCOMES.map((o) => t(o.text)),
+      datasets: [{ data: OUTCOMES.map((o) => s.totals[o.key]), backgroundColor: OUTCOMES.map((o) => o.color) }],
+    },
+    options: { plugins: { legend: { position: "right" } } },
+  });
+  fill("#table-outcomes", OUTCOMES.map((o) => row([t(o.text), int(s.totals[o.key]), pct(s.shares[o.key])], { outcome: o.key })));
+}
+
+function renderHours(s) {
+  chart("chart-hours", {
+    data: {
+      labels: s.hours.map((h) => String(h.hour).padStart(2, "0")),
+      datasets: [
+        { type: "bar", label: t("lostShare"), data: s.hours.map((h) => h.lost_rate), backgroundColor: "#c4272b", yAxisID: "rate" },
+        { type: "line", label: t("calls"), data: s.hours.map((h) => h.total), borderColor: "#0b5cad", backgroundColor: "#0b5cad", yAxisID: "calls" },
+      ],
+    },
+    options: {
+      scales: {
+        rate: { position: "left", beginAtZero: true, suggestedMax: 1, ticks: { callback: (v) => pct(v) }, title: { display: true, text: t("lostRateAxis") } },
+        calls: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, ticks: { precision: 0 }, title: { display: true, text: t("callsAxis") } },
+      },
+      plugins: { tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + (c.dataset.yAxisID === "rate" ? pct(c.raw) : int(c.raw)) } } },
+    },
+  });
+  fill("#table-hours", s.hours.map((h) =>
+    row([String(h.hour).padStart(2, "0") + ":00", int(h.total), int(h.lost), pct(h.lost_rate)], { hour: h.hour })));
+}
+
+function renderWait(s) {
+  chart("chart-wait", {
+    type: "line",
+    data: {
+      labels: s.days.map((d) => dayLabel(d.date)),
+      datasets: [
+        { label: t("waitAvg"), data: s.days.map((d) => d.wait.avg_seconds), borderColor: "#0b5cad", backgroundColor: "#0b5cad" },
+        { label: t("waitP90"), data: s.days.map((d) => d.wait.p90_seconds), borderColor: "#d97706", backgroundColor: "#d97706" },
+      ],
+    },
+    options: {
+      scales: { y: { beginAtZero: true, ticks: { callback: (v) => secs(v) } } },
+      plugins: { tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + secs(c.raw) } } },
+    },
+  });
+  fill("#table-wait", s.days.map((d) =>
+    row([dayCell(d.date), int(d.wait.answered), secs(d.wait.avg_seconds), secs(d.wait.p90_seconds)], { date: d.date })));
+}
+
+function renderOperators(s) {
+  chart("chart-operators", {
+    type: "bar",
+    data: {
+      labels: s.operators.map(operatorName),
+      datasets: [
+        { label: t("offered"), data: s.operators.map((o) => o.offered), backgroundColor: "#0b5cad" },
+        { label: t("answered"), data: s.operators.map((o) => o.answered), backgroundColor: "#1a7f37" },
+        { label: t("noAnswer"), data: s.operators.map((o) => o.no_answer), backgroundColor: "#c4272b" },
+      ],
+    },
+    options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+  // The chart grows with the operators, so each keeps a readable bar.
+  document.getElementById("chart-operators").parentElement.style.height = Math.max(220, 60 + 42 * s.operators.length) + "px";
+  fill("#table-operators", s.operators.map((o) =>
+    row([operatorName(o), int(o.offered), int(o.answered), int(o.no_answer), pct(o.answer_rate),
+      secs(o.ring_avg_seconds), secs(o.talk_avg_seconds)], { operator: o.operator })));
+}
+
+// ---- signing in ----
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("#lang").textContent = lang === "ru" ? "EN" : "RU";
+  render();
+}
+
+function signIn(token) {
+  state.token = token;
+  localStorage.setItem("screenpop.staffToken", token);
+  $("#login").hidden = true;
+  $("#report").hidden = false;
+  $("#logout").hidden = false;
+  const q = new URLSearchParams(location.search);
+  load(q.get("from"), q.get("to"));
+}
+
+function signOut(reason) {
+  state.token = null;
+  state.summary = null;
+  localStorage.removeItem("screenpop.staffToken");
+  $("#token").value = "";
+  $("#report").hidden = true;
+  $("#logout").hidden = true;
+  $("#login").hidden = false;
+  const err = $("#login-error");
+  err.hidden = !reason;
+  err.textContent = reason || "";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  applyLanguage();
+  $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
+  $("#logout").onclick = () => signOut("");
+  $("#login").onsubmit = (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); };
+  $("#range").onsubmit = (ev) => { ev.preventDefault(); load($("#from").value, $("#to").value); };
+  document.querySelectorAll("[data-days]").forEach((b) => {
+    b.onclick = () => { const [from, to] = quickRange(b.dataset.days); load(from, to); };
+  });
+  // A link from an admin may carry the token in the fragment, which
+  // browsers never send to the server.
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) history.replaceState(null, "", location.pathname + location.search);
+  const token = m ? decodeURIComponent(m[1]) : localStorage.getItem("screenpop.staffToken");
+  if (token) signIn(token); else $("#login").hidden = false;
+});
