@@ -94,6 +94,16 @@ func check(ctx context.Context, cfg Config, out io.Writer) bool {
 	} else {
 		report("store", storeProblem(cfg, err), "")
 	}
+	if cfg.CRMDSN != "" {
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		detail, err := checkCRM(cctx, cfg)
+		cancel()
+		if err != nil {
+			report("crm", &problem{err.Error(), crmHint(err)}, "")
+		} else {
+			report("crm", nil, " ("+detail+")")
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err == nil {

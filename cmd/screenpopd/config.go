@@ -60,6 +60,9 @@ var settings = []setting{
 	{"store.dsn", "", "PostgreSQL DSN; empty: the embedded store in store.data_dir", ""},
 	{"store.data_dir", "./data", "directory for the embedded store and the call log spool", ""},
 	{"store.spool_max_bytes", int64(1 << 30), "most the call log spool may hold while the database is down", ""},
+	{"crm.dsn", "", "PostgreSQL DSN of the dealership's CRM to look callers up in; empty: the client base in the store", ""},
+	{"crm.query", "", "SQL that finds the CRM's clients with a number: $1 the number in E.164, $2 its national digits; columns named as the card's fields", ""},
+	{"crm.timeout", 300 * time.Millisecond, "longest a CRM lookup may take; the pop goes on without it", ""},
 	{"http.listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics", ""},
 	{"log.level", "info", "debug, info, warn or error", ""},
 	{"log.format", "text", "text or json", ""},
@@ -120,6 +123,9 @@ type Config struct {
 	DSN              Secret
 	DataDir          string
 	SpoolMaxBytes    int64
+	CRMDSN           Secret
+	CRMQuery         string
+	CRMTimeout       time.Duration
 	HTTPListen       string
 	LogLevel         slog.Level
 	LogFormat        string
@@ -210,6 +216,9 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		DSN:              Secret(v.GetString("store.dsn")),
 		DataDir:          v.GetString("store.data_dir"),
 		SpoolMaxBytes:    v.GetInt64("store.spool_max_bytes"),
+		CRMDSN:           Secret(strings.TrimSpace(v.GetString("crm.dsn"))),
+		CRMQuery:         strings.TrimSpace(v.GetString("crm.query")),
+		CRMTimeout:       duration("crm.timeout"),
 		HTTPListen:       v.GetString("http.listen"),
 		LogFormat:        v.GetString("log.format"),
 	}
@@ -306,6 +315,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 	if c.DataDir == "" {
 		bad("store.data_dir", "must be set")
 	}
+	checkCRMConfig(c, bad)
 	if c.SpoolMaxBytes < 1<<20 {
 		bad("store.spool_max_bytes", "must be at least 1 MiB, got %d", c.SpoolMaxBytes)
 	}

@@ -239,8 +239,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		spool.Close()
 		return err
 	}
+	dir, closeDir, err := clientDirectory(ctx, cfg, db, log)
+	if err != nil {
+		spool.Close()
+		return err
+	}
+	defer closeDir()
 	hub := screenpop.NewHub(0, 0)
-	popper := screenpop.NewPopper(db, cfg.Card, hub, log)
+	popper := screenpop.NewPopper(dir, cfg.Card, hub, log)
 	stasis := screenpop.NewStasis(client, popper, cfg.StasisDeadline, log)
 	lookups := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "screenpop_lookup_seconds", Help: "Time to look a caller up in the client base.",
