@@ -19,7 +19,7 @@ import (
 type apiLog struct{ *Postgres }
 
 func (a apiLog) Calls(ctx context.Context, f web.CallFilter, each func(screenpop.Call) error) error {
-	return a.Postgres.Calls(ctx, CallFilter(f), each)
+	return a.Postgres.Calls(ctx, f, each)
 }
 
 // BenchmarkCallLogAPI asks GET /api/calls (the handler, with the analyst

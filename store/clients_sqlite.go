@@ -341,9 +341,10 @@ func sqliteClient(ctx context.Context, tx *sql.Tx, id int64) (screenpop.ClientHi
 	return c, err
 }
 
-// sqliteRows runs a query of one client's rows, calling each for every row.
-func sqliteRows(ctx context.Context, tx *sql.Tx, query string, id int64, each func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, query, id)
+// sqliteRows runs a query with one argument (a client's ID, the numbers
+// an import names), calling each for every row.
+func sqliteRows(ctx context.Context, tx *sql.Tx, query string, arg any, each func(scan func(...any) error) error) error {
+	rows, err := tx.QueryContext(ctx, query, arg)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (t sqliteMergeTx) load(ctx context.Context, phones, externalIDs []string) (
 		ids[i] = c.id
 	}
 	err = errors.Join(
-		importRows(ctx, t.tx, `SELECT client_id, e164, seq FROM client_phones
+		sqliteRows(ctx, t.tx, `SELECT client_id, e164, seq FROM client_phones
 			WHERE client_id IN (SELECT value FROM json_each(?)) ORDER BY client_id, seq`, jsonList(ids),
 			func(scan func(...any) error) error {
 				var (
@@ -90,7 +90,7 @@ func (t sqliteMergeTx) load(ctx context.Context, phones, externalIDs []string) (
 				c.maxSeq = max(c.maxSeq, seq)
 				return nil
 			}),
-		importRows(ctx, t.tx, `SELECT car_id, client_id, make, model, coalesce(year, 0), plate, vin, warranty_end, insurance_end, next_service_due
+		sqliteRows(ctx, t.tx, `SELECT car_id, client_id, make, model, coalesce(year, 0), plate, vin, warranty_end, insurance_end, next_service_due
 			FROM cars WHERE client_id IN (SELECT value FROM json_each(?)) ORDER BY car_id`, jsonList(ids),
 			func(scan func(...any) error) error {
 				car := &mergeCar{}
@@ -110,21 +110,6 @@ func (t sqliteMergeTx) load(ctx context.Context, phones, externalIDs []string) (
 		return nil, fmt.Errorf("read the phones and cars of the clients the rows name: %w", err)
 	}
 	return clients, nil
-}
-
-// importRows runs a query, calling each for every row.
-func importRows(ctx context.Context, tx *sql.Tx, query string, arg any, each func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, query, arg)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 func (t sqliteMergeTx) apply(ctx context.Context, clients []*mergeClient) error {

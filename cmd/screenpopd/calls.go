@@ -111,7 +111,7 @@ csv, json and jsonl stream: a month of calls needs little memory.`,
 		case "jsonl":
 			p = &callJSONL{enc: json.NewEncoder(w), offers: offers}
 		}
-		if err := st.Calls(ctx, store.CallFilter(f), p.print); err != nil {
+		if err := st.Calls(ctx, f, p.print); err != nil {
 			w.Flush()
 			return err
 		}

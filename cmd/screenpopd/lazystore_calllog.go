@@ -11,9 +11,8 @@ import (
 
 var _ web.CallLog = (*lazyStore)(nil)
 
-// Calls lists the call log for GET /api/calls. web.CallFilter is
-// store.CallFilter field for field, so one converts into the other.
-func (l *lazyStore) Calls(ctx context.Context, f web.CallFilter, each func(screenpop.Call) error) error {
+// Calls lists the call log for GET /api/calls.
+func (l *lazyStore) Calls(ctx context.Context, f screenpop.CallFilter, each func(screenpop.Call) error) error {
 	db, err := l.get()
 	if err != nil {
 		return err
@@ -22,5 +21,5 @@ func (l *lazyStore) Calls(ctx context.Context, f web.CallFilter, each func(scree
 	if !ok {
 		return fmt.Errorf("the store %s cannot list the call log", db.describe)
 	}
-	return cl.Calls(ctx, store.CallFilter(f), each)
+	return cl.Calls(ctx, f, each)
 }

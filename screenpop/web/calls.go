@@ -21,21 +21,8 @@ import (
 )
 
 // CallFilter says which calls of the call log to list: see
-// store.CallFilter, which it copies field for field (this package does
-// not import the store; the daemon converts one into the other).
-type CallFilter struct {
-	From, To         time.Time
-	Direction        screenpop.Direction
-	Statuses         []screenpop.Status
-	Kinds            []screenpop.CallerKind
-	Source, Campaign string
-	Operator         string
-	Caller           string
-	AfterStartedAt   time.Time
-	AfterID          string
-	Limit            int
-	Offers           bool
-}
+// screenpop.CallFilter.
+type CallFilter = screenpop.CallFilter
 
 // CallLog is the call log as analysts read it. Calls hands each call f
 // matches to each, newest first (by started_at, then call_id, both
