@@ -36,6 +36,14 @@ var demoNames = []string{"Анна Смирнова", "Борис Волков",
 // demoDIDs are the dealership's advertised lines the simulated calls dial.
 var demoDIDs = []string{"74951112233", "74951112234", "74953334455", "74957778899"}
 
+// demoSources are what the demo's lines advertise, from a year back.
+var demoSources = []screenpop.Source{
+	{DID: "74951112233", Source: "Радио «Европа Плюс»", Campaign: "Сервис зимой"},
+	{DID: "74951112234", Source: "Яндекс.Директ", Campaign: "Новые автомобили"},
+	{DID: "74953334455", Source: "Сайт"},
+	{DID: "74957778899", Source: "Авито", Campaign: "С пробегом"},
+}
+
 func newDemoCmd() *cobra.Command {
 	var o demoOptions
 	cmd := &cobra.Command{
@@ -125,7 +133,10 @@ func demo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ext, demoNames[i], pageURL(cfg, tokens[ext]))
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "Call log: %s. Metrics: http://%s/metrics. Ctrl-C stops.\n\n", filepath.Join(cfg.DataDir, "screenpop.db"), localHost(cfg.HTTPListen))
+	fmt.Fprintf(out, "Reports (analyst): http://%s/reports#token=%s\n", localHost(cfg.HTTPListen), tokens[string(screenpop.RoleAnalyst)])
+	fmt.Fprintf(out, "Admin page:        http://%s/admin#token=%s\n", localHost(cfg.HTTPListen), tokens[string(screenpop.RoleAdmin)])
+	fmt.Fprintf(out, "Call log: %s (screenpopd calls --store-data-dir %s). Metrics: http://%s/metrics. Ctrl-C stops.\n\n",
+		filepath.Join(cfg.DataDir, "screenpop.db"), cfg.DataDir, localHost(cfg.HTTPListen))
 
 	known := synth.Phones(o.seed, min(o.clients, 1000))
 	simDone := make(chan error, 1)
@@ -188,7 +199,20 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 			return nil, fmt.Errorf("seed clients: %w", err)
 		}
 	}
+	for _, src := range demoSources {
+		src.From = startOfDay(time.Now().AddDate(-1, 0, 0))
+		if _, err := store.SeedSources(ctx, lite, cfg.Region, []screenpop.Source{src}); err != nil {
+			return nil, fmt.Errorf("seed the demo's sources: %w", err)
+		}
+	}
 	tokens := map[string]string{}
+	for _, role := range screenpop.Roles {
+		_, tok, err := lite.AddStaff(ctx, "demo "+string(role), role)
+		if err != nil {
+			return nil, fmt.Errorf("add the demo's %s token: %w", role, err)
+		}
+		tokens[string(role)] = tok
+	}
 	for i, ext := range o.operators {
 		_, tok, err := lite.AddOperator(ctx, demoNames[i], ext)
 		if errors.Is(err, store.ErrExists) {

@@ -93,6 +93,24 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no operator saw a pop within 30 s:\n%s", out.String())
 	}
+	// The reports and admin links it printed open their pages' APIs.
+	for _, page := range []struct{ name, api string }{{"reports", "/api/reports/summary"}, {"admin", "/api/admin/status"}} {
+		m := regexp.MustCompile(`http://` + regexp.QuoteMeta(listen) + `/` + page.name + `#token=(\S+)`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Errorf("the demo printed no %s link:\n%s", page.name, out.String())
+			continue
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+page.api, nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with the %s link's token: %s", page.api, page.name, resp.Status)
+		}
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -107,6 +125,11 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	// Unknown callers became leads; the seeded clients are the rest.
 	db.QueryRow("SELECT count(*) FROM clients WHERE client_id NOT IN (SELECT client_id FROM leads)").Scan(&clients)
 	db.QueryRow("SELECT count(*) FROM leads").Scan(&leads)
+	var unsourced int
+	db.QueryRow("SELECT count(*) FROM calls WHERE source = ''").Scan(&unsourced)
+	if unsourced != 0 {
+		t.Errorf("%d of the demo's %d calls have no source; every demo line has one", unsourced, calls)
+	}
 	if calls < 10 || clients != 300 || leads > calls {
 		t.Errorf("after 12 simulated calls the call log has %d calls and the client base %d clients and %d leads, want ~12, 300 and a lead for each unknown caller at most",
 			calls, clients, leads)

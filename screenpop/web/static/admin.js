@@ -269,5 +269,14 @@ $("#lang").addEventListener("click", () => {
   render();
 });
 
+// A link from `screenpopd demo` or an admin may carry the token in the
+// fragment, which browsers never send to the server.
+const fromLink = location.hash.match(/token=([^&]+)/);
+if (fromLink) {
+  history.replaceState(null, "", location.pathname + location.search);
+  state.token = decodeURIComponent(fromLink[1]);
+  localStorage.setItem(TOKEN_KEY, state.token);
+}
+
 render();
 refresh();
