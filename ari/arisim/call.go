@@ -78,7 +78,10 @@ type Result struct {
 	// CallID is the call's CHANNEL(linkedid), which the daemon uses as
 	// its call_id.
 	CallID string
-	// Events is how many events the call generated, before any filter.
+	// Events is how many events the call generated, before any filter:
+	// every event a subscribeAll client receives of it, those the
+	// application caused through REST (setting CALLERID(name) on the
+	// channel in Stasis) included.
 	Events int
 	// Continued reports, for a Stasis call, whether the application
 	// continued it.
@@ -170,6 +173,8 @@ type run struct {
 	// linked is CHANNEL(linkedid): the first channel's ID.
 	linked string
 	chans  []*channel
+	// events is written under Sim.mu, by the application's REST calls
+	// too (Sim.setVariable).
 	events int
 	// cust is the caller's side of the Local pair (;1, parked in
 	// caller,wait once answered); in is the leg running the inbound
@@ -182,6 +187,8 @@ type run struct {
 }
 
 func (r *run) result() Result {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
 	return Result{CallID: r.linked, Events: r.events, Continued: r.continued}
 }
 

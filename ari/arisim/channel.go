@@ -33,6 +33,9 @@ type channel struct {
 	// continued is closed when that application continues it.
 	stasisApp string
 	continued chan struct{}
+	// call is the call the channel is a leg of: the events the
+	// application causes through REST count among the call's.
+	call *run
 }
 
 type party struct{ name, number string }

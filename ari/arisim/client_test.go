@@ -2,8 +2,10 @@ package arisim_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,9 +90,15 @@ func (d *daemon) track(callID string) screenpop.Call {
 }
 
 func TestTheDaemonsARIClientResyncsAndReceivesTheEvents(t *testing.T) {
-	s, url := newSim(t, arisim.Config{ChannelVars: true, Speed: 10})
-	wait := startCall(t, s, context.Background(), arisim.Call{ID: "call-1", Caller: "+79161234567", DID: "74951112233",
-		Operators: []string{"101"}, RingFor: 10 * time.Second, TalkFor: 5 * time.Second})
+	// However long the daemon takes on a busy machine, the Stasis call
+	// below waits for its continue.
+	s, url := newSim(t, arisim.Config{ChannelVars: true, Speed: 10, StasisTimeout: time.Hour})
+	// The call talks until the test ends it: however long the daemon
+	// takes to connect, it joins the call in progress.
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	wait := startCall(t, s, ctx, arisim.Call{ID: "call-1", Caller: "+79161234567", DID: "74951112233",
+		Operators: []string{"101"}, RingFor: 10 * time.Second, TalkFor: time.Hour})
 	waitUntil(t, "the phone rings", func() bool { return len(s.Channels()) == 4 })
 
 	d := startDaemon(t, url)
@@ -113,10 +121,16 @@ func TestTheDaemonsARIClientResyncsAndReceivesTheEvents(t *testing.T) {
 	}
 	d.tracker.Handle(resync)
 	waitUntil(t, "the client is ready", d.client.Ready)
+	waitUntil(t, "the operator answers", func() bool {
+		return slices.ContainsFunc(channelsOf(t, url), func(ch channelJSON) bool {
+			return strings.HasPrefix(ch.Name, "Local/101@phones") && ch.State == "Up"
+		})
+	})
+	hangUp()
 
 	rec := d.track("call-1")
-	if _, err := wait(); err != nil {
-		t.Fatalf("Place: %v", err)
+	if _, err := wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Place returned %v, want the context's error", err)
 	}
 	if rec.Status != screenpop.StatusAnswered || rec.AnsweredBy == nil || *rec.AnsweredBy != "101" || rec.DID != "74951112233" || rec.Caller != "+79161234567" {
 		t.Errorf("the call joined in progress was recorded as %+v", rec)

@@ -101,9 +101,12 @@ func readView(t *testing.T, msgs [][]byte) []readEvent {
 	return evs
 }
 
+// asteriskLayout is how Asterisk writes times: 2026-11-24T23:00:36.321+0000.
+const asteriskLayout = "2006-01-02T15:04:05.000-0700"
+
 func asteriskTime(t *testing.T, s string) time.Time {
 	t.Helper()
-	at, err := time.Parse("2006-01-02T15:04:05.000-0700", s)
+	at, err := time.Parse(asteriskLayout, s)
 	if err != nil {
 		t.Fatalf("time %q is not in Asterisk's format: %v", s, err)
 	}
@@ -128,7 +131,7 @@ func instants(t *testing.T, msgs [][]byte) []int {
 		if err := json.Unmarshal(m, &e); err != nil {
 			t.Fatalf("event is not JSON: %v", err)
 		}
-		at, err := time.Parse("2006-01-02T15:04:05.000-0700", e.Timestamp)
+		at, err := time.Parse(asteriskLayout, e.Timestamp)
 		if err != nil {
 			t.Fatalf("timestamp %q is not in Asterisk's format: %v", e.Timestamp, err)
 		}
@@ -346,9 +349,7 @@ func (n *normalizer) readChannel(t *testing.T, ch screenpop.Channel, raw *rawCha
 	if raw != nil {
 		rc.Priority, rc.AppName, rc.AppData = raw.Dialplan.Priority, raw.Dialplan.App, raw.Dialplan.Data
 		// To the half second: enough to tell legs made at the start of the
-		// call from legs made seconds later, while a Stasis call's legs,
-		// made after the test's own continue, may come a little later on a
-		// loaded machine, as they would on a real one.
+		// call from legs made seconds later.
 		created := asteriskTime(t, raw.Creationtime).Sub(start)
 		rc.Created = fmt.Sprintf("+%.1fs", created.Round(500*time.Millisecond).Seconds())
 	}

@@ -76,7 +76,10 @@ type listener struct {
 
 	mu   sync.Mutex
 	msgs [][]byte
-	more chan struct{} // a value after each message
+	// more is closed, and replaced, when a message arrives: a wake-up
+	// for every goroutine waiting (a test's waitN and its answerStasis),
+	// where a value would wake only one of them.
+	more chan struct{}
 	done chan struct{} // closed when the reader ends
 }
 
@@ -94,7 +97,7 @@ func listen(t testing.TB, s *arisim.Sim, base, app string, subscribeAll bool) *l
 		t.Fatalf("open events websocket: %v", err)
 	}
 	resp.Body.Close()
-	l := &listener{t: t, ws: ws, more: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &listener{t: t, ws: ws, more: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		for {
@@ -104,11 +107,9 @@ func listen(t testing.TB, s *arisim.Sim, base, app string, subscribeAll bool) *l
 			}
 			l.mu.Lock()
 			l.msgs = append(l.msgs, msg)
+			close(l.more)
+			l.more = make(chan struct{})
 			l.mu.Unlock()
-			select {
-			case l.more <- struct{}{}:
-			default:
-			}
 		}
 	}()
 	t.Cleanup(l.close)
@@ -130,9 +131,15 @@ func (l *listener) close() {
 
 // messages is what arrived so far.
 func (l *listener) messages() [][]byte {
+	msgs, _ := l.arrived()
+	return msgs
+}
+
+// arrived is what arrived so far, and a channel closed when more does.
+func (l *listener) arrived() ([][]byte, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([][]byte(nil), l.msgs...)
+	return append([][]byte(nil), l.msgs...), l.more
 }
 
 // waitFor waits until cond holds for the messages received so far.
@@ -141,12 +148,12 @@ func (l *listener) waitFor(what string, cond func([][]byte) bool) [][]byte {
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	for {
-		msgs := l.messages()
+		msgs, more := l.arrived()
 		if cond(msgs) {
 			return msgs
 		}
 		select {
-		case <-l.more:
+		case <-more:
 		case <-deadline.C:
 			l.t.Fatalf("gave up waiting for %s; got %d messages", what, len(msgs))
 		case <-l.done:
@@ -161,20 +168,7 @@ func (l *listener) waitFor(what string, cond func([][]byte) bool) [][]byte {
 // waitN waits for n messages.
 func (l *listener) waitN(n int) [][]byte {
 	l.t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for l.count() < n {
-		select {
-		case <-l.more:
-		case <-deadline.C:
-			l.t.Fatalf("gave up waiting for %d events; got %d", n, l.count())
-		case <-l.done:
-			if l.count() < n {
-				l.t.Fatalf("the events websocket closed after %d of %d events", l.count(), n)
-			}
-		}
-	}
-	return l.messages()
+	return l.waitFor(fmt.Sprintf("%d events", n), func(msgs [][]byte) bool { return len(msgs) >= n })
 }
 
 func (l *listener) count() int {
@@ -194,7 +188,7 @@ func (l *listener) answerStasis(base, name string) {
 		defer close(done)
 		seen := 0
 		for {
-			msgs := l.messages()
+			msgs, more := l.arrived()
 			for _, m := range msgs[seen:] {
 				var e struct {
 					Type    string
@@ -210,10 +204,9 @@ func (l *listener) answerStasis(base, name string) {
 			}
 			seen = len(msgs)
 			select {
-			case <-l.more:
+			case <-more:
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
 			}
 		}
 	}()
@@ -266,6 +259,22 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("gave up waiting until %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitProgress polls cond, as waitUntil does, for as long as progress (a
+// count that grows while the work goes on) has grown within the last 5 s:
+// a machine busy with other tests is slow, not stuck.
+func waitProgress(t testing.TB, what string, progress func() int, cond func() bool) {
+	t.Helper()
+	last, since := progress(), time.Now()
+	for !cond() {
+		if p := progress(); p != last {
+			last, since = p, time.Now()
+		} else if time.Since(since) > 5*time.Second {
+			t.Fatalf("gave up waiting until %s: no progress for 5 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

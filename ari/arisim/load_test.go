@@ -119,7 +119,11 @@ func TestRunKeepsUpWithAHundredCallsASecondInRealTime(t *testing.T) {
 	// and measured by BenchmarkEvents; on a loaded machine it varies, so
 	// it is not a pass mark. What must hold is below: nothing lost.
 
-	waitUntil(t, "the daemon has recorded every call", func() bool { return len(log.records()) >= l.Calls })
+	// Behind on a loaded machine, the daemon catches up at its own pace:
+	// the wait gives up when it stops reading events and recording calls.
+	waitProgress(t, "the daemon has recorded every call",
+		func() int { return m.Totals().Events + len(log.records()) },
+		func() bool { return len(log.records()) >= l.Calls })
 	cancel()
 	<-clientDone
 	<-trackerDone

@@ -191,22 +191,24 @@ func (s *Sim) serveSetVariable(w http.ResponseWriter, r *http.Request, path []st
 }
 
 // setVariable applies a variable or function set through ARI, with the
-// event Asterisk publishes for it; s.mu is held.
+// event Asterisk publishes for it; s.mu is held. The event is one of the
+// channel's call, as the trace of a Stasis call has it, so that a client
+// waiting for Result.Events of the call waits for this one too.
 func (s *Sim) setVariable(ch *channel, name, value string) {
 	at := s.clock.now()
 	switch strings.ToUpper(name) {
 	case "CALLERID(NAME)":
 		ch.caller.name = value
-		s.publish(s.chanEvent("ChannelCallerId", at, ch, nil, callerPresentation))
+		ch.call.emit(s.chanEvent("ChannelCallerId", at, ch, nil, callerPresentation))
 	case "CALLERID(NUM)", "CALLERID(NUMBER)":
 		ch.caller.number = value
-		s.publish(s.chanEvent("ChannelCallerId", at, ch, nil, callerPresentation))
+		ch.call.emit(s.chanEvent("ChannelCallerId", at, ch, nil, callerPresentation))
 	default:
 		ch.setVar(name, value)
 		if strings.TrimLeft(name, "_") == "FROM_DID" {
 			ch.fromDID = value
 		}
-		s.publish(s.varsetEvent(at, ch, name, value))
+		ch.call.emit(s.varsetEvent(at, ch, name, value))
 	}
 }
 

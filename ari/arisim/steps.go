@@ -27,7 +27,7 @@ func (r *run) newChannel(id, name, state, context, exten string) *channel {
 		r.linked = id
 	}
 	return &channel{id: id, name: name, state: state, context: context, exten: exten, priority: 1,
-		created: r.at, linkedID: r.linked}
+		created: r.at, linkedID: r.linked, call: r}
 }
 
 // localPair makes the two halves of a Local channel to exten@context.
