@@ -175,7 +175,7 @@ func TestBrowserAnUnknownCallerIsANewLeadGreetedByNameNextTime(t *testing.T) {
 		waitText(`.call[data-state="ringing"] .fullname`, "Сидоров Пётр Ильич"),
 		waitText(`.call[data-state="ringing"] .cars`, "Kia Rio · В777ОР77"))
 	send(t, ws, again[ringing:])
-	time.Sleep(300 * time.Millisecond) // linger is 100ms
+	d.waitCallsRecorded(t, 2)
 	d.shutdown(t)
 
 	if clients, leads := countClients(t, d); clients != 1 || leads != 1 {

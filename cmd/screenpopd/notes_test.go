@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/screenpop/screenpop/store"
 )
@@ -77,7 +76,7 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 		t.Errorf("a note: %d %q, want 200", code, msg)
 	}
 	send(t, ws, lines[answered:])
-	time.Sleep(300 * time.Millisecond)
+	d.waitCallsRecorded(t, 1)
 	d.shutdown(t)
 
 	recs, err := openSeeded(t, d).LookupPhone(context.Background(), "+79161234567")
@@ -103,7 +102,7 @@ func TestServeMakesOneLeadOfNineteenSimultaneousCallsFromOneUnknownNumber(t *tes
 	ws := ast.nextConn(t)
 	d.waitReady(t, http.StatusOK)
 	send(t, ws, lines)
-	time.Sleep(500 * time.Millisecond)
+	d.waitCallsRecorded(t, 19)
 	d.shutdown(t) // waits for the lookups under way
 
 	got := storedCalls(t, d.cfg)

@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,6 +277,27 @@ func (d *daemon) waitReady(t *testing.T, want int) string {
 }
 
 // storedCalls reads the embedded call log after the daemon stopped.
+// waitCallsRecorded waits until call tracking has recorded n calls in all
+// (screenpop_calls_total): a shutdown before then would record a call cut
+// short, however slow the machine is.
+func (d *daemon) waitCallsRecorded(t *testing.T, n int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^screenpop_calls_total\{[^}]*\} (\d+)`)
+	got := 0
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, body := d.get(t, "/metrics")
+		got = 0
+		for _, m := range re.FindAllStringSubmatch(body, -1) {
+			v, _ := strconv.Atoi(m[1])
+			got += v
+		}
+		if got >= n {
+			return
+		}
+	}
+	t.Fatalf("call tracking recorded %d calls within 20 s, want %d", got, n)
+}
+
 func storedCalls(t *testing.T, cfg Config) map[string][]any {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(cfg.DataDir, "screenpop.db"))
@@ -322,7 +345,7 @@ func TestServeKeepsACallRightAcrossADroppedSocket(t *testing.T) {
 	d.waitReady(t, http.StatusOK)
 	// Asterisk does not replay what was sent before; events go on.
 	send(t, ws, lines[resume:])
-	time.Sleep(500 * time.Millisecond) // linger is 100ms
+	d.waitCallsRecorded(t, 1)
 	_, metrics := d.get(t, "/metrics")
 	d.shutdown(t)
 
@@ -350,7 +373,7 @@ func TestServeRecordsACallThatEndedWhileDisconnectedOnce(t *testing.T) {
 	ast.channels <- []json.RawMessage{}
 	ast.nextConn(t)
 	d.waitReady(t, http.StatusOK)
-	time.Sleep(500 * time.Millisecond)
+	d.waitCallsRecorded(t, 1)
 	d.shutdown(t)
 
 	got := storedCalls(t, d.cfg)

@@ -33,7 +33,7 @@ func TestStasisModeFollowsACallToItsEndAfterContinuingIt(t *testing.T) {
 	if !res.Continued {
 		t.Fatal("the daemon did not continue the call waiting in its Stasis app")
 	}
-	time.Sleep(300 * time.Millisecond) // linger
+	d.waitCallsRecorded(t, 1)
 	d.shutdown(t)
 	got := storedCalls(t, d.cfg)
 	want := []any{"answered", "101", 2.0, 3.0, ""}
