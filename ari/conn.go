@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -38,7 +39,9 @@ var errQueueFull = fmt.Errorf("more than %d ARI events arrived before they could
 // channel list; only after the resync built from that list are the queued
 // events handed on. A call that changes during the GET /channels is thus
 // in the list or in the queue, perhaps both (the tracker takes an event
-// that repeats the list idempotently), and never lost.
+// that repeats the list idempotently), and never lost. Once the queue is
+// empty the reader hands events on itself: a goroutine fewer between
+// Asterisk and the pop.
 func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, err error) {
 	ws, err := c.dial(ctx)
 	if err != nil {
@@ -115,7 +118,12 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		up = max(time.Since(start), time.Nanosecond)
 	}()
 
-	for {
+	feed := func(data []byte) {
+		if ctx.Err() == nil { // nothing more once shutting down
+			c.in.Feed(ctx, data)
+		}
+	}
+	for live := false; !live; {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -123,10 +131,20 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 			if !ok {
 				return 0, r.reason()
 			}
-			c.in.Feed(ctx, data)
+			feed(data)
 		case err := <-pingErr:
 			return 0, fmt.Errorf("ping Asterisk: %w", err)
+		default:
+			live = r.goLive(feed)
 		}
+	}
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-r.done:
+		return 0, r.reason()
+	case err := <-pingErr:
+		return 0, fmt.Errorf("ping Asterisk: %w", err)
 	}
 }
 
@@ -198,9 +216,10 @@ func basicAuth(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
-// reader is the one goroutine reading a connection. It only reads and
-// queues, so that neither call tracking nor the database can make Asterisk
-// wait; it ends when the socket fails or is closed.
+// reader is the one goroutine reading a connection. It queues what it
+// reads until the resync is done, then hands each event to the intake,
+// which never waits: neither call tracking nor the database can make
+// Asterisk wait. It ends when the socket fails or is closed.
 type reader struct {
 	ws   *websocket.Conn
 	wait time.Duration // the longest silence, pongs included, before the socket is declared dead
@@ -209,6 +228,44 @@ type reader struct {
 	err  error
 	m    *Metrics
 	errs *diag
+
+	mu sync.Mutex
+	// feed, once set, takes every event read from then on, in the reader;
+	// until then they queue in msgs.
+	feed func([]byte)
+}
+
+// goLive makes the reader hand events to feed itself, if none are queued;
+// it reports whether it did. The caller has handed on every event it took
+// from msgs, so the order is kept.
+func (r *reader) goLive(feed func([]byte)) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.msgs) > 0 {
+		return false
+	}
+	r.feed = feed
+	return true
+}
+
+// hand queues a copy of data or, once live, feeds it (the intake keeps
+// none of it); false when the queue is full.
+func (r *reader) hand(data []byte) bool {
+	r.mu.Lock()
+	feed := r.feed
+	if feed == nil {
+		select {
+		case r.msgs <- bytes.Clone(data):
+		default:
+			r.mu.Unlock()
+			return false
+		}
+	}
+	r.mu.Unlock()
+	if feed != nil {
+		feed(data)
+	}
+	return true
 }
 
 func (r *reader) run() {
@@ -220,8 +277,13 @@ func (r *reader) run() {
 	if r.err = alive(); r.err != nil {
 		return
 	}
+	var buf bytes.Buffer // a message's bytes, again and again once live
 	for {
-		typ, data, err := r.ws.ReadMessage()
+		typ, msg, err := r.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(msg)
+		}
 		if err != nil {
 			r.err = err
 			return
@@ -235,9 +297,7 @@ func (r *reader) run() {
 			r.errs.record(time.Now(), ErrorMalformed, fmt.Sprintf("skipped a websocket message of type %d: Asterisk sends events as text", typ))
 			continue
 		}
-		select {
-		case r.msgs <- data:
-		default:
+		if !r.hand(buf.Bytes()) {
 			r.err = errQueueFull
 			return
 		}

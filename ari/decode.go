@@ -105,14 +105,19 @@ func (d *Decoder) Decode(data []byte) (screenpop.Event, string, error) {
 		}
 		return screenpop.Event{}, typ, ErrUnknownType
 	}
-	ev, err := d.decode(typ, data)
+	if ev, ok := d.decodeFast(typ, data); ok {
+		return ev, typ, nil
+	}
+	ev, err := d.decodeLibrary(typ, data)
 	if err != nil {
 		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
 	}
 	return ev, typ, nil
 }
 
-func (d *Decoder) decode(typ string, data []byte) (screenpop.Event, error) {
+// decodeLibrary decodes an event into the library's event type; the fast
+// path (decode_fast.go) leaves it what Asterisk does not plainly write.
+func (d *Decoder) decodeLibrary(typ string, data []byte) (screenpop.Event, error) {
 	ev := screenpop.Event{Type: typ}
 	var head *ariv5.EventData
 	switch typ {
