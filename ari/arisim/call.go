@@ -198,6 +198,20 @@ func (r *run) wait(d time.Duration) error {
 	return r.s.sleepUntil(r.ctx, r.at)
 }
 
+// Asterisk's pace within a moment of a call, as the traces show it: the
+// phones' channels are made about a millisecond after the inbound leg
+// reaches Dial or Queue, and they report ringing a few milliseconds after
+// that. The simulator keeps these gaps (scaled by Config.Speed) so that a
+// call's events arrive spread as a PBX's do, not in one burst.
+const (
+	paceDial = time.Millisecond
+	paceRing = 2 * time.Millisecond
+)
+
+// pace lets d of simulated time pass within a moment of the call. A done
+// context is not reported here: the next wait reports it.
+func (r *run) pace(d time.Duration) { _ = r.wait(d) }
+
 // abort hangs up what is left of a call that could not finish.
 func (r *run) abort() {
 	s := r.s

@@ -68,6 +68,7 @@ func (r *run) dialPhone(p *phone, order interleave) {
 		r.device(p.device, "INUSE")
 		r.device(r.inDevice(), "INUSE")
 	}
+	r.pace(paceDial)
 	r.ringPhone(p)
 	if order.origDial == origDialLate {
 		r.originateDial("")
@@ -111,6 +112,7 @@ func (r *run) dialPhone(p *phone, order interleave) {
 	if order.dialAfterRinging {
 		r.dial(r.in, p.leg, "", p.dialstring)
 	}
+	r.pace(paceRing)
 	r.state(r.cust, "Ringing")
 	r.varset(r.in, "RINGTIME", "0")
 	r.varset(r.in, "RINGTIME_MS", "0")

@@ -23,6 +23,7 @@ func (r *run) queue() error {
 	for _, v := range []string{"ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT", "QUEUEWAIT_MS"} {
 		r.varset(r.in, v, "")
 	}
+	r.pace(paceDial)
 	members := make([]*phone, len(c.Operators))
 	for i, ext := range c.Operators {
 		p := r.phone(ext)
@@ -45,6 +46,7 @@ func (r *run) queue() error {
 		r.memberRinging(p)
 		r.memberWaits(p)
 	}
+	r.pace(paceRing)
 	for _, p := range slices.Backward(members) {
 		r.dial(r.in, p.leg, "RINGING", p.queueInterface(s.cfg.Tech))
 	}
