@@ -19,6 +19,17 @@
 // Client reads a client back. They also hold the operators, whose page
 // tokens are kept only as SHA-256 hashes.
 //
+// For analysts and admins: sources map dialled numbers to the advertising
+// behind them by date (AddSource, SeedSources), and SaveCalls stores each
+// call with the source valid when it started and the caller's kind; Calls
+// lists the call log by filter in keyset pages or as a stream for CSV
+// exports; Summary aggregates it for the reports page; migration 0006 adds
+// SQL views for analysts' own tools; staff tokens (AddStaff,
+// StaffByToken) open all of it. MergeClients imports a dealership's client
+// export (ReadClientCSV reads it, WriteRejects reports refused rows) by
+// merging on normalised numbers, and CRM is a read-only screenpop.Directory
+// over an admin's SQL query in the dealership's own CRM database.
+//
 // This package knows calls through the screenpop package only. It must never
 // import ari, nor the ARI library: Asterisk's vocabulary stops at the ari
 // package.
