@@ -126,10 +126,10 @@ func (r CardRules) NewClientCard(rec ClientRecord, now time.Time) ClientCard {
 	}
 	horizon := now.Add(r.Horizon)
 	for _, car := range rec.Cars {
-		if d := car.WarrantyEnd; d != nil && !d.Before(startOfDay(now)) && !d.After(horizon) {
+		if d := car.WarrantyEnd; d != nil && !d.Before(StartOfDay(now)) && !d.After(horizon) {
 			c.Alerts = append(c.Alerts, Alert{Kind: AlertWarrantyEnding, Car: car.Plate, Date: d})
 		}
-		if d := car.InsuranceEnd; d != nil && !d.Before(startOfDay(now)) && !d.After(horizon) {
+		if d := car.InsuranceEnd; d != nil && !d.Before(StartOfDay(now)) && !d.After(horizon) {
 			c.Alerts = append(c.Alerts, Alert{Kind: AlertInsuranceEnding, Car: car.Plate, Date: d})
 		}
 		// Overdue services are due too.
@@ -141,11 +141,6 @@ func (r CardRules) NewClientCard(rec ClientRecord, now time.Time) ClientCard {
 		c.Alerts = append(c.Alerts, Alert{Kind: AlertLostClient})
 	}
 	return c
-}
-
-func startOfDay(t time.Time) time.Time {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
 // NewCard builds the card for a caller from the directory's answer.

@@ -126,8 +126,8 @@ func seedCallLog(t *testing.T, flags []string) (analyst, admin, operator string)
 	c6.Direction, c6.AnsweredBy, c6.TalkedTo = screenpop.Outbound, stringRef("101"), []string{"101"}
 	now := time.Now()
 	today := now.Add(-time.Second)
-	if today.Before(startOfDay(now)) {
-		today = startOfDay(now)
+	if today.Before(screenpop.StartOfDay(now)) {
+		today = screenpop.StartOfDay(now)
 	}
 	for _, c := range []screenpop.Call{
 		loggedCall("c9", "+79990000002", radio, marchAt(14, 0, 0).Add(-time.Second), screenpop.StatusMissed, "101"),

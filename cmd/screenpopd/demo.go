@@ -200,7 +200,7 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 		}
 	}
 	for _, src := range demoSources {
-		src.From = startOfDay(time.Now().AddDate(-1, 0, 0))
+		src.From = screenpop.StartOfDay(time.Now().AddDate(-1, 0, 0))
 		if _, err := store.SeedSources(ctx, lite, cfg.Region, []screenpop.Source{src}); err != nil {
 			return nil, fmt.Errorf("seed the demo's sources: %w", err)
 		}

@@ -103,14 +103,14 @@ func sourceFromFlags(did, name, campaign, from, to string, internal bool) (scree
 		errs = append(errs, errors.New("--source is required"))
 	}
 	if strings.TrimSpace(from) == "" {
-		src.From = startOfDay(time.Now())
-	} else if t, _, err := parseDay(from); err != nil {
+		src.From = screenpop.StartOfDay(time.Now())
+	} else if t, _, err := screenpop.ParseDayOrInstant(strings.TrimSpace(from), time.Local); err != nil {
 		errs = append(errs, fmt.Errorf("--from: %w", err))
 	} else {
 		src.From = t
 	}
 	if strings.TrimSpace(to) != "" {
-		t, day, err := parseDay(to)
+		t, day, err := screenpop.ParseDayOrInstant(strings.TrimSpace(to), time.Local)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--to: %w", err))
 		} else {
@@ -128,28 +128,10 @@ func sourceFromFlags(did, name, campaign, from, to string, internal bool) (scree
 	return src, errors.Join(errs...)
 }
 
-// parseDay reads YYYY-MM-DD (the start of that day, local time; day is
-// true) or an RFC 3339 instant.
-func parseDay(s string) (t time.Time, day bool, err error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.ParseInLocation(time.DateOnly, s, time.Local); err == nil {
-		return t, true, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, false, nil
-	}
-	return time.Time{}, false, fmt.Errorf("want a date such as 2026-09-01 or an instant such as 2026-09-01T09:00:00+03:00, got %q", s)
-}
-
-func startOfDay(t time.Time) time.Time {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
-}
-
 // showTime shows an instant in local time: a date if it is midnight.
 func showTime(t time.Time) string {
 	t = t.Local()
-	if t.Equal(startOfDay(t)) {
+	if t.Equal(screenpop.StartOfDay(t)) {
 		return t.Format(time.DateOnly)
 	}
 	return t.Format("2006-01-02 15:04")
@@ -235,7 +217,7 @@ func configSources(raw any, bad func(format string, args ...any)) []screenpop.So
 			case nil:
 				return ""
 			case time.Time:
-				if v.Equal(startOfDay(v)) {
+				if v.Equal(screenpop.StartOfDay(v)) {
 					return v.Format(time.DateOnly)
 				}
 				return v.Format(time.RFC3339)

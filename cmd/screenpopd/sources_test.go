@@ -53,7 +53,7 @@ func TestSourceCommands(t *testing.T) {
 		t.Errorf("an overlapping source: %v\n%s", err, out)
 	}
 	_, err = cli(t, "source", "add", data, "--did", "74951112233", "--from", "1 September")
-	for _, want := range []string{"--source is required", "--from: want a date such as 2026-09-01"} {
+	for _, want := range []string{"--source is required", "--from: want a date such as 2026-03-01"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a source without a name and with a bad date: %v, want it to say %q", err, want)
 		}

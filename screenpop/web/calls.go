@@ -90,7 +90,7 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 	zone := now.Location()
 	from, to := one("from"), one("to")
 	if to != "" {
-		t, day, err := parseInstant(to, zone)
+		t, day, err := screenpop.ParseDayOrInstant(to, zone)
 		if err != nil {
 			bad = append(bad, BadParam{"to", err.Error()})
 		} else if day {
@@ -99,18 +99,18 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 		f.To = t
 	}
 	if from != "" {
-		t, _, err := parseInstant(from, zone)
+		t, _, err := screenpop.ParseDayOrInstant(from, zone)
 		if err != nil {
 			bad = append(bad, BadParam{"from", err.Error()})
 		}
 		f.From = t
 	}
-	today := startOfDay(now)
+	today := screenpop.StartOfDay(now)
 	switch {
 	case from == "" && to == "":
 		f.From, f.To = today, today.AddDate(0, 0, 1)
 	case from == "" && !f.To.IsZero():
-		f.From = startOfDay(f.To.Add(-time.Nanosecond).In(zone))
+		f.From = screenpop.StartOfDay(f.To.Add(-time.Nanosecond).In(zone))
 	case to == "" && !f.From.IsZero():
 		f.To = today.AddDate(0, 0, 1)
 		if !f.To.After(f.From) {
@@ -144,23 +144,6 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 		return f, bad
 	}
 	return f, nil
-}
-
-// parseInstant reads YYYY-MM-DD (the start of that day in zone; day is
-// true) or an RFC 3339 instant.
-func parseInstant(s string, zone *time.Location) (t time.Time, day bool, err error) {
-	if t, err := time.ParseInLocation(time.DateOnly, s, zone); err == nil {
-		return t, true, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, false, nil
-	}
-	return time.Time{}, false, fmt.Errorf("want a date such as 2026-03-01 or an instant such as 2026-03-01T09:00:00+03:00, got %q", s)
-}
-
-func startOfDay(t time.Time) time.Time {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
 // maxPage is the most calls one GET /api/calls page holds; defaultPage
