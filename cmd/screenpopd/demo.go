@@ -36,12 +36,16 @@ var demoNames = []string{"Анна Смирнова", "Борис Волков",
 // demoDIDs are the dealership's advertised lines the simulated calls dial.
 var demoDIDs = []string{"74951112233", "74951112234", "74953334455", "74957778899"}
 
-// demoSources are what the demo's lines advertise, from a year back.
+// demoSince is when the demo's sources start: a fixed day, so that a demo
+// run again on its data directory finds them already there.
+var demoSince = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// demoSources are what the demo's lines advertise.
 var demoSources = []screenpop.Source{
-	{DID: "74951112233", Source: "Радио «Европа Плюс»", Campaign: "Сервис зимой"},
-	{DID: "74951112234", Source: "Яндекс.Директ", Campaign: "Новые автомобили"},
-	{DID: "74953334455", Source: "Сайт"},
-	{DID: "74957778899", Source: "Авито", Campaign: "С пробегом"},
+	{DID: "74951112233", Source: "Радио «Европа Плюс»", Campaign: "Сервис зимой", From: demoSince},
+	{DID: "74951112234", Source: "Яндекс.Директ", Campaign: "Новые автомобили", From: demoSince},
+	{DID: "74953334455", Source: "Сайт", From: demoSince},
+	{DID: "74957778899", Source: "Авито", Campaign: "С пробегом", From: demoSince},
 }
 
 func newDemoCmd() *cobra.Command {
@@ -199,11 +203,8 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 			return nil, fmt.Errorf("seed clients: %w", err)
 		}
 	}
-	for _, src := range demoSources {
-		src.From = screenpop.StartOfDay(time.Now().AddDate(-1, 0, 0))
-		if _, err := store.SeedSources(ctx, lite, cfg.Region, []screenpop.Source{src}); err != nil {
-			return nil, fmt.Errorf("seed the demo's sources: %w", err)
-		}
+	if _, err := store.SeedSources(ctx, lite, cfg.Region, demoSources); err != nil {
+		return nil, fmt.Errorf("seed the demo's sources: %w", err)
 	}
 	tokens := map[string]string{}
 	for _, role := range screenpop.Roles {
