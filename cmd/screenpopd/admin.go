@@ -13,10 +13,6 @@ import (
 
 // The admin page (GET /admin) and its API (GET /api/admin/status, admin
 // staff tokens only), and the pop latency metric.
-func init() {
-	mounts = append(mounts, mountAdmin)
-}
-
 func mountAdmin(d serveDeps) error {
 	// The pop latency: from call tracking taking a call's first event to
 	// the pop being pushed to the operator's pages (the tracker tells the

@@ -21,11 +21,6 @@ import (
 
 // The call log for analysts: `screenpopd calls` and GET /api/calls take
 // the same filters (web.ParseCallFilter) and write the same CSV.
-func init() {
-	commands = append(commands, newCallsCmd)
-	mounts = append(mounts, mountCalls)
-}
-
 // mountCalls serves GET /api/calls to analysts' and admins' staff tokens.
 func mountCalls(d serveDeps) error {
 	d.web.Handle("GET /api/calls", web.RequireStaff(d.db, screenpop.RoleAnalyst, web.CallsHandler(d.db, d.log, time.Now)))

@@ -19,8 +19,6 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-func init() { commands = append(commands, newImportCmd) }
-
 // clientImporter is what import clients needs of the store.
 type clientImporter interface {
 	MergeClients(ctx context.Context, rows []store.ImportRow, opts store.MergeOptions) (store.MergeReport, error)

@@ -11,10 +11,6 @@ import (
 // The reports page (GET /reports) and its API (GET /api/reports/summary,
 // analyst staff tokens), which counts days and hours in the daemon's zone:
 // run it with TZ set to the call centre's (TZ=Europe/Moscow).
-func init() {
-	mounts = append(mounts, mountReports)
-}
-
 func mountReports(d serveDeps) error {
 	d.web.Handle("GET /reports", web.ReportsPage())
 	d.web.Handle("GET /api/reports/summary", web.RequireStaff(d.db, screenpop.RoleAnalyst,

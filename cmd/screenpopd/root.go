@@ -11,10 +11,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newDemoCmd(), newCheckCmd())
-	for _, c := range commands {
-		root.AddCommand(c())
-	}
+	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newDemoCmd(), newCheckCmd(),
+		newSourceCmd(), newTokenCmd(), newCallsCmd(), newImportCmd())
 	return root
 }
 

@@ -268,9 +268,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	operators := web.New(hub, db, log, routes...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "screenpop_operator_sockets", Help: "Operator pages connected."},
 		func() float64 { return float64(operators.OpenSockets()) }))
-	deps := serveDeps{cfg: cfg, log: log, reg: reg, db: db, client: client, metrics: am, intake: intake,
-		tracker: tracker, hub: hub, popper: popper, web: operators}
-	for _, mount := range mounts {
+	// The staff's pages and APIs: the analysts' call log and reports, the
+	// admin page.
+	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators}
+	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()
 			return err

@@ -16,8 +16,6 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-func init() { commands = append(commands, newSourceCmd) }
-
 func newSourceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "source",

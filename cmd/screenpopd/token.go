@@ -13,8 +13,6 @@ import (
 	"github.com/screenpop/screenpop/screenpop"
 )
 
-func init() { commands = append(commands, newTokenCmd) }
-
 // staffStore is what the token commands need of the store.
 type staffStore interface {
 	AddStaff(ctx context.Context, name string, role screenpop.Role) (screenpop.Staff, string, error)
