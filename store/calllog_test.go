@@ -382,6 +382,9 @@ func queryPlan(t *testing.T, s logStore, f CallFilter) string {
 			}
 			lines = append(lines, l)
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
 	case *SQLite:
 		q, args := listQuery(sqliteDialect, s.region, f, callBatch)
 		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
@@ -397,6 +400,12 @@ func queryPlan(t *testing.T, s logStore, f CallFilter) string {
 			}
 			lines = append(lines, detail)
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatalf("no plan for %+v", f)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -128,7 +128,7 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 // pgInsertCall stores a call with the source its number had when the call
 // started ($21 is the number's DIDKey) and the kind of caller it was ($22
 // is screenpop.PresetKind, or ” for the client base and the call log to
-// decide). See kindRules.
+// decide): the rules README's "Call sources and caller kinds" gives.
 const pgInsertCall = `INSERT INTO calls (
 	call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,

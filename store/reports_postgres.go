@@ -47,7 +47,7 @@ FROM (
 LEFT JOIN operators op ON op.extension = a.operator`
 
 // Summary aggregates the inbound calls of the local days from from's date
-// to to's (excluded), in from's location. The three queries read one
+// to to's (excluded), in from's location. The two queries read one
 // snapshot, so their numbers agree while calls are being written.
 func (p *Postgres) Summary(ctx context.Context, from, to time.Time) (Summary, error) {
 	g, err := newGrid(from, to)

@@ -162,11 +162,7 @@ func (s *SQLite) AddSource(ctx context.Context, src screenpop.Source) (screenpop
 	return src, nil
 }
 
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func sqliteSources(ctx context.Context, q queryer, where string, args ...any) ([]screenpop.Source, error) {
+func sqliteSources(ctx context.Context, q sqliteQuerier, where string, args ...any) ([]screenpop.Source, error) {
 	rows, err := q.QueryContext(ctx, `SELECT source_id, did, source, campaign, valid_from, valid_to, internal
 		FROM sources `+where+` ORDER BY did, valid_from`, args...)
 	if err != nil {

@@ -276,7 +276,6 @@ func (d *daemon) waitReady(t *testing.T, want int) string {
 	return ""
 }
 
-// storedCalls reads the embedded call log after the daemon stopped.
 // waitCallsRecorded waits until call tracking has recorded n calls in all
 // (screenpop_calls_total): a shutdown before then would record a call cut
 // short, however slow the machine is.
@@ -298,6 +297,7 @@ func (d *daemon) waitCallsRecorded(t *testing.T, n int) {
 	t.Fatalf("call tracking recorded %d calls within 20 s, want %d", got, n)
 }
 
+// storedCalls reads the embedded call log after the daemon stopped.
 func storedCalls(t *testing.T, cfg Config) map[string][]any {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(cfg.DataDir, "screenpop.db"))

@@ -31,12 +31,13 @@ ALTER TABLE calls
 -- given them.
 UPDATE calls SET caller_kind = CASE
     WHEN withheld THEN 'withheld'
+    WHEN caller_e164 IS NULL AND btrim(caller) ~ '^[0-9]{1,6}$' THEN 'internal'
     WHEN caller_e164 IS NULL THEN 'new'
     WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
                  WHERE p.e164 = calls.caller_e164 AND NOT c.lead) THEN 'client'
     WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = calls.caller_e164 AND o.started_at < calls.started_at)
       OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
-                 WHERE p.e164 = calls.caller_e164 AND c.lead AND c.created_at < calls.started_at) THEN 'lead'
+                 WHERE p.e164 = calls.caller_e164 AND c.lead AND c.created_at < calls.started_at - interval '1 minute') THEN 'lead'
     ELSE 'new' END;
 
 -- Tokens for analysts' tools and admins. Like operators' tokens, only

@@ -21,12 +21,14 @@ ALTER TABLE calls ADD COLUMN caller_kind TEXT NOT NULL DEFAULT 'new'
 
 UPDATE calls SET caller_kind = CASE
     WHEN withheld THEN 'withheld'
+    WHEN caller_e164 IS NULL AND trim(caller) <> '' AND length(trim(caller)) < 7
+         AND trim(caller) NOT GLOB '*[^0-9]*' THEN 'internal'
     WHEN caller_e164 IS NULL THEN 'new'
     WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
                  WHERE p.e164 = calls.caller_e164 AND NOT c.lead) THEN 'client'
     WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = calls.caller_e164 AND o.started_at < calls.started_at)
       OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
-                 WHERE p.e164 = calls.caller_e164 AND c.lead AND c.created_at < calls.started_at) THEN 'lead'
+                 WHERE p.e164 = calls.caller_e164 AND c.lead AND c.created_at < strftime('%Y-%m-%dT%H:%M:%fZ', calls.started_at, '-1 minute')) THEN 'lead'
     ELSE 'new' END;
 
 CREATE TABLE staff (
