@@ -380,18 +380,6 @@ func (t *Tracker) classifyOutbound(c *call, r *Call) []string {
 	return words
 }
 
-// match returns the operator a channel is the phone of and the pattern
-// that says so, as Operator decides it.
-func (ep EndpointPatterns) match(channelName string) (op, pattern string) {
-	for _, p := range ep.patterns {
-		one := EndpointPatterns{patterns: []endpointPattern{p}}
-		if op := one.Operator(channelName); op != "" {
-			return op, p.String()
-		}
-	}
-	return "", ""
-}
-
 // list gives the patterns as configured, comma-separated.
 func (ep EndpointPatterns) list() string {
 	s := make([]string, len(ep.patterns))

@@ -38,6 +38,13 @@ func ParseEndpointPatterns(patterns []string) (EndpointPatterns, error) {
 // Operator returns the extension of the operator whose phone the channel
 // is, or "" when it is no operator's phone.
 func (ep EndpointPatterns) Operator(channelName string) string {
+	op, _ := ep.match(channelName)
+	return op
+}
+
+// match returns the operator a channel is the phone of and the pattern
+// that says so (for the classification); op is "" for no operator's phone.
+func (ep EndpointPatterns) match(channelName string) (op string, pattern endpointPattern) {
 	base := channelBase(channelName)
 	for _, p := range ep.patterns {
 		if len(base) <= len(p.prefix)+len(p.suffix) ||
@@ -46,10 +53,10 @@ func (ep EndpointPatterns) Operator(channelName string) string {
 		}
 		ext := base[len(p.prefix) : len(base)-len(p.suffix)]
 		if validExt(ext) {
-			return ext
+			return ext, p
 		}
 	}
-	return ""
+	return "", endpointPattern{}
 }
 
 func validExt(ext string) bool {
