@@ -160,9 +160,6 @@ func (in *Intake) problem(kind, text string) {
 	}
 }
 
-// Send hands an event (a decoded one, or a resync) to call tracking.
-func (in *Intake) Send(ctx context.Context, ev screenpop.Event) { in.send(ctx, ev) }
-
 // send hands ev on and reports whether it was; it is dropped when call
 // tracking is full (unless the intake blocks).
 func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
