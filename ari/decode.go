@@ -46,6 +46,15 @@ var knownTypes = func() map[string]bool {
 	return m
 }()
 
+// typeNames maps each known type's name to itself, for EventType.
+var typeNames = func() map[string]string {
+	m := map[string]string{}
+	for t := range knownTypes {
+		m[t] = t
+	}
+	return m
+}()
+
 var allowed = func() map[string]bool {
 	m := map[string]bool{}
 	for _, t := range AllowedEvents {
@@ -87,6 +96,10 @@ func EventType(data []byte) (string, error) {
 	j := bytes.IndexByte(rest, '"')
 	if j <= 0 {
 		return "", ErrMalformed
+	}
+	// A known type's name is shared, not copied: every event has one.
+	if name, ok := typeNames[string(rest[:j])]; ok {
+		return name, nil
 	}
 	return string(rest[:j]), nil
 }
