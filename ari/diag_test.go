@@ -116,6 +116,7 @@ func TestRecentEvents(t *testing.T) {
 	out := make(chan screenpop.Event, 1000)
 	in := NewIntake(NewDecoder("FROM_DID"), out, NewMetrics(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	lines := traceLines(t, "answered.jsonl")
+	before := time.Now()
 	for _, l := range lines {
 		in.Feed(context.Background(), l)
 	}
@@ -124,6 +125,7 @@ func TestRecentEvents(t *testing.T) {
 	in.Feed(context.Background(), []byte(`{"type":"CallBroadcast","timestamp":"2026-11-24T23:00:36.321+0000","channel":{"id":"c","name":"PJSIP/trunk-00000001"}}`))
 	in.Feed(context.Background(), []byte(`not json at all`))
 
+	after := time.Now()
 	got := in.RecentEvents()
 	if len(got) != keepEvents {
 		t.Fatalf("kept %d events, want the last %d", len(got), keepEvents)
@@ -169,9 +171,12 @@ func TestRecentEvents(t *testing.T) {
 		}
 	})
 	t.Run("times are when they were received, newest first", func(t *testing.T) {
-		for i := 1; i < len(got); i++ {
-			if got[i].At.After(got[i-1].At) || got[i].At.IsZero() {
-				t.Fatalf("event %d received at %v, after the newer %v", i, got[i].At, got[i-1].At)
+		for i, e := range got {
+			if e.At.Before(before) || e.At.After(after) {
+				t.Fatalf("event %d received at %v, not while the test fed it (%v to %v)", i, e.At, before, after)
+			}
+			if i > 0 && e.At.After(got[i-1].At) {
+				t.Fatalf("event %d received at %v, after the newer %v", i, e.At, got[i-1].At)
 			}
 		}
 	})
