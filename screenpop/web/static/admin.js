@@ -212,9 +212,11 @@ function render() {
   renderEvents(s.events);
 }
 
-function refuse(message) {
+// refuse signs out with message. An unknown token is forgotten; an
+// analyst's is kept, for the reports page that shares it.
+function refuse(message, forget) {
   clearTimeout(state.timer);
-  localStorage.removeItem(TOKEN_KEY);
+  if (forget) localStorage.removeItem(TOKEN_KEY);
   state.token = null;
   state.status = null;
   state.error = null;
@@ -229,8 +231,8 @@ async function refresh() {
   if (!state.token) return;
   try {
     const resp = await fetch("/api/admin/status", { headers: { "Authorization": "Bearer " + state.token }, cache: "no-store" });
-    if (resp.status === 401) return refuse(t("badToken"));
-    if (resp.status === 403) return refuse(t("notAdmin"));
+    if (resp.status === 401) return refuse(t("badToken"), true);
+    if (resp.status === 403) return refuse(t("notAdmin"), false);
     if (!resp.ok) {
       let msg = resp.status + " " + resp.statusText;
       try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
