@@ -75,7 +75,7 @@ func reportRange(q url.Values, today time.Time) (from, to time.Time, err error) 
 		return from, to, err
 	}
 	if !hasTo {
-		to = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+		to = screenpop.StartOfDay(today)
 	}
 	if !hasFrom {
 		from = to.AddDate(0, 0, 1-defaultReportDays)
