@@ -1,19 +1,18 @@
 package ari
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/screenpop/screenpop/ari/aritrace"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 	"github.com/gorilla/websocket"
@@ -311,27 +310,24 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// traceDir holds the recorded Asterisk 22 event streams.
-const traceDir = "../../shared/ari-traces"
+// tracesDir is the repository's copy of the recorded traces, or
+// $SCREENPOP_TRACES.
+func tracesDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := aritrace.Dir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
 
-// traceLines reads a trace (a path below traceDir), one event a line.
+// traceLines reads a recorded trace (a path below aritrace.Dir), one event
+// a line.
 func traceLines(t testing.TB, name string) [][]byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(traceDir, name))
+	lines, err := aritrace.Lines(name)
 	if err != nil {
-		t.Fatalf("open trace: %v", err)
-	}
-	defer f.Close()
-	var lines [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		if len(sc.Bytes()) > 0 {
-			lines = append(lines, append([]byte(nil), sc.Bytes()...))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read trace %s: %v", name, err)
+		t.Fatal(err)
 	}
 	return lines
 }

@@ -11,6 +11,7 @@ import (
 // allTraceLines is every event of every recorded trace.
 func allTraceLines(tb testing.TB) [][]byte {
 	tb.Helper()
+	traceDir := tracesDir(tb)
 	paths, err := filepath.Glob(filepath.Join(traceDir, "*.jsonl"))
 	if err != nil {
 		tb.Fatal(err)

@@ -13,6 +13,7 @@ import (
 // broken on purpose). Whatever comes in, the decoder must not panic,
 // and an event it accepts must be one call tracking can use.
 func FuzzDecode(f *testing.F) {
+	traceDir := tracesDir(f)
 	traces, err := filepath.Glob(filepath.Join(traceDir, "*.jsonl"))
 	if err != nil {
 		f.Fatal(err)

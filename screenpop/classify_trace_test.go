@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/screenpop/screenpop/ari/aritrace"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/screenpop/screenpop/ari"
@@ -20,12 +22,9 @@ import (
 
 func tracesDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SCREENPOP_TRACES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "ari-traces")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "answered.jsonl")); err != nil {
-		t.Fatalf("the recorded ARI traces are missing (set SCREENPOP_TRACES): %v", err)
+	dir, err := aritrace.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

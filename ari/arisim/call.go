@@ -9,7 +9,7 @@ import (
 )
 
 // Scenario is what happens to a call. Each one is scripted after the trace
-// of the same name in shared/ari-traces.
+// of the same name in ari/testdata/traces.
 type Scenario string
 
 // The scenarios.

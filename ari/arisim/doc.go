@@ -3,7 +3,7 @@
 // exactly the ARI client code it uses in production (ari.NewClient with
 // http://127.0.0.1:PORT/ari), and it generates calls whose ARI events have
 // the shapes, and as far as they are deterministic the order, of the real
-// traces in shared/ari-traces.
+// traces in ari/testdata/traces.
 //
 // It answers the REST calls the daemon makes (asterisk/info, channels,
 // continue, variable, eventFilter, subscription, applications, originate),

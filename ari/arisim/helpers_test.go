@@ -1,18 +1,18 @@
 package arisim_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/screenpop/screenpop/ari/aritrace"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -290,16 +290,13 @@ func typeOf(t testing.TB, msg []byte) string {
 	return e.Type
 }
 
-// tracesDir is shared/ari-traces beside the repository, or
+// tracesDir is the repository's copy of the recorded traces, or
 // $SCREENPOP_TRACES.
 func tracesDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("SCREENPOP_TRACES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "ari-traces")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "answered.jsonl")); err != nil {
-		t.Fatalf("the recorded ARI traces are missing (set SCREENPOP_TRACES): %v", err)
+	dir, err := aritrace.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -307,21 +304,9 @@ func tracesDir(t testing.TB) string {
 // readTrace reads a trace, one event a line.
 func readTrace(t testing.TB, name string) [][]byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(tracesDir(t), name))
+	lines, err := aritrace.Lines(name)
 	if err != nil {
-		t.Fatalf("open trace: %v", err)
-	}
-	defer f.Close()
-	var lines [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		if len(sc.Bytes()) > 0 {
-			lines = append(lines, append([]byte(nil), sc.Bytes()...))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read trace %s: %v", name, err)
+		t.Fatal(err)
 	}
 	return lines
 }

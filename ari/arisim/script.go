@@ -6,7 +6,7 @@ import (
 )
 
 // The scripts below replay, step by step, what the dialplan of the traces'
-// Asterisk did (shared/ari-traces/asterisk-config/extensions.conf): an
+// Asterisk did (ari/testdata/traces/asterisk-config/extensions.conf): an
 // inbound context that sets __FROM_DID and dials one phone, queues, or
 // sends the call to Stasis; and a phones context that rings, answers,
 // talks and hangs up, never answers, or is busy. The recording rig set its

@@ -14,21 +14,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/screenpop/screenpop/ari/aritrace"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 )
 
-// tracesDir is ../shared/ari-traces beside the repository, as in CI.
+// tracesDir is the repository's copy of the recorded traces, or
+// $SCREENPOP_TRACES.
 func tracesDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("SCREENPOP_TRACES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "ari-traces")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "answered.jsonl")); err != nil {
-		t.Fatalf("the recorded ARI traces are missing (set SCREENPOP_TRACES): %v", err)
+	dir, err := aritrace.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -10,13 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/screenpop/screenpop/ari/aritrace"
 
 	"github.com/gorilla/websocket"
 	"github.com/spf13/pflag"
@@ -121,15 +121,9 @@ func send(t *testing.T, ws *websocket.Conn, lines [][]byte) {
 
 func traceLines(t *testing.T, name string) [][]byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(tracesDir(t), name))
+	lines, err := aritrace.Lines(name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, append([]byte(nil), sc.Bytes()...))
 	}
 	return lines
 }
