@@ -112,7 +112,11 @@ type Call struct {
 	// why the tracker closed it (its end was never seen, or it ended while
 	// the ARI connection was down).
 	CloseReason string  `json:"close_reason,omitempty"`
-	Offers      []Offer `json:"offers"`
+	// Gaps says which parts of this record the daemon could not see
+	// exactly (its view of Asterisk was interrupted while they happened):
+	// see Gap. Empty for a record that is exact.
+	Gaps   []Gap   `json:"gaps,omitempty"`
+	Offers []Offer `json:"offers"`
 	// Source and Campaign are what the dialled number advertised when the
 	// call started (the source mapping valid then), empty if it was not
 	// mapped. The store sets them as it saves the call; a later change of
@@ -127,6 +131,39 @@ type Call struct {
 	// Classification says, for the admin page, which rule decided the
 	// DID, each operator and the status. It is not stored.
 	Classification []string `json:"classification,omitempty"`
+}
+
+// Gap names a part of a call record that the daemon did not see happen
+// and so cannot state exactly. The record keeps what Asterisk could still
+// tell (a channel's creation time, bridge membership) and says what is an
+// estimate; analysts filter on it, and averages leave such durations out.
+type Gap string
+
+// The parts of a record that can be uncertain.
+const (
+	// GapStart: the call began while the daemon was not watching; its
+	// start is the inbound channel's creation time, but what happened
+	// before the daemon saw it is unknown.
+	GapStart Gap = "start"
+	// GapOffers: phones may have rung unseen; OfferedTo and Offers may
+	// miss some.
+	GapOffers Gap = "offers"
+	// GapAnswer: the call was answered unseen; AnsweredAt (and so wait,
+	// ring and talk) are estimates.
+	GapAnswer Gap = "answer"
+	// GapEnd: the end was not seen; EndedAt (and so talk) is an estimate,
+	// and CloseReason says why.
+	GapEnd Gap = "end"
+)
+
+// Uncertain reports whether the record has gap g.
+func (c *Call) Uncertain(g Gap) bool {
+	for _, x := range c.Gaps {
+		if x == g {
+			return true
+		}
+	}
+	return false
 }
 
 // CallerKind says who a caller is to the dealership.
