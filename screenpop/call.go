@@ -111,7 +111,7 @@ type Call struct {
 	// CloseReason is empty for a call whose end was seen; otherwise it says
 	// why the tracker closed it (its end was never seen, or it ended while
 	// the ARI connection was down).
-	CloseReason string  `json:"close_reason,omitempty"`
+	CloseReason string `json:"close_reason,omitempty"`
 	// Gaps says which parts of this record the daemon could not see
 	// exactly (its view of Asterisk was interrupted while they happened):
 	// see Gap. Empty for a record that is exact.
