@@ -32,6 +32,10 @@ type CallFilter struct {
 	// logged since do not shift the pages, nor repeat or skip a call.
 	AfterStartedAt time.Time
 	AfterID        string
+	// Uncertain lists only the records with a gap (Call.Gaps); Gaps only
+	// those with one of these gaps. Neither: exact and uncertain alike.
+	Uncertain bool
+	Gaps      []Gap
 	// Limit is the most calls to list; 0 lists them all.
 	Limit int
 	// Offers reads each call's offers too; otherwise Offers is empty.

@@ -1,5 +1,13 @@
 package screenpop
 
+import "errors"
+
+// ErrNotFound is wrapped by the error a store returns when what was asked
+// for does not exist: a token nobody holds, an unknown call. Any other
+// error means the store could not say (it is down or slow): a key it
+// could not check is not an unknown key, and a page keeps it.
+var ErrNotFound = errors.New("not found")
+
 // Role is what a staff token may do besides an operator's page.
 type Role string
 

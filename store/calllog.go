@@ -25,7 +25,7 @@ const callBatch = 500
 const callColumns = `call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-	source, campaign, caller_kind`
+	source, campaign, caller_kind, gaps`
 
 // dialect is what differs between the stores' SQL for a listing.
 type dialect struct {
@@ -38,6 +38,10 @@ type dialect struct {
 	oneOf func(col, p string) string
 	// holds is "the list column col holds the parameter p".
 	holds func(col, p string) string
+	// overlaps is "the list column col holds an element of the list
+	// parameter p"; empty is "the list column col is empty".
+	overlaps func(col, p string) string
+	empty    func(col string) string
 }
 
 // listQuery builds the query for the next at most n calls f matches, in
@@ -70,6 +74,12 @@ func listQuery(d dialect, region string, f CallFilter, n int) (string, []any) {
 	}
 	if len(f.Kinds) > 0 {
 		where = append(where, d.oneOf("caller_kind", arg(d.list(strs(f.Kinds)))))
+	}
+	if f.Uncertain {
+		where = append(where, "NOT "+d.empty("gaps"))
+	}
+	if len(f.Gaps) > 0 {
+		where = append(where, d.overlaps("gaps", arg(d.list(strs(f.Gaps)))))
 	}
 	if f.Source != "" {
 		where = append(where, "source = "+arg(f.Source))

@@ -11,11 +11,13 @@ import (
 )
 
 var pgDialect = dialect{
-	param: func(n int) string { return "$" + strconv.Itoa(n) },
-	time:  func(t time.Time) any { return t },
-	list:  func(s []string) any { return s },
-	oneOf: func(col, p string) string { return col + " = ANY(" + p + "::text[])" },
-	holds: func(col, p string) string { return p + "::text = ANY(" + col + ")" },
+	param:    func(n int) string { return "$" + strconv.Itoa(n) },
+	time:     func(t time.Time) any { return t },
+	list:     func(s []string) any { return s },
+	oneOf:    func(col, p string) string { return col + " = ANY(" + p + "::text[])" },
+	holds:    func(col, p string) string { return p + "::text = ANY(" + col + ")" },
+	overlaps: func(col, p string) string { return col + " && " + p + "::text[]" },
+	empty:    func(col string) string { return "cardinality(" + col + ") = 0" },
 }
 
 // Calls lists the calls f matches, newest first (by started_at, then
@@ -34,11 +36,15 @@ func (p *Postgres) readCalls(ctx context.Context, f CallFilter, n int) ([]screen
 		return nil, err
 	}
 	calls, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (screenpop.Call, error) {
-		var c screenpop.Call
+		var (
+			c    screenpop.Call
+			gaps []string
+		)
 		err := row.Scan(&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &c.Status,
 			&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 			&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &c.Direction,
-			&c.Source, &c.Campaign, &c.CallerKind)
+			&c.Source, &c.Campaign, &c.CallerKind, &gaps)
+		c.Gaps = gapList(gaps)
 		return c, err
 	})
 	if err != nil {

@@ -22,6 +22,10 @@ var sqliteDialect = dialect{
 	holds: func(col, p string) string {
 		return "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = " + p + ")"
 	},
+	overlaps: func(col, p string) string {
+		return "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value IN (SELECT value FROM json_each(" + p + ")))"
+	},
+	empty: func(col string) string { return "json_array_length(" + col + ") = 0" },
 }
 
 // Calls: see Postgres.Calls. Between batches the store's one connection
@@ -44,16 +48,18 @@ func (s *SQLite) readCalls(ctx context.Context, f CallFilter, n int) ([]screenpo
 			offeredTo, talkedTo string
 			started, ended      string
 			answered            sql.NullString
+			gaps                string
 		)
 		if err := rows.Scan(&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &c.Status,
 			&offeredTo, &c.AnsweredBy, &talkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 			&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &c.Direction,
-			&c.Source, &c.Campaign, &c.CallerKind); err != nil {
+			&c.Source, &c.Campaign, &c.CallerKind, &gaps); err != nil {
 			return nil, err
 		}
 		if err := errors.Join(
 			json.Unmarshal([]byte(offeredTo), &c.OfferedTo),
 			json.Unmarshal([]byte(talkedTo), &c.TalkedTo),
+			json.Unmarshal([]byte(gaps), &c.Gaps), // normalise makes [] nil
 			parseTime(started, &c.StartedAt),
 			parseTimePtr(answered, &c.AnsweredAt),
 			parseTime(ended, &c.EndedAt),

@@ -128,12 +128,17 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 // pgInsertCall stores a call with the source its number had when the call
 // started ($21 is the number's DIDKey) and the kind of caller it was ($22
 // is screenpop.PresetKind, or ” for the client base and the call log to
-// decide): the rules README's "Call sources and caller kinds" gives.
+// decide): the rules README's "Call sources and caller kinds" gives. $23
+// is the record's gaps.
+//
+// A call already stored is replaced when this record is more complete
+// (upsertCall); RETURNING then names it, as it does a new call, and its
+// offers are written again.
 const pgInsertCall = `INSERT INTO calls (
 	call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-	source, campaign, caller_kind
+	source, campaign, caller_kind, gaps
 )
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 	coalesce(s.source, ''), coalesce(s.campaign, ''),
@@ -147,14 +152,17 @@ SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $1
 		  OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
 		             WHERE p.e164 = $3 AND c.lead AND c.created_at < $16::timestamptz - interval '1 minute') THEN 'lead'
 		ELSE 'new'
-	END
+	END,
+	$23
 FROM (SELECT 1) one
 LEFT JOIN LATERAL (
 	SELECT source, campaign, internal FROM sources
 	WHERE did = $21 AND valid_from <= $16 AND (valid_to IS NULL OR valid_to > $16)
 	ORDER BY valid_from DESC LIMIT 1
 ) s ON true
-ON CONFLICT (call_id) DO NOTHING
+` + upsertCall + `
+WHERE (excluded.close_reason = '' AND NOT 'end' = ANY(excluded.gaps), -cardinality(excluded.gaps), excluded.ended_at)
+    > (calls.close_reason = '' AND NOT 'end' = ANY(calls.gaps), -cardinality(calls.gaps), calls.ended_at)
 RETURNING call_id`
 
 const pgInsertOffer = `INSERT INTO offers (
@@ -162,8 +170,9 @@ const pgInsertOffer = `INSERT INTO offers (
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // SaveCalls stores calls in one transaction. A call whose call_id is already
-// stored, earlier or earlier in the same batch, is skipped: the first version
-// stands and re-delivering a batch changes nothing.
+// stored, earlier or earlier in the same batch, replaces the stored record
+// only if it is more complete (see moreComplete), offers and all; otherwise
+// it is skipped, so re-delivering a batch changes nothing.
 func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 	if len(calls) == 0 {
 		return nil
@@ -179,12 +188,12 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 	stored := make([]screenpop.Call, len(calls))
 	var b pgx.Batch
 	for i, c := range calls {
-		c = normalise(c)
+		c = normalise(cleanCall(c))
 		stored[i] = c
 		b.Queue(pgInsertCall, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID, string(c.Status),
 			c.OfferedTo, c.AnsweredBy, c.TalkedTo, c.RingSeconds, c.WaitSeconds, c.TalkSeconds,
 			c.HangupCause, c.HangupCauseText, c.StartedAt, c.AnsweredAt, c.EndedAt, c.CloseReason, string(c.Direction),
-			screenpop.DIDKey(c.DID, p.region), string(screenpop.PresetKind(c)))
+			screenpop.DIDKey(c.DID, p.region), string(screenpop.PresetKind(c)), strs(c.Gaps))
 	}
 	var offers pgx.Batch
 	results := tx.SendBatch(ctx, &b)
@@ -192,12 +201,15 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 		var id string
 		err := results.QueryRow().Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			continue // already stored
+			continue // stored already, as completely
 		}
 		if err != nil {
 			results.Close()
 			return fmt.Errorf("save call %s: %w", c.ID, err)
 		}
+		// Written or replaced: its offers are this record's. In the offers'
+		// batch, so that the call's row is there first.
+		offers.Queue(`DELETE FROM offers WHERE call_id = $1`, c.ID)
 		for i, o := range c.Offers {
 			offers.Queue(pgInsertOffer, c.ID, i+1, o.Operator, o.Channel, o.DialedAt, o.RingingAt,
 				o.AnsweredAt, o.EndedAt, string(o.Outcome), o.DialStatus)
@@ -218,29 +230,35 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 }
 
 // Call reads back the call with the given ID, its offers in the order they
-// were made. Calls and their offers are written in one transaction and never
-// changed, so the two reads need no transaction of their own.
+// were made. Calls and their offers are written, and replaced, in one
+// transaction; the two reads share one, so that they see the same version.
 func (p *Postgres) Call(ctx context.Context, id string) (screenpop.Call, error) {
 	var c screenpop.Call
 	var status, direction string
-	err := p.pool.QueryRow(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
+	var gaps []string
+	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	err = tx.QueryRow(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-		source, campaign, caller_kind
+		source, campaign, caller_kind, gaps
 		FROM calls WHERE call_id = $1`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 		&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &direction,
-		&c.Source, &c.Campaign, &c.CallerKind)
+		&c.Source, &c.Campaign, &c.CallerKind, &gaps)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
 	}
-	c.Status, c.Direction = screenpop.Status(status), screenpop.Direction(direction)
+	c.Status, c.Direction, c.Gaps = screenpop.Status(status), screenpop.Direction(direction), gapList(gaps)
 
-	rows, err := p.pool.Query(ctx, `SELECT operator, channel, dialed_at, ringing_at, answered_at, ended_at,
+	rows, err := tx.Query(ctx, `SELECT operator, channel, dialed_at, ringing_at, answered_at, ended_at,
 		outcome, dial_status FROM offers WHERE call_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return screenpop.Call{}, fmt.Errorf("read offers of call %s: %w", id, err)

@@ -128,13 +128,13 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 }
 
 // sqliteInsertCall is pgInsertCall in SQLite's words: numbered parameters
-// (?21 the DIDKey, ?22 the preset kind) and scalar subqueries for the
-// source, which SQLite cannot join laterally.
+// (?21 the DIDKey, ?22 the preset kind, ?23 the gaps) and scalar
+// subqueries for the source, which SQLite cannot join laterally.
 const sqliteInsertCall = `INSERT INTO calls (
 	call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-	source, campaign, caller_kind
+	source, campaign, caller_kind, gaps
 )
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
 	coalesce(s.source, ''), coalesce(s.campaign, ''),
@@ -149,7 +149,8 @@ SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?1
 		             WHERE p.e164 = ?3 AND c.lead
 		               AND c.created_at < strftime('%Y-%m-%dT%H:%M:%fZ', ?16, '-1 minute')) THEN 'lead'
 		ELSE 'new'
-	END
+	END,
+	?23
 FROM (SELECT 1) one
 LEFT JOIN (
 	SELECT source, campaign, internal FROM sources
@@ -157,11 +158,13 @@ LEFT JOIN (
 	ORDER BY valid_from DESC LIMIT 1
 ) s ON true
 WHERE true
-ON CONFLICT (call_id) DO NOTHING`
+` + upsertCall + `
+WHERE (excluded.close_reason = '' AND NOT EXISTS (SELECT 1 FROM json_each(excluded.gaps) WHERE value = 'end'),
+       -json_array_length(excluded.gaps), excluded.ended_at)
+    > (calls.close_reason = '' AND NOT EXISTS (SELECT 1 FROM json_each(calls.gaps) WHERE value = 'end'),
+       -json_array_length(calls.gaps), calls.ended_at)`
 
-// SaveCalls stores calls in one transaction. A call whose call_id is already
-// stored, earlier or earlier in the same batch, is skipped: the first version
-// stands and re-delivering a batch changes nothing.
+// SaveCalls: see Postgres.SaveCalls.
 func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 	if len(calls) == 0 {
 		return nil
@@ -183,23 +186,33 @@ func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 		return fmt.Errorf("save %d calls: %w", len(calls), err)
 	}
 	defer insertOffer.Close()
+	deleteOffers, err := tx.PrepareContext(ctx, `DELETE FROM offers WHERE call_id = ?`)
+	if err != nil {
+		return fmt.Errorf("save %d calls: %w", len(calls), err)
+	}
+	defer deleteOffers.Close()
 
 	for _, c := range calls {
-		c = normalise(c)
+		c = normalise(cleanCall(c))
 		offeredTo, _ := json.Marshal(c.OfferedTo) // a []string always marshals
 		talkedTo, _ := json.Marshal(c.TalkedTo)
+		gaps, _ := json.Marshal(strs(c.Gaps)) // [] for none, never null
 		res, err := insertCall.ExecContext(ctx, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID,
 			string(c.Status), string(offeredTo), c.AnsweredBy, string(talkedTo), c.RingSeconds, c.WaitSeconds,
 			c.TalkSeconds, c.HangupCause, c.HangupCauseText, formatTime(c.StartedAt), formatTimePtr(c.AnsweredAt),
 			formatTime(c.EndedAt), c.CloseReason, string(c.Direction),
-			screenpop.DIDKey(c.DID, s.region), string(screenpop.PresetKind(c)))
+			screenpop.DIDKey(c.DID, s.region), string(screenpop.PresetKind(c)), string(gaps))
 		if err != nil {
 			return fmt.Errorf("save call %s: %w", c.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("save call %s: %w", c.ID, err)
 		} else if n == 0 {
-			continue // already stored
+			continue // stored already, as completely
+		}
+		// Written or replaced: its offers are this record's.
+		if _, err := deleteOffers.ExecContext(ctx, c.ID); err != nil {
+			return fmt.Errorf("save offers of call %s: %w", c.ID, err)
 		}
 		for i, o := range c.Offers {
 			if _, err := insertOffer.ExecContext(ctx, c.ID, i+1, o.Operator, o.Channel, formatTime(o.DialedAt),
@@ -224,16 +237,17 @@ func (s *SQLite) Call(ctx context.Context, id string) (screenpop.Call, error) {
 		offeredTo, talkedTo string
 		started, ended      string
 		answered            sql.NullString
+		gaps                string
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-		source, campaign, caller_kind
+		source, campaign, caller_kind, gaps
 		FROM calls WHERE call_id = ?`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&offeredTo, &c.AnsweredBy, &talkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 		&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &direction,
-		&c.Source, &c.Campaign, &c.CallerKind)
+		&c.Source, &c.Campaign, &c.CallerKind, &gaps)
 	if errors.Is(err, sql.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}
@@ -244,6 +258,7 @@ func (s *SQLite) Call(ctx context.Context, id string) (screenpop.Call, error) {
 	err = errors.Join(
 		json.Unmarshal([]byte(offeredTo), &c.OfferedTo),
 		json.Unmarshal([]byte(talkedTo), &c.TalkedTo),
+		json.Unmarshal([]byte(gaps), &c.Gaps),
 		parseTime(started, &c.StartedAt),
 		parseTimePtr(answered, &c.AnsweredAt),
 		parseTime(ended, &c.EndedAt),

@@ -19,6 +19,8 @@ import (
 type callStore interface {
 	Migrate(ctx context.Context) error
 	SaveCalls(ctx context.Context, calls []screenpop.Call) error
+	RejectCall(ctx context.Context, c screenpop.Call, reason error) error
+	RejectedCalls(ctx context.Context) ([]Rejected, error)
 	Call(ctx context.Context, id string) (screenpop.Call, error)
 	Ping(ctx context.Context) error
 	Close() error

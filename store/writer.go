@@ -14,16 +14,28 @@ import (
 )
 
 // Saver is the database as the Writer sees it. SaveCalls must store a batch
-// in one transaction and skip calls already stored: the Writer delivers a
-// batch again when it cannot tell whether the last attempt committed.
+// in one transaction and skip calls already stored as completely: the
+// Writer delivers a batch again when it cannot tell whether the last
+// attempt committed. RejectCall sets aside a record the database refused
+// (Refused says which errors are refusals), keeping it once.
 type Saver interface {
 	SaveCalls(ctx context.Context, calls []screenpop.Call) error
+	RejectCall(ctx context.Context, c screenpop.Call, reason error) error
+}
+
+// Rejection is the last record the database refused, for the admin page.
+type Rejection struct {
+	CallID string
+	Reason string
+	At     time.Time
 }
 
 // Writer is the call log the tracker records into (screenpop.CallLog).
 // Record spools the call and returns; Run, in its own goroutine, writes
 // spooled calls to the database in batches, and keeps them spooled, retrying,
-// while the database is away.
+// while the database is away. A record the database refuses (Refused) is
+// found by splitting its batch, set aside with RejectCall and counted in
+// Rejected; the rest of the batch is written.
 type Writer struct {
 	sp  *Spool
 	db  Saver
@@ -33,10 +45,12 @@ type Writer struct {
 	stopped chan struct{} // closed when Run returns
 	running atomic.Bool
 
-	written, failures, dropped, corrupt atomic.Uint64
+	written, failures, dropped, corrupt, rejected atomic.Uint64
 
-	mu       sync.Mutex
-	progress chan struct{} // closed, and replaced, whenever records leave the spool
+	mu          sync.Mutex
+	progress    chan struct{} // closed, and replaced, whenever records leave the spool
+	lastRefused Rejection
+	finishBy    time.Time // the last attempt's deadline, if sooner than finalTimeout
 
 	// Tuning; tests shorten the waits.
 	batchSize    int
@@ -103,6 +117,26 @@ func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 // torn by a crash).
 func (w *Writer) Corrupt() uint64 { return w.corrupt.Load() }
 
+// Rejected counts records the database refused since the start, set aside
+// in its rejected_calls; LastRejected is the last of them (zero if none).
+func (w *Writer) Rejected() uint64 { return w.rejected.Load() }
+
+// LastRejected: see Rejected.
+func (w *Writer) LastRejected() Rejection {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastRefused
+}
+
+// FinishBy bounds Run's last attempt, once its context is done, to end by
+// t: a daemon stopping within a bound does not wait on a database that
+// hangs. What is not written by then stays in the spool for the next start.
+func (w *Writer) FinishBy(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finishBy = t
+}
+
 // Run writes spooled calls to the database until ctx is done, then makes
 // one last attempt, bounded in time, to write what is left. Calls it could
 // not write stay in the spool for the next start; Run then says how many.
@@ -156,7 +190,13 @@ func (w *Writer) Run(ctx context.Context) error {
 
 // last is Run's final attempt, on a context of its own since Run's is done.
 func (w *Writer) last(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.finalTimeout)
+	deadline := time.Now().Add(w.finalTimeout)
+	w.mu.Lock()
+	if !w.finishBy.IsZero() && w.finishBy.Before(deadline) {
+		deadline = w.finishBy
+	}
+	w.mu.Unlock()
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	if err := w.drain(ctx); err != nil {
 		return fmt.Errorf("call log: %d calls left in the spool for the next start: %w", w.Depth(), err)
@@ -191,11 +231,10 @@ func (w *Writer) drain(ctx context.Context) error {
 			}
 			return nil
 		}
-		if err := w.save(ctx, b.calls); err != nil {
+		if err := w.saveOrReject(ctx, b.calls); err != nil {
 			w.failures.Add(1)
 			return err
 		}
-		w.written.Add(uint64(len(b.calls)))
 		// A crash here delivers the batch again at the next start:
 		// SaveCalls skips what it already has.
 		if err := w.sp.ack(b.good); err != nil {
@@ -203,6 +242,40 @@ func (w *Writer) drain(ctx context.Context) error {
 		}
 		w.signal()
 	}
+}
+
+// saveOrReject writes calls, setting aside those the database refuses: a
+// refused batch is split in halves until the refused record is alone.
+// Any other error stops it, and the whole batch stays in the spool: the
+// halves already written are skipped when it is delivered again.
+func (w *Writer) saveOrReject(ctx context.Context, calls []screenpop.Call) error {
+	err := w.save(ctx, calls)
+	switch {
+	case err == nil:
+		w.written.Add(uint64(len(calls)))
+		return nil
+	case !Refused(err):
+		return err
+	case len(calls) > 1:
+		half := len(calls) / 2
+		if err := w.saveOrReject(ctx, calls[:half]); err != nil {
+			return err
+		}
+		return w.saveOrReject(ctx, calls[half:])
+	}
+	c := calls[0]
+	rctx, cancel := context.WithTimeout(ctx, w.saveTimeout)
+	defer cancel()
+	if rerr := w.db.RejectCall(rctx, c, err); rerr != nil {
+		return rerr
+	}
+	w.rejected.Add(1)
+	w.mu.Lock()
+	w.lastRefused = Rejection{CallID: c.ID, Reason: err.Error(), At: time.Now().UTC()}
+	w.mu.Unlock()
+	w.log.Error("the database refused a call record; it is set aside in rejected_calls (screenpopd calls --rejected) and the others are written",
+		"call_id", c.ID, "err", err)
+	return nil
 }
 
 func (w *Writer) save(ctx context.Context, calls []screenpop.Call) error {

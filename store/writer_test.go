@@ -27,6 +27,7 @@ type fakeDB struct {
 	calls    map[string]screenpop.Call
 	down     bool
 	attempts int
+	rejected []string
 }
 
 func newFakeDB() *fakeDB { return &fakeDB{calls: map[string]screenpop.Call{}} }
@@ -43,6 +44,16 @@ func (f *fakeDB) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 			f.calls[c.ID] = c
 		}
 	}
+	return nil
+}
+
+func (f *fakeDB) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	f.rejected = append(f.rejected, c.ID)
 	return nil
 }
 
@@ -71,6 +82,10 @@ type lostAck struct {
 	db    Saver
 	times int
 	n     atomic.Int64
+}
+
+func (l *lostAck) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	return l.db.RejectCall(ctx, c, reason)
 }
 
 func (l *lostAck) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
@@ -429,6 +444,10 @@ func TestWriterSkipsCorruptRecords(t *testing.T) {
 type saverFunc func(ctx context.Context, calls []screenpop.Call) error
 
 func (f saverFunc) SaveCalls(ctx context.Context, calls []screenpop.Call) error { return f(ctx, calls) }
+
+func (f saverFunc) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	return errors.New("saverFunc keeps no rejected calls")
+}
 
 func contains(ids []string, id string) bool {
 	i := sort.SearchStrings(ids, id)

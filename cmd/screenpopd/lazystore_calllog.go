@@ -23,3 +23,13 @@ func (l *lazyStore) Calls(ctx context.Context, f screenpop.CallFilter, each func
 	}
 	return cl.Calls(ctx, f, each)
 }
+
+// RejectCall sets aside a record the database refused (the writer's
+// dead-letter place).
+func (l *lazyStore) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	db, err := l.get()
+	if err != nil {
+		return err
+	}
+	return db.RejectCall(ctx, c, reason)
+}

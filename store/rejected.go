@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// A record the database refuses is set aside in rejected_calls (the
+// dead-letter table), so that the records after it are written; a database
+// that cannot be reached keeps every record in the spool instead.
+
+// Rejected is a call record the database refused, as rejected_calls keeps
+// it.
+type Rejected struct {
+	ID     int64  `json:"id"`
+	CallID string `json:"call_id"`
+	// Record is the call as the daemon had it (screenpop.Call in JSON).
+	Record json.RawMessage `json:"record"`
+	// Reason is the database's error.
+	Reason     string    `json:"reason"`
+	RejectedAt time.Time `json:"rejected_at"`
+}
+
+// Refused reports whether err says the database refused the data it was
+// given (a value it cannot hold, a broken constraint): saving the same
+// record again would fail again. Any other error (no connection, a
+// timeout, a database shutting down) may pass, and the record must wait.
+func Refused(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code[:2] {
+		case "22", // data exception: 22021 a NUL or a byte that is not UTF-8, 22003 out of range
+			"23", // integrity constraint violation
+			"54": // program limit exceeded: a value too big
+			return true
+		}
+		return false
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE:
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds of the text fields of a call record, in characters. A caller's
+// name comes from the caller's own equipment (SIP display name, CNAM):
+// nothing bounds it upstream.
+const (
+	maxCallerName = 200
+	maxText       = 500
+)
+
+// cleanCall returns c with its text fit for either store: invalid UTF-8
+// replaced by U+FFFD, NUL bytes (which PostgreSQL's text refuses) dropped,
+// and each field cut to its bound. The caller's offers are copied, never
+// changed.
+func cleanCall(c screenpop.Call) screenpop.Call {
+	c.ID = cleanText(c.ID, maxText)
+	c.Caller = cleanText(c.Caller, maxText)
+	if c.CallerE164 != nil {
+		e := cleanText(*c.CallerE164, maxText)
+		c.CallerE164 = &e
+	}
+	c.CallerName = cleanText(c.CallerName, maxCallerName)
+	c.DID = cleanText(c.DID, maxText)
+	if c.AnsweredBy != nil {
+		a := cleanText(*c.AnsweredBy, maxText)
+		c.AnsweredBy = &a
+	}
+	c.OfferedTo = cleanList(c.OfferedTo)
+	c.TalkedTo = cleanList(c.TalkedTo)
+	c.HangupCauseText = cleanText(c.HangupCauseText, maxText)
+	c.CloseReason = cleanText(c.CloseReason, maxText)
+	offers := make([]screenpop.Offer, len(c.Offers))
+	for i, o := range c.Offers {
+		o.Operator = cleanText(o.Operator, maxText)
+		o.Channel = cleanText(o.Channel, maxText)
+		o.DialStatus = cleanText(o.DialStatus, maxText)
+		offers[i] = o
+	}
+	c.Offers = offers
+	return c
+}
+
+func cleanList(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = cleanText(s, maxText)
+	}
+	return out
+}
+
+// cleanText drops NUL bytes, replaces invalid UTF-8 and cuts s to max
+// characters.
+func cleanText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = strings.ReplaceAll(s, "\x00", "")
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max])
+	}
+	return s
+}
+
+// rejectedRecord is what rejected_calls keeps of a call: JSON, which
+// escapes what the database refused (a NUL is \u0000 in it).
+func rejectedRecord(c screenpop.Call, reason error) (record, why string) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"call_id": c.ID, "marshal_error": err.Error()})
+	}
+	return string(b), cleanText(reason.Error(), 2000)
+}
+
+// RejectCall sets c aside in rejected_calls, with the reason the database
+// refused it. The same record rejected again (a batch delivered again
+// after a crash) is kept once.
+func (p *Postgres) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	record, why := rejectedRecord(c, reason)
+	_, err := p.pool.Exec(ctx, `INSERT INTO rejected_calls (call_id, record, reason)
+		SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM rejected_calls WHERE call_id = $1 AND record = $2)`,
+		cleanText(c.ID, maxText), record, why)
+	if err != nil {
+		return fmt.Errorf("set aside call %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// RejectCall: see Postgres.RejectCall.
+func (s *SQLite) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	record, why := rejectedRecord(c, reason)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rejected_calls (call_id, record, reason)
+		SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM rejected_calls WHERE call_id = ?1 AND record = ?2)`,
+		cleanText(c.ID, maxText), record, why)
+	if err != nil {
+		return fmt.Errorf("set aside call %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// RejectedCalls lists the records set aside, oldest first.
+func (p *Postgres) RejectedCalls(ctx context.Context) ([]Rejected, error) {
+	rows, err := p.pool.Query(ctx, `SELECT id, call_id, record, reason, rejected_at FROM rejected_calls ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list rejected calls: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rejected, error) {
+		var (
+			r      Rejected
+			record string
+		)
+		err := row.Scan(&r.ID, &r.CallID, &record, &r.Reason, &r.RejectedAt)
+		r.Record, r.RejectedAt = json.RawMessage(record), r.RejectedAt.UTC()
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rejected calls: %w", err)
+	}
+	return list, nil
+}
+
+// RejectedCalls: see Postgres.RejectedCalls.
+func (s *SQLite) RejectedCalls(ctx context.Context) ([]Rejected, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, call_id, record, reason, rejected_at FROM rejected_calls ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list rejected calls: %w", err)
+	}
+	defer rows.Close()
+	var list []Rejected
+	for rows.Next() {
+		var (
+			r          Rejected
+			record, at string
+		)
+		if err := rows.Scan(&r.ID, &r.CallID, &record, &r.Reason, &at); err != nil {
+			return nil, fmt.Errorf("list rejected calls: %w", err)
+		}
+		r.Record = json.RawMessage(record)
+		if err := parseTime(at, &r.RejectedAt); err != nil {
+			return nil, fmt.Errorf("list rejected calls: %w", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list rejected calls: %w", err)
+	}
+	return list, nil
+}
