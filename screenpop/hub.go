@@ -1,7 +1,10 @@
 package screenpop
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -80,6 +83,7 @@ const (
 // not keep up is dropped, and its page reconnects and catches up from its
 // last sequence number.
 type Hub struct {
+	epoch     string // names this hub's run: see Epoch
 	mu        sync.Mutex
 	operators map[string]*opStream
 	callOps   map[string][]string // call ID -> operators it reached
@@ -119,8 +123,21 @@ func NewHub(keep, buffer int) *Hub {
 	if buffer <= 0 {
 		buffer = 64
 	}
-	return &Hub{operators: map[string]*opStream{}, callOps: map[string][]string{}, keep: keep, buffer: buffer}
+	return &Hub{epoch: newEpoch(), operators: map[string]*opStream{}, callOps: map[string][]string{}, keep: keep, buffer: buffer}
 }
+
+// newEpoch names a hub's run: the start time, which orders runs for a
+// reader, and random bits, which set apart two started in one instant.
+func newEpoch() string {
+	var b [4]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + hex.EncodeToString(b[:])
+}
+
+// Epoch names this hub's run. Sequence numbers count from 1 in each run:
+// a page whose last sequence number belongs to another epoch (an earlier
+// daemon) cannot catch up from it, and Resume tells it to start afresh.
+func (h *Hub) Epoch() string { return h.epoch }
 
 func (h *Hub) stream(op string) *opStream {
 	s := h.operators[op]
@@ -136,6 +153,19 @@ func (h *Hub) stream(op string) *opStream {
 // message after since (the last sequence number the page saw; 0 for a new
 // page) that is still kept, then live messages.
 func (h *Hub) Subscribe(operator string, since uint64) *Subscription {
+	return h.subscribe(operator, since, false)
+}
+
+// Resume is Subscribe for a page that says which epoch its since belongs
+// to ("" if it does not know). A since of another epoch, or beyond any
+// number this run has given the operator, is from an earlier daemon: the
+// snapshot comes with Reset, and no old message follows, so the page
+// drops what it had and starts from the snapshot.
+func (h *Hub) Resume(operator, epoch string, since uint64) *Subscription {
+	return h.subscribe(operator, since, epoch != "" && epoch != h.epoch)
+}
+
+func (h *Hub) subscribe(operator string, since uint64, foreign bool) *Subscription {
 	c := make(chan *Message, h.buffer+h.keep+1)
 	sub := &Subscription{C: c, c: c, hub: h, operator: operator, Dropped: make(chan struct{})}
 	h.mu.Lock()
@@ -152,7 +182,9 @@ func (h *Hub) Subscribe(operator string, since uint64) *Subscription {
 		}
 	}
 	var missed []*Message
-	if since < s.seq {
+	if foreign || since > s.seq {
+		snap.Reset = true
+	} else if since < s.seq {
 		if len(s.log) > 0 && s.log[0].Seq <= since+1 {
 			for _, m := range s.log {
 				if m.Seq > since {

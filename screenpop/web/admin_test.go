@@ -2,7 +2,7 @@ package web
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +18,7 @@ type adminTestStaff map[string]screenpop.Role
 func (s adminTestStaff) StaffByToken(_ context.Context, token string) (screenpop.Staff, error) {
 	role, ok := s[token]
 	if !ok {
-		return screenpop.Staff{}, errors.New("not found")
+		return screenpop.Staff{}, fmt.Errorf("staff token: %w", screenpop.ErrNotFound)
 	}
 	return screenpop.Staff{Name: "someone", Role: role}, nil
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -14,7 +16,9 @@ type OperatorHandler func(w http.ResponseWriter, r *http.Request, op screenpop.O
 
 // Route is one endpoint of the operators' API, such as
 // {"POST /api/calls/{id}/note", h}. Requests carry the operator's key as
-// "Authorization: Bearer KEY"; others get 401.
+// "Authorization: Bearer KEY"; others get 401. A key that cannot be
+// checked (the store is down or slow) gets 503 with Retry-After: the page
+// keeps it and tries again.
 type Route struct {
 	Pattern string
 	Handler OperatorHandler
@@ -30,14 +34,27 @@ func (s *Server) route(rt Route) http.Handler {
 			WriteError(w, http.StatusUnauthorized, "send the operator's key as Authorization: Bearer KEY")
 			return
 		}
-		op, err := s.sockets.auth.OperatorByToken(r.Context(), token)
-		if err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), authWait)
+		op, err := s.sockets.auth.OperatorByToken(ctx, token)
+		cancel()
+		if errors.Is(err, screenpop.ErrNotFound) {
 			WriteError(w, http.StatusUnauthorized, "unknown key")
+			return
+		}
+		if err != nil {
+			s.sockets.log.Warn("an operator's key could not be checked; the page will retry", "err", err)
+			unavailable(w)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 		rt.Handler(w, r, op)
 	})
+}
+
+// unavailable answers 503: the store could not say whether a key is one.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	WriteError(w, http.StatusServiceUnavailable, "the key cannot be checked now (store unavailable); try again shortly")
 }
 
 // WriteJSON answers with v as JSON.

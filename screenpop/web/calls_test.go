@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -70,7 +71,7 @@ func (s staffTokens) StaffByToken(_ context.Context, token string) (screenpop.St
 	if st, ok := s[token]; ok {
 		return st, nil
 	}
-	return screenpop.Staff{}, errors.New("not found")
+	return screenpop.Staff{}, fmt.Errorf("staff token: %w", screenpop.ErrNotFound)
 }
 
 var staff = staffTokens{

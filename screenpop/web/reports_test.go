@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,7 @@ func (s reportStaff) StaffByToken(_ context.Context, token string) (screenpop.St
 	if st, ok := s[token]; ok {
 		return st, nil
 	}
-	return screenpop.Staff{}, errors.New("unknown token")
+	return screenpop.Staff{}, fmt.Errorf("staff token: %w", screenpop.ErrNotFound)
 }
 
 // fakeSummary is a summary as a store would give it.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -20,7 +21,8 @@ type StaffHandler func(w http.ResponseWriter, r *http.Request, st screenpop.Staf
 // RequireStaff serves h only to requests with a staff token whose role
 // allows need, sent as "Authorization: Bearer TOKEN" (or, for a link a
 // browser opens, such as a CSV download, as ?token=TOKEN). Others get 401
-// (no or unknown token) or 403 (a token of a role that may not).
+// (no or unknown token), 403 (a token of a role that may not) or 503 (a
+// token the store could not check now: the page keeps it and retries).
 func RequireStaff(auth StaffAuthenticator, need screenpop.Role, h StaffHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -31,9 +33,15 @@ func RequireStaff(auth StaffAuthenticator, need screenpop.Role, h StaffHandler) 
 			WriteError(w, http.StatusUnauthorized, "send a staff token ("+string(need)+" role) as Authorization: Bearer TOKEN; screenpopd token add makes one")
 			return
 		}
-		st, err := auth.StaffByToken(r.Context(), token)
-		if err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), authWait)
+		st, err := auth.StaffByToken(ctx, token)
+		cancel()
+		if errors.Is(err, screenpop.ErrNotFound) {
 			WriteError(w, http.StatusUnauthorized, "unknown staff token (operators' keys open the pop page only)")
+			return
+		}
+		if err != nil {
+			unavailable(w)
 			return
 		}
 		if !st.Role.Allows(need) {

@@ -30,19 +30,38 @@ type Authenticator interface {
 	OperatorByToken(ctx context.Context, token string) (screenpop.Operator, error)
 }
 
+// authWait bounds a token's check: a store slower than this is one that
+// cannot answer now, and the page is asked to try again.
+const authWait = 5 * time.Second
+
 // hello is the page's first message: who it is and what it last saw.
+// Epoch is the daemon the page's since belongs to (from its welcome).
 type hello struct {
 	Type  string `json:"type"`
 	Token string `json:"token"`
 	Since uint64 `json:"since"`
+	Epoch string `json:"epoch"`
 }
 
-// welcome answers a good hello.
+// welcome answers a good hello. Epoch names this daemon's run: sequence
+// numbers of another epoch mean nothing here.
 type welcome struct {
 	V        int                `json:"v"`
 	Type     string             `json:"type"`
+	Epoch    string             `json:"epoch"`
 	Operator screenpop.Operator `json:"operator"`
 }
+
+// refusal is why a page's hello was not welcomed, and the close code that
+// tells the page what to do: 1008 (policy violation) for a key that is
+// not one, so the page forgets it; 1013 (try again later) for a key that
+// could not be checked, so the page keeps it and retries.
+type refusal struct {
+	code   int
+	reason string
+}
+
+func (r *refusal) Error() string { return r.reason }
 
 // sockets serves GET /ws.
 type sockets struct {
@@ -65,15 +84,15 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer ws.Close()
 	ws.SetReadLimit(maxClientMessage)
 
-	op, since, err := s.greet(r.Context(), ws)
-	if err != nil {
-		s.log.Info("operator socket refused", "remote", r.RemoteAddr, "reason", err)
-		closeWith(ws, websocket.ClosePolicyViolation, err.Error())
+	op, h, refused := s.greet(r.Context(), ws)
+	if refused != nil {
+		s.log.Info("operator socket refused", "remote", r.RemoteAddr, "reason", refused.reason, "code", refused.code)
+		closeWith(ws, refused.code, refused.reason)
 		return
 	}
-	sub := s.hub.Subscribe(op.Extension, since)
+	sub := s.hub.Resume(op.Extension, h.Epoch, h.Since)
 	defer sub.Close()
-	if err := writeJSON(ws, welcome{V: screenpop.MessageVersion, Type: "welcome", Operator: op}); err != nil {
+	if err := writeJSON(ws, welcome{V: screenpop.MessageVersion, Type: "welcome", Epoch: s.hub.Epoch(), Operator: op}); err != nil {
 		return
 	}
 	done := make(chan struct{})
@@ -82,22 +101,23 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // greet reads the hello and checks the token.
-func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Operator, uint64, error) {
+func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Operator, hello, *refusal) {
 	ws.SetReadDeadline(time.Now().Add(helloWait))
 	var h hello
-	if err := ws.ReadJSON(&h); err != nil {
-		return screenpop.Operator{}, 0, errors.New("expected a hello message with the operator's token")
+	if err := ws.ReadJSON(&h); err != nil || h.Type != "hello" || h.Token == "" {
+		return screenpop.Operator{}, h, &refusal{websocket.ClosePolicyViolation, "expected a hello message with the operator's token"}
 	}
-	if h.Type != "hello" || h.Token == "" {
-		return screenpop.Operator{}, 0, errors.New("expected a hello message with the operator's token")
-	}
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	actx, cancel := context.WithTimeout(ctx, authWait)
 	defer cancel()
 	op, err := s.auth.OperatorByToken(actx, h.Token)
-	if err != nil {
-		return screenpop.Operator{}, 0, errors.New("unknown token")
+	if errors.Is(err, screenpop.ErrNotFound) {
+		return screenpop.Operator{}, h, &refusal{websocket.ClosePolicyViolation, "unknown token"}
 	}
-	return op, h.Since, nil
+	if err != nil {
+		s.log.Warn("an operator's key could not be checked; the page will retry", "err", err)
+		return screenpop.Operator{}, h, &refusal{websocket.CloseTryAgainLater, "the key cannot be checked now (store unavailable); try again"}
+	}
+	return op, h, nil
 }
 
 // read is the connection's only reader: it keeps the read deadline moving

@@ -23,7 +23,7 @@ func (ts tokens) OperatorByToken(_ context.Context, token string) (screenpop.Ope
 	if op, ok := ts[token]; ok {
 		return op, nil
 	}
-	return screenpop.Operator{}, errors.New("not found")
+	return screenpop.Operator{}, fmt.Errorf("find operator by token: %w", screenpop.ErrNotFound)
 }
 
 var operators = tokens{
@@ -75,7 +75,12 @@ func read(t *testing.T, ws *websocket.Conn) screenpop.Message {
 
 func closeCode(t *testing.T, ws *websocket.Conn) int {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+	return closeCodeWithin(t, ws, 3*time.Second)
+}
+
+func closeCodeWithin(t *testing.T, ws *websocket.Conn, wait time.Duration) int {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(wait))
 	for {
 		if _, _, err := ws.ReadMessage(); err != nil {
 			var ce *websocket.CloseError

@@ -49,7 +49,7 @@ const t = (key, vars) => {
 
 const $ = (sel) => document.querySelector(sel);
 const state = {
-  token: null, operator: null, seq: 0, ws: null, retry: 0,
+  token: null, operator: null, seq: 0, epoch: "", ws: null, retry: 0,
   calls: new Map(),   // call_id -> call as last received
   history: new Map(), // call_id -> call, this session
 };
@@ -240,6 +240,14 @@ function handle(msg) {
   if (msg.v !== MESSAGE_VERSION) { location.reload(); return; }
   for (const fn of SP.onMessage) fn(msg);
   if (msg.type === "welcome") {
+    // Another epoch is another daemon: its seq counts from 1 again, and
+    // the snapshot that follows (reset) replaces what the page had.
+    if (msg.epoch !== state.epoch) {
+      state.epoch = msg.epoch || "";
+      state.seq = 0;
+      sessionStorage.setItem("screenpop.epoch", state.epoch);
+      sessionStorage.setItem("screenpop.seq", "0");
+    }
     state.operator = msg.operator;
     $("#who").textContent = msg.operator.name + " · " + msg.operator.extension;
     return;
@@ -300,7 +308,7 @@ function connect() {
   const ws = new WebSocket(proto + "//" + location.host + "/ws");
   state.ws = ws;
   ws.onopen = () => {
-    ws.send(JSON.stringify({ type: "hello", token: state.token, since: state.seq }));
+    ws.send(JSON.stringify({ type: "hello", token: state.token, since: state.seq, epoch: state.epoch }));
   };
   ws.onmessage = (ev) => {
     state.retry = 0;
@@ -311,11 +319,13 @@ function connect() {
   };
   ws.onclose = (ev) => {
     setOnline(false);
-    if (ev.code === 1008) { // policy violation: the token was refused
+    if (ev.code === 1008) { // policy violation: the store says the key is no one's
       signOut(t("badToken"));
       return;
     }
-    const wait = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
+    // Anything else, 1013 included (the key could not be checked: the
+    // store is down or slow), keeps the key and tries again.
+    const wait = Math.min(10000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
     setTimeout(() => { if (state.token) connect(); }, wait);
   };
 }
@@ -344,6 +354,7 @@ function signOut(reason) {
 
 document.addEventListener("DOMContentLoaded", () => {
   state.seq = Number(sessionStorage.getItem("screenpop.seq") || 0);
+  state.epoch = sessionStorage.getItem("screenpop.epoch") || "";
   applyLanguage();
   $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
   $("#logout").onclick = () => signOut("");

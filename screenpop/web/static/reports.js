@@ -74,7 +74,7 @@ const OUTCOMES = [
 const PALETTE = ["#0b5cad", "#d97706", "#1a7f37", "#c4272b", "#7c3aed", "#0891b2", "#be185d", "#65a30d",
   "#b45309", "#4f46e5", "#0f766e", "#9f1239", "#6b7385", "#ca8a04"];
 
-const state = { token: null, summary: null, charts: {}, loads: 0 };
+const state = { token: null, summary: null, charts: {}, loads: 0, retryTimer: null };
 // SP.state is the page's state, for the browser tests to read.
 window.SP = { state };
 
@@ -121,9 +121,10 @@ async function fetchSummary(from, to) {
   return data;
 }
 
-async function load(from, to) {
+async function load(from, to, attempt = 0) {
   // Only the last range asked for is shown, whichever answer comes last.
   const n = ++state.loads;
+  clearTimeout(state.retryTimer);
   $("#status").textContent = t("loading");
   $("#refusal").hidden = true;
   let s;
@@ -134,7 +135,12 @@ async function load(from, to) {
     $("#status").textContent = "";
     if (err.status === 401) { signOut(t("badToken")); return; }
     if (err.status === 403) { refuse(t("forbidden") + " (" + err.message + ")"); return; }
+    // Anything else (503: the token could not be checked, the store is
+    // down or slow; the server unreachable) keeps the token and tries
+    // again, waiting longer each time, up to 10 s.
     $("#status").textContent = t("loadFailed", { err: err.message });
+    const wait = Math.min(10000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    state.retryTimer = setTimeout(() => { if (state.token && n === state.loads) load(from, to, attempt + 1); }, wait);
     return;
   }
   if (n !== state.loads) return;
