@@ -262,3 +262,45 @@ func TestPostgresRefusesANULByteOnlyUncleaned(t *testing.T) {
 		t.Error("a timeout counted as a refusal: the record would be set aside instead of kept")
 	}
 }
+
+func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			s := openMigrated(t, b).(interface {
+				callStore
+				Summary(ctx context.Context, from, to time.Time) (Summary, error)
+			})
+			exact := answeredCall("1700000970.1") // waited 6.5 s; bob rang 4.2 s and talked 182.125 s
+			answer := answeredCall("1700000970.2")
+			answer.Gaps, answer.WaitSeconds = []screenpop.Gap{screenpop.GapAnswer}, 100 // answered unseen: wait, ring and talk are estimates
+			end := answeredCall("1700000970.3")
+			end.Gaps, end.WaitSeconds = []screenpop.Gap{screenpop.GapEnd}, 8.5 // end unseen: talk is an estimate
+			end.CloseReason = "ended while the ARI connection was down"
+			if err := s.SaveCalls(context.Background(), []screenpop.Call{exact, answer, end}); err != nil {
+				t.Fatal(err)
+			}
+			day := time.Date(t0.Year(), t0.Month(), t0.Day(), 0, 0, 0, 0, time.UTC)
+			got, err := s.Summary(context.Background(), day, day.AddDate(0, 0, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bob OperatorSummary
+			for _, o := range got.Operators {
+				if o.Operator == "bob" {
+					bob = o
+				}
+			}
+			t.Logf("%s: %d answered; wait over %d calls, avg %.2f s; bob answered %d, ring avg %.2f s, talk avg %.2f s",
+				b.name, got.Totals.Answered, got.Wait.Answered, got.Wait.AvgSeconds, bob.Answered, bob.RingAvgSeconds, bob.TalkAvgSeconds)
+			near := func(a, b float64) bool { return a > b-0.06 && a < b+0.06 }
+			if got.Totals.Answered != 3 || got.Wait.Answered != 2 || !near(got.Wait.AvgSeconds, 7.5) {
+				t.Errorf("answered %d, wait over %d calls avg %v; want all 3 counted, the wait over the 2 whose start and answer were seen, 7.5 s",
+					got.Totals.Answered, got.Wait.Answered, got.Wait.AvgSeconds)
+			}
+			if bob.Answered != 3 || !near(bob.RingAvgSeconds, 4.2) || !near(bob.TalkAvgSeconds, 182.1) {
+				t.Errorf("bob %+v; want 3 answered, ring 4.2 s (without the unseen answer), talk 182.1 s (the exact call only)", bob)
+			}
+		})
+	}
+}

@@ -15,17 +15,20 @@ import (
 // range only. $1 and $2 bound the range.
 
 // pgSummaryHours counts the calls by local hour, source and status, with
-// the answered calls' waits (for their average and percentiles).
+// the answered calls' waits (for their average and percentiles): those
+// whose start or answer was not seen (gaps) are counted but their wait,
+// an estimate, is left out.
 const pgSummaryHours = `SELECT width_bucket(started_at, $3::timestamptz[]) - 1, source, status,
 	count(*), count(*) FILTER (WHERE caller_kind = 'new'),
-	coalesce(array_agg(wait_seconds) FILTER (WHERE status = 'answered'), '{}')
+	coalesce(array_agg(wait_seconds) FILTER (WHERE status = 'answered' AND NOT gaps && '{start,answer}'), '{}')
 FROM calls
 WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2
 GROUP BY 1, 2, 3`
 
 // pgSummaryOperators: for each operator whose phone a call of the range
 // dialled, how often it rang, was answered and rang out, and the answered
-// offers' ring and talk time in milliseconds.
+// offers' ring and talk time in milliseconds, leaving out the times a gap
+// makes estimates (ring: the answer unseen; talk: the answer or the end).
 const pgSummaryOperators = `SELECT a.operator, coalesce(op.name, ''), a.offered, a.answered, a.no_answer,
 	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms
 FROM (
@@ -33,12 +36,12 @@ FROM (
 		count(*) FILTER (WHERE o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
 		count(*) FILTER (WHERE o.outcome = 'answered') AS answered,
 		count(*) FILTER (WHERE o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL) AS ring_n,
+		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT c.gaps && '{answer}') AS ring_n,
 		coalesce(sum(round(date_part('epoch', o.answered_at - coalesce(o.ringing_at, o.dialed_at)) * 1000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL), 0)::bigint AS ring_ms,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL) AS talk_n,
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT c.gaps && '{answer}'), 0)::bigint AS ring_ms,
+		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT c.gaps && '{answer,end}') AS talk_n,
 		coalesce(sum(round(date_part('epoch', o.ended_at - o.answered_at) * 1000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0)::bigint AS talk_ms
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT c.gaps && '{answer,end}'), 0)::bigint AS talk_ms
 	FROM offers o
 	JOIN calls c USING (call_id)
 	WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2

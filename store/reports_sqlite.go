@@ -23,12 +23,13 @@ import (
 // they were written, so the days add up.
 
 // sqliteSummaryHours is pgSummaryHours in SQLite's words: the waits come
-// as a JSON array.
+// as a JSON array. Gaps leave durations out as there.
 const sqliteSummaryHours = `WITH b AS (
 	SELECT value ->> 0 AS i, value ->> 1 AS lo, value ->> 2 AS hi FROM json_each(?1)
 )
 SELECT b.i, c.source, c.status, count(*), sum(c.caller_kind = 'new'),
-	coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'), '[]')
+	coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'
+		AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), '[]')
 FROM b CROSS JOIN calls c
 WHERE c.started_at >= b.lo AND c.started_at < b.hi
 	AND c.direction = 'inbound' AND c.started_at >= ?2 AND c.started_at < ?3
@@ -44,12 +45,12 @@ FROM (
 		count(*) FILTER (WHERE o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
 		count(*) FILTER (WHERE o.outcome = 'answered') AS answered,
 		count(*) FILTER (WHERE o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL) AS ring_n,
+		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')) AS ring_n,
 		CAST(coalesce(sum(round((julianday(o.answered_at) - julianday(coalesce(o.ringing_at, o.dialed_at))) * 86400000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL), 0) AS INTEGER) AS ring_ms,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL) AS talk_n,
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')), 0) AS INTEGER) AS ring_ms,
+		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))) AS talk_n,
 		CAST(coalesce(sum(round((julianday(o.ended_at) - julianday(o.answered_at)) * 86400000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0) AS INTEGER) AS talk_ms
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))), 0) AS INTEGER) AS talk_ms
 	FROM calls c
 	JOIN offers o ON o.call_id = c.call_id
 	WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2

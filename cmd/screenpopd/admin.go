@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,6 +10,7 @@ import (
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/store"
 )
 
 // The admin page (GET /admin) and its API (GET /api/admin/status, admin
@@ -30,7 +32,11 @@ func mountAdmin(d serveDeps) error {
 
 	d.web.Handle("GET /admin", web.AdminPage())
 	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.db, screenpop.RoleAdmin, web.AdminStatusHandler(
-		func(ctx context.Context) web.AdminStatus { return adminStatus(ctx, d.client, d.intake, d.tracker) })))
+		func(ctx context.Context) web.AdminStatus {
+			s := adminStatus(ctx, d.client, d.intake, d.tracker)
+			s.Problems = append(s.Problems, rejectedNotes(d.writer)...)
+			return s
+		})))
 	return nil
 }
 
@@ -59,4 +65,17 @@ func ariStatus(d ari.Diagnostics) web.ARIStatus {
 		s.Errors = append(s.Errors, web.ARIError{Kind: e.Kind, Text: e.Text, First: e.First.UTC(), Last: e.Last.UTC(), Count: e.Count})
 	}
 	return s
+}
+
+// rejectedNotes says, for /readyz and the admin page, that the database
+// refused call records since the start, and where they are.
+func rejectedNotes(w *store.Writer) []string {
+	n := w.Rejected()
+	if n == 0 {
+		return nil
+	}
+	last := w.LastRejected()
+	return []string{fmt.Sprintf("call log: %d call record(s) refused by the database since the start, set aside in rejected_calls "+
+		"(screenpopd calls --rejected lists them); the last, call %s at %s: %s", n, last.CallID,
+		last.At.Format(time.RFC3339), last.Reason)}
 }

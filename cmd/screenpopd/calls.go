@@ -30,10 +30,10 @@ func mountCalls(d serveDeps) error {
 func newCallsCmd() *cobra.Command {
 	var (
 		from, to, direction, source, campaign, operator, caller string
-		statuses, kinds                                         []string
+		statuses, kinds, gaps                                   []string
 		format, sep                                             string
 		limit                                                   int
-		offers                                                  bool
+		offers, uncertain, rejected                             bool
 	)
 	cmd := withDB(&cobra.Command{
 		Use:   "calls [--from DATE] [--to DATE] [filters] [--format table|csv|json|jsonl]",
@@ -49,13 +49,26 @@ order mark, one row per call, the start's date and time in columns of their
 own); add --csv-sep ';' for Excel in Russian and most European locales,
 which also writes seconds with a decimal comma. json writes one JSON array
 of call records, jsonl one record a line; --offers adds each call's offers.
-csv, json and jsonl stream: a month of calls needs little memory.`,
+csv, json and jsonl stream: a month of calls needs little memory.
+
+--uncertain lists only the records that say they are not exact (their gaps
+column names what the daemon did not see: start, offers, answer, end);
+--gap picks those with one of the gaps given.
+
+--rejected lists instead the call records the database refused, which the
+daemon set aside (rejected_calls) so that the others could be written: each
+with its reason and the record as the daemon had it, in JSON.`,
 		Example: `  screenpopd calls
   screenpopd calls --status missed,abandoned --source 'Радио «Европа Плюс»'
   screenpopd calls --from 2026-03-01 --to 2026-03-31 --format csv --csv-sep ';' > march.csv
-  screenpopd calls --caller '8 916 123-45-67' --from 2026-01-01 --format jsonl --offers`,
+  screenpopd calls --caller '8 916 123-45-67' --from 2026-01-01 --format jsonl --offers
+  screenpopd calls --uncertain --from 2026-03-01 --to 2026-03-31
+  screenpopd calls --rejected`,
 		Args: cobra.NoArgs,
 	}, func(ctx context.Context, _ Config, st store.CallLister, out io.Writer, _ []string) error {
+		if rejected {
+			return printRejected(ctx, st, out)
+		}
 		q := url.Values{}
 		for name, v := range map[string]string{"from": from, "to": to, "direction": direction, "source": source,
 			"campaign": campaign, "operator": operator, "caller": caller} {
@@ -63,7 +76,10 @@ csv, json and jsonl stream: a month of calls needs little memory.`,
 				q.Set(name, v)
 			}
 		}
-		q["status"], q["kind"] = statuses, kinds
+		q["status"], q["kind"], q["gap"] = statuses, kinds, gaps
+		if uncertain {
+			q.Set("uncertain", "1")
+		}
 		f, err := web.ParseCallFilter(q, time.Now())
 		var bad web.BadParams
 		errors.As(err, &bad)
@@ -128,6 +144,9 @@ csv, json and jsonl stream: a month of calls needs little memory.`,
 	fl.StringVar(&campaign, "campaign", "", "the campaign, exactly as logged")
 	fl.StringVar(&operator, "operator", "", "an operator's extension: calls that rang their phone, that they talked on or placed")
 	fl.StringVar(&caller, "caller", "", "a number in any form (89161234567, +7 916 123-45-67): its calls, in and out")
+	fl.BoolVar(&uncertain, "uncertain", false, "only the records that are not exact (with gaps)")
+	fl.StringSliceVar(&gaps, "gap", nil, "only the records with one of these gaps: start, offers, answer, end (comma-separated)")
+	fl.BoolVar(&rejected, "rejected", false, "list the records the database refused, set aside, instead of the call log")
 	fl.IntVar(&limit, "limit", 0, "list at most this many calls; 0: every call")
 	fl.StringVar(&format, "format", "table", "table, csv, json (one array) or jsonl (one call a line)")
 	fl.StringVar(&sep, "csv-sep", ",", "the CSV's separator: ',' or ';' (Excel in Russian and most European locales) or tab")
@@ -151,7 +170,7 @@ type callTable struct {
 
 func newCallTable(w io.Writer, limit int) *callTable {
 	t := &callTable{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0), out: w, limit: limit}
-	fmt.Fprintln(t.tw, "STARTED\tDIR\tCALLER\tKIND\tDID\tSOURCE\tSTATUS\tOPERATORS\tRING\tWAIT\tTALK")
+	fmt.Fprintln(t.tw, "STARTED\tDIR\tCALLER\tKIND\tDID\tSOURCE\tSTATUS\tOPERATORS\tRING\tWAIT\tTALK\tGAPS")
 	return t
 }
 
@@ -164,9 +183,13 @@ func (t *callTable) print(c screenpop.Call) error {
 	if c.CallerE164 != nil {
 		caller = *c.CallerE164
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n",
+	gaps := make([]string, len(c.Gaps))
+	for i, g := range c.Gaps {
+		gaps[i] = string(g)
+	}
+	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\n",
 		c.StartedAt.Local().Format(time.DateTime), dir, tableCell(caller), c.CallerKind, tableCell(c.DID), tableCell(c.Source),
-		c.Status, callOperators(c), c.RingSeconds, c.WaitSeconds, c.TalkSeconds)
+		c.Status, callOperators(c), c.RingSeconds, c.WaitSeconds, c.TalkSeconds, tableCell(strings.Join(gaps, ",")))
 	return err
 }
 
@@ -259,3 +282,34 @@ type callJSONL struct {
 
 func (j *callJSONL) print(c screenpop.Call) error { return j.enc.Encode(web.CallJSON(c, j.offers)) }
 func (j *callJSONL) end() error                   { return nil }
+
+// rejectedLister is what --rejected needs of the store.
+type rejectedLister interface {
+	RejectedCalls(ctx context.Context) ([]store.Rejected, error)
+}
+
+// printRejected lists the records the database refused, oldest first.
+func printRejected(ctx context.Context, st store.CallLister, out io.Writer) error {
+	rl, ok := st.(rejectedLister)
+	if !ok {
+		return errors.New("calls --rejected: this store keeps no rejected records")
+	}
+	list, err := rl.RejectedCalls(ctx)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	for _, r := range list {
+		fmt.Fprintf(w, "%s  call %s  refused: %s\n  %s\n", r.RejectedAt.Local().Format(time.DateTime), tableCell(r.CallID),
+			tableCell(r.Reason), r.Record)
+	}
+	switch len(list) {
+	case 0:
+		fmt.Fprintln(w, "no rejected call records")
+	case 1:
+		fmt.Fprintln(w, "1 rejected call record")
+	default:
+		fmt.Fprintf(w, "%d rejected call records\n", len(list))
+	}
+	return w.Flush()
+}

@@ -122,6 +122,7 @@ func seedCallLog(t *testing.T, flags []string) (analyst, admin, operator string)
 	c1.CallerName = `Петров, Иван "Ваня"`
 	c4 := loggedCall("c4", "anonymous", radio, marchAt(14, 9, 30), screenpop.StatusAnswered, "102")
 	c4.TalkedTo = []string{"102", "103"}
+	c4.Gaps = []screenpop.Gap{screenpop.GapAnswer} // answered while the daemon's view was interrupted
 	c6 := loggedCall("c6", ivan, "", marchAt(14, 9, 50), screenpop.StatusAnswered)
 	c6.Direction, c6.AnsweredBy, c6.TalkedTo = screenpop.Outbound, stringRef("101"), []string{"101"}
 	now := time.Now()
@@ -179,6 +180,8 @@ var filterCases = []struct {
 	{"an extension's calls", [][2]string{{"caller", "105"}}, "c5"},
 	{"a source's answered inbound calls", [][2]string{{"source", "Радио «Европа Плюс»"}, {"status", "answered"}, {"direction", "inbound"}}, "c4 c1"},
 	{"the first calls", [][2]string{{"limit", "2"}}, "c7 c6"},
+	{"records whose answer was not seen exactly", [][2]string{{"gap", "answer"}}, "c4"},
+	{"records with none of the gaps asked for", [][2]string{{"gap", "start,end"}}, ""},
 }
 
 // withDay adds March 14th to params unless they give from or to.
@@ -245,15 +248,26 @@ func testCallsCommand(t *testing.T, flags []string) {
 		}
 	})
 
+	t.Run("--uncertain lists the records that are not exact, with their gaps", func(t *testing.T) {
+		out := callsCLI(t, flags, withDay(nil), "--uncertain", "--format", "jsonl")
+		if got := jsonlIDs(t, out); !slices.Equal(got, []string{"c4"}) || !strings.Contains(out, `"gaps":["answer"]`) {
+			t.Errorf("calls --uncertain printed %s", out)
+		}
+		exact := callsCLI(t, flags, withDay([][2]string{{"status", "busy"}}), "--format", "jsonl")
+		if !strings.Contains(exact, `"gaps":[]`) {
+			t.Errorf("an exact record is printed without \"gaps\":[]: %s", exact)
+		}
+	})
+
 	t.Run("the table shows each call on a line, local times, and a count", func(t *testing.T) {
 		out := callsCLI(t, flags, withDay(nil))
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 9 || !regexp.MustCompile(`^STARTED\s+DIR\s+CALLER\s+KIND\s+DID\s+SOURCE\s+STATUS\s+OPERATORS\s+RING\s+WAIT\s+TALK$`).MatchString(lines[0]) ||
+		if len(lines) != 9 || !regexp.MustCompile(`^STARTED\s+DIR\s+CALLER\s+KIND\s+DID\s+SOURCE\s+STATUS\s+OPERATORS\s+RING\s+WAIT\s+TALK\s+GAPS$`).MatchString(lines[0]) ||
 			lines[8] != "7 calls" {
 			t.Fatalf("the table:\n%s", out)
 		}
 		for _, want := range []string{
-			`^2026-03-14 09:00:00\s+in\s+\+79161234567\s+client\s+74951112233\s+Радио «Европа Плюс»\s+answered\s+101 102 → 101\s+4\.2\s+6\.5\s+53\.5$`,
+			`^2026-03-14 09:00:00\s+in\s+\+79161234567\s+client\s+74951112233\s+Радио «Европа Плюс»\s+answered\s+101 102 → 101\s+4\.2\s+6\.5\s+53\.5\s+-$`,
 			`^2026-03-14 09:30:00\s+in\s+anonymous\s+withheld\s+74951112233\s+Радио «Европа Плюс»\s+answered\s+102 → 102 103\s+`,
 			`^2026-03-14 09:50:00\s+out\s+\+79161234567\s+client\s+-\s+-\s+answered\s+101\s+`,
 			`^2026-03-14 10:00:00\s+in\s+\+79161234567\s+internal\s+74957778899\s+Прямой Иванова\s+busy\s+-\s+0\.0\s+`,
@@ -435,6 +449,17 @@ func testCallsAPI(t *testing.T, d *daemon, flags []string, analyst, admin, opera
 		}
 		return strings.Join(ids, " ")
 	}
+
+	t.Run("uncertain=1 lists the records that are not exact", func(t *testing.T) {
+		code, _, p, body := get(t, analyst, "", callsQuery(withDay([][2]string{{"uncertain", "1"}})))
+		if code != http.StatusOK || ids(p) != "c4" || !bytes.Contains(body, []byte(`"gaps":["answer"]`)) {
+			t.Errorf("uncertain=1: %d %s", code, body)
+		}
+		code, _, _, body = get(t, analyst, "", callsQuery(withDay([][2]string{{"uncertain", "maybe"}})))
+		if code != http.StatusBadRequest || !bytes.Contains(body, []byte("uncertain")) {
+			t.Errorf("uncertain=maybe: %d %s, want 400 naming it", code, body)
+		}
+	})
 
 	t.Run("it is for analysts and admins, not operators", func(t *testing.T) {
 		for _, tt := range []struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/web"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -46,7 +47,8 @@ func (c Config) trackerConfig() screenpop.TrackerConfig {
 	}
 }
 
-// printLog writes each call record as a JSON line.
+// printLog writes each call record as a JSON line, as GET /api/calls does
+// with its offers: gaps always there, [] for an exact record.
 type printLog struct {
 	mu  sync.Mutex
 	enc *json.Encoder
@@ -58,7 +60,7 @@ func (p *printLog) Record(c screenpop.Call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
-	if err := p.enc.Encode(c); err != nil && p.err == nil {
+	if err := p.enc.Encode(web.CallJSON(c, true)); err != nil && p.err == nil {
 		p.err = fmt.Errorf("print call record: %w", err)
 	}
 }

@@ -223,6 +223,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			func() float64 { return float64(writer.Dropped()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "screenpop_spool_corrupt_total", Help: "Damaged spool records skipped (a line torn by a crash)."},
 			func() float64 { return float64(writer.Corrupt()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "screenpop_call_log_rejected_total", Help: "Call records the database refused, set aside in rejected_calls (screenpopd calls --rejected). Should stay 0."},
+			func() float64 { return float64(writer.Rejected()) }),
 	)
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "screenpop_calls_total", Help: "Calls recorded, by status."}, []string{"status"})
 	reg.MustRegister(calls)
@@ -270,7 +272,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators}
+	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators, writer: writer}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()
@@ -290,7 +292,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		spool.Close()
 		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTPListen, err)
 	}
-	srv := &http.Server{Handler: healthMux(reg, client, db, operators), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(reg, client, db, writer, operators), ReadHeaderTimeout: 5 * time.Second}
 	log.Info("screenpopd serving", "http", ln.Addr().String(), "ari", cfg.ARIURL, "mode", cfg.ARIMode, "store", storeName(cfg))
 
 	var (
@@ -320,6 +322,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("shutting down")
 	deadline := time.Now().Add(shutdownBound)
+	// A database that hangs must not hold the stop past its bound: what
+	// is not written by then stays in the spool for the next start.
+	writer.FinishBy(deadline.Add(-time.Second))
 	bounded := func() (context.Context, context.CancelFunc) {
 		return context.WithDeadline(context.Background(), deadline)
 	}
@@ -334,7 +339,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hctx, hcancel := bounded()
 	errs = append(errs, srv.Shutdown(hctx))
 	hcancel()
-	fctx, fcancel := bounded()
+	fctx, fcancel := context.WithDeadline(context.Background(), deadline.Add(-2*time.Second))
 	if err := writer.Flush(fctx); err != nil {
 		log.Error("call records left in the spool for next start", "waiting", writer.Depth(), "err", err)
 	}
@@ -366,7 +371,7 @@ func (c countCalls) Record(call screenpop.Call) { c.v.WithLabelValues(string(cal
 
 // healthMux serves /healthz (the process is alive), /readyz (ARI is
 // connected and the store answers), /metrics, and the operators' page.
-func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, operators http.Handler) *http.ServeMux {
+func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, writer *store.Writer, operators http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", operators)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -382,14 +387,20 @@ func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, oper
 		if err := db.Ping(ctx); err != nil {
 			problems = append(problems, "store: "+err.Error())
 		}
+		// A record the database refused does not stop the daemon serving:
+		// it is said, not counted as unready.
+		notes := rejectedNotes(writer)
 		if len(problems) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, p := range problems {
+			for _, p := range append(problems, notes...) {
 				fmt.Fprintln(w, p)
 			}
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux

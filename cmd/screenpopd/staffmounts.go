@@ -8,6 +8,7 @@ import (
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/store"
 )
 
 // serveDeps is what serve hands to the staff's pages and APIs (mountCalls,
@@ -20,4 +21,5 @@ type serveDeps struct {
 	intake  *ari.Intake
 	tracker *screenpop.Tracker
 	web     *web.Server
+	writer  *store.Writer
 }

@@ -46,6 +46,8 @@ func (b BadParams) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
+var gaps = []screenpop.Gap{screenpop.GapStart, screenpop.GapOffers, screenpop.GapAnswer, screenpop.GapEnd}
+
 var statuses = []screenpop.Status{screenpop.StatusAnswered, screenpop.StatusMissed, screenpop.StatusAbandoned,
 	screenpop.StatusBusy, screenpop.StatusFailed}
 
@@ -58,7 +60,9 @@ var statuses = []screenpop.Status{screenpop.StatusAnswered, screenpop.StatusMiss
 //     lead, new, withheld, internal; each comma-separated or repeated;
 //   - direction: inbound or outbound;
 //   - source, campaign (exactly as logged), operator (an extension),
-//     caller (a number in any form).
+//     caller (a number in any form);
+//   - uncertain=1: only the records with a gap (Call.Gaps); gap: start,
+//     offers, answer, end: only those with one of these gaps.
 //
 // The error, if any, is BadParams naming every bad one.
 func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
@@ -138,6 +142,19 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 		}
 		f.Kinds = append(f.Kinds, screenpop.CallerKind(k))
 	}
+	for _, g := range list("gap") {
+		if !slices.Contains(gaps, screenpop.Gap(g)) {
+			bad = append(bad, BadParam{"gap", fmt.Sprintf("%q is not one of start, offers, answer, end", g)})
+		}
+		f.Gaps = append(f.Gaps, screenpop.Gap(g))
+	}
+	switch u := one("uncertain"); u {
+	case "", "0", "false":
+	case "1", "true":
+		f.Uncertain = true
+	default:
+		bad = append(bad, BadParam{"uncertain", fmt.Sprintf("%q is not 1 (only uncertain records) or 0", u)})
+	}
 	f.Source, f.Campaign = one("source"), one("campaign")
 	f.Operator, f.Caller = one("operator"), one("caller")
 	if len(bad) > 0 {
@@ -154,7 +171,7 @@ const maxPage, defaultPage = 1000, 100
 // RequireStaff's token; others are refused rather than ignored (a
 // misspelt filter would list every call).
 var callsParams = []string{"from", "to", "direction", "status", "kind", "source", "campaign", "operator", "caller",
-	"limit", "cursor", "offers", "format", "sep"}
+	"uncertain", "gap", "limit", "cursor", "offers", "format", "sep"}
 
 // CallsHandler serves GET /api/calls to staff: the calls the query's
 // filters match (see ParseCallFilter), newest first, as JSON pages
@@ -369,13 +386,19 @@ func decodeCursor(s string) (time.Time, string, error) {
 // its offers only when they were asked for.
 type listedCall struct {
 	screenpop.Call
+	// Gaps is always there, [] for an exact record: an analyst's tool
+	// filters on it.
+	Gaps   []screenpop.Gap   `json:"gaps"`
 	Offers []screenpop.Offer `json:"offers,omitzero"`
 }
 
 // CallJSON is c as GET /api/calls and the calls command print it in
 // JSON: without the offers key unless offers.
 func CallJSON(c screenpop.Call, offers bool) any {
-	l := listedCall{Call: c}
+	l := listedCall{Call: c, Gaps: c.Gaps}
+	if l.Gaps == nil {
+		l.Gaps = []screenpop.Gap{}
+	}
 	if offers {
 		l.Offers = c.Offers
 		if l.Offers == nil {
@@ -404,13 +427,14 @@ func ParseCSVSep(s string) (rune, error) {
 var csvHeader = []string{"date", "time", "call_id", "direction", "caller", "caller_e164", "caller_name", "caller_kind",
 	"did", "source", "campaign", "status", "offered_to", "answered_by", "talked_to",
 	"ring_seconds", "wait_seconds", "talk_seconds", "hangup_cause", "hangup_cause_text",
-	"started_at", "answered_at", "ended_at", "close_reason"}
+	"started_at", "answered_at", "ended_at", "close_reason", "gaps"}
 
 // CallsCSV writes calls as a CSV file that spreadsheets open as it is:
 //
 //   - UTF-8 with a byte order mark, without which Excel shows Cyrillic
 //     as gibberish; a header row; RFC 4180 quoting and line ends;
-//   - one row per call, lists (offered_to, talked_to) joined with spaces;
+//   - one row per call, lists (offered_to, talked_to, gaps) joined with
+//     spaces;
 //   - date and time: the start in the zone, in two columns any
 //     spreadsheet reads as a date and a time, to group by day or hour;
 //     started_at, answered_at and ended_at in ISO 8601 with the zone's
@@ -452,6 +476,7 @@ func (c *CallsCSV) Write(call screenpop.Call) error {
 		c.seconds(call.RingSeconds), c.seconds(call.WaitSeconds), c.seconds(call.TalkSeconds),
 		strconv.Itoa(call.HangupCause), call.HangupCauseText,
 		c.instant(&call.StartedAt), c.instant(call.AnsweredAt), c.instant(&call.EndedAt), call.CloseReason,
+		joinGaps(call.Gaps),
 	}
 	for i, s := range row {
 		row[i] = inert(s)
@@ -460,6 +485,14 @@ func (c *CallsCSV) Write(call screenpop.Call) error {
 		return fmt.Errorf("write CSV: %w", err)
 	}
 	return nil
+}
+
+func joinGaps(gaps []screenpop.Gap) string {
+	s := make([]string, len(gaps))
+	for i, g := range gaps {
+		s[i] = string(g)
+	}
+	return strings.Join(s, " ")
 }
 
 // Flush writes out what is buffered.

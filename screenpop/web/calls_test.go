@@ -322,7 +322,7 @@ func csvCalls() []screenpop.Call {
 			CallerName: `=HYPERLINK("http://example.com","click")`, CallerKind: screenpop.KindWithheld, DID: "74951112233",
 			Status: screenpop.StatusMissed, OfferedTo: []string{"101"}, TalkedTo: []string{}, RingSeconds: 30, WaitSeconds: 31.5,
 			HangupCause: 19, HangupCauseText: "No answer", StartedAt: started.Add(-10 * time.Minute), EndedAt: started.Add(-9 * time.Minute),
-			CloseReason: "-its end was never seen"},
+			CloseReason: "-its end was never seen", Gaps: []screenpop.Gap{screenpop.GapEnd, screenpop.GapOffers}},
 	}
 }
 
@@ -391,11 +391,12 @@ func TestCallsAPIExportsACSVASpreadsheetOpens(t *testing.T) {
 				"ring_seconds": "4.25", "wait_seconds": "6.5", "talk_seconds": "182.125", "hangup_cause": "16",
 				"hangup_cause_text": "Normal Clearing", "started_at": "2026-03-14T09:26:53.589+03:00",
 				"answered_at": "2026-03-14T09:27:00.089+03:00", "ended_at": "2026-03-14T09:30:02.214+03:00", "close_reason": "",
+				"gaps": "",
 			}
 			if diff := cmp.Diff(want, rows[0]); diff != "" {
 				t.Errorf("the answered call's row (-want +got):\n%s", diff)
 			}
-			if got := rows[1]; got["caller_name"] != `'=HYPERLINK("http://example.com","click")` || got["close_reason"] != "'-its end was never seen" ||
+			if got := rows[1]; got["caller_name"] != `'=HYPERLINK("http://example.com","click")` || got["close_reason"] != "'-its end was never seen" || got["gaps"] != "end offers" ||
 				got["answered_by"] != "" || got["answered_at"] != "" || got["caller_e164"] != "" || got["talked_to"] != "" {
 				t.Errorf("the withheld call's row: %v; want its formula-like cells inert and no answer", got)
 			}
