@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -324,7 +325,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	deadline := time.Now().Add(shutdownBound)
 	// A database that hangs must not hold the stop past its bound: what
 	// is not written by then stays in the spool for the next start.
-	writer.FinishBy(deadline.Add(-time.Second))
+	writer.FinishBy(deadline.Add(-2 * time.Second))
 	bounded := func() (context.Context, context.CancelFunc) {
 		return context.WithDeadline(context.Background(), deadline)
 	}
@@ -339,7 +340,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hctx, hcancel := bounded()
 	errs = append(errs, srv.Shutdown(hctx))
 	hcancel()
-	fctx, fcancel := context.WithDeadline(context.Background(), deadline.Add(-2*time.Second))
+	fctx, fcancel := context.WithDeadline(context.Background(), deadline.Add(-3*time.Second))
 	if err := writer.Flush(fctx); err != nil {
 		log.Error("call records left in the spool for next start", "waiting", writer.Depth(), "err", err)
 	}
@@ -348,13 +349,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	errs = append(errs, <-writeDone)
 	stopOpening()
 	wg.Wait()
-	errs = append(errs, spool.Close(), db.Close())
+	errs = append(errs, spool.Close(), closeBy(db, deadline.Add(-time.Second), log))
 	for i, err := range errs {
 		if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
 			errs[i] = nil
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// closeBy closes the database, waiting for it until deadline at most: a
+// database that hangs can keep its connections from closing for seconds.
+// Past the deadline the close goes on in its goroutine, which ends with it
+// (or with the process).
+func closeBy(db io.Closer, deadline time.Time, log *slog.Logger) error {
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case err := <-closed:
+		return err
+	case <-t.C:
+		log.Error("the database's connections did not close within the shutdown bound; leaving them")
+		return nil
+	}
 }
 
 func storeName(cfg Config) string {
