@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -300,6 +301,26 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			}
 			if bob.Answered != 3 || !near(bob.RingAvgSeconds, 4.2) || !near(bob.TalkAvgSeconds, 182.1) {
 				t.Errorf("bob %+v; want 3 answered, ring 4.2 s (without the unseen answer), talk 182.1 s (the exact call only)", bob)
+			}
+
+			// The analysts' views, alike.
+			var wait, ring, talk float64
+			var answered int
+			q1 := `SELECT avg_wait_seconds FROM calls_by_source_day`
+			q2 := `SELECT answered, avg_ring_seconds, avg_talk_seconds FROM operator_stats WHERE operator = 'bob'`
+			switch s := any(s).(type) {
+			case *Postgres:
+				err = errors.Join(s.pool.QueryRow(context.Background(), q1).Scan(&wait),
+					s.pool.QueryRow(context.Background(), q2).Scan(&answered, &ring, &talk))
+			case *SQLite:
+				err = errors.Join(s.db.QueryRow(q1).Scan(&wait), s.db.QueryRow(q2).Scan(&answered, &ring, &talk))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s views: avg wait %.1f s; bob %d answered, ring avg %.1f s, talk avg %.1f s", b.name, wait, answered, ring, talk)
+			if !near(wait, 7.5) || answered != 3 || !near(ring, 4.2) || !near(talk, 182.1) {
+				t.Errorf("views: wait %v, bob %d answered ring %v talk %v; want 7.5, 3, 4.2, 182.1", wait, answered, ring, talk)
 			}
 		})
 	}

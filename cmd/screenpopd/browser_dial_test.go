@@ -27,14 +27,9 @@ import (
 // from-internal, an outbound context). The client base holds Иван Петров.
 func simDaemon(t *testing.T, speed float64) (*arisim.Sim, *daemon, map[string]string) {
 	t.Helper()
-	sim := arisim.New(arisim.Config{Username: "screenpop", Password: "pw", Operators: []string{"101", "102"},
-		Tech: arisim.TechPJSIP, ChannelVars: true, Speed: speed}, discardLogger())
-	url, err := sim.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, url := newSim(t, speed)
 	d := newDaemon(t, url)
+	var err error
 	d.cfg.InboundContexts = []string{"from-trunk"}
 	d.cfg.OperatorPattern = []string{"PJSIP/{ext}"}
 	if d.cfg.Operators, err = screenpop.ParseEndpointPatterns(d.cfg.OperatorPattern); err != nil {
