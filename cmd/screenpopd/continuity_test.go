@@ -472,7 +472,7 @@ func TestBrowserPagesAndTheCallLogRideOutADatabaseOutage(t *testing.T) {
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		for {
-			ok, err := chromedp.Evaluate[bool]("(() => { const $ = (s) => document.querySelector(s); try { return !!(" + expr + "); } catch (e) { return false; } })()")(ctx, tg)
+			ok, err := chromedp.Evaluate[bool]("(() => { const $ = (s) => document.querySelector(s); try { return !!("+expr+"); } catch (e) { return false; } })()")(ctx, tg)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}
