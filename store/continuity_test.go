@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -324,4 +326,114 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingDB is a fakeDB that refuses the calls of one ID as PostgreSQL
+// refuses a NUL byte, and can be taken down.
+type refusingDB struct {
+	*fakeDB
+	refuse string
+}
+
+func (r *refusingDB) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
+	for _, c := range calls {
+		if c.ID == r.refuse {
+			r.mu.Lock()
+			down := r.down
+			r.mu.Unlock()
+			if !down {
+				return fmt.Errorf("save call %s: %w", c.ID, &pgconn.PgError{Code: "22021", Message: `invalid byte sequence for encoding "UTF8": 0x00`})
+			}
+		}
+	}
+	return r.fakeDB.SaveCalls(ctx, calls)
+}
+
+func TestWriterTellsARefusedRecordFromAnUnreachableDatabase(t *testing.T) {
+	t.Run("an unreachable database sets nothing aside: every call waits in the spool", func(t *testing.T) {
+		db := newFakeDB()
+		db.setDown(true)
+		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), db).start(t)
+		recordAll(w, spoolCalls(10))
+		waitFor(t, "several failed attempts", func() bool { return w.Failures() >= 3 })
+		t.Logf("database down: %d failed attempts, %d rejected, %d waiting", w.Failures(), w.Rejected(), w.Depth())
+		if w.Rejected() != 0 || len(db.rejected) != 0 || w.Depth() != 10 {
+			t.Errorf("rejected %d (%v), depth %d; want none set aside and all 10 waiting", w.Rejected(), db.rejected, w.Depth())
+		}
+		db.setDown(false)
+		w.flush(t)
+		if got := len(db.ids()); got != 10 {
+			t.Errorf("%d calls stored once the database is back, want 10", got)
+		}
+	})
+
+	t.Run("a refused record is set aside and the rest of its batch written", func(t *testing.T) {
+		calls := spoolCalls(100)
+		db := &refusingDB{fakeDB: newFakeDB(), refuse: calls[63].ID}
+		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), db).start(t)
+		recordAll(w, calls)
+		w.flush(t)
+		t.Logf("100 calls, one refused: %d stored, set aside %v, %d save attempts", len(db.ids()), db.rejected, db.attempts)
+		if len(db.ids()) != 99 || len(db.rejected) != 1 || db.rejected[0] != calls[63].ID || w.Rejected() != 1 {
+			t.Errorf("stored %d, set aside %v; want 99 and %s", len(db.ids()), db.rejected, calls[63].ID)
+		}
+	})
+
+	t.Run("a database that goes away while a refused batch is split keeps the batch spooled", func(t *testing.T) {
+		calls := spoolCalls(8)
+		db := &refusingDB{fakeDB: newFakeDB(), refuse: calls[5].ID}
+		// The database goes away as the first refusal comes back: the
+		// halves cannot be written, nor the refused record set aside.
+		var once sync.Once
+		failing := saverAndRejecter{
+			save: func(ctx context.Context, cs []screenpop.Call) error {
+				err := db.SaveCalls(ctx, cs)
+				if Refused(err) {
+					once.Do(func() { db.setDown(true) })
+				}
+				return err
+			},
+			reject: db.RejectCall,
+		}
+		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), failing).start(t)
+		recordAll(w, calls)
+		waitFor(t, "the write to fail", func() bool { return w.Failures() >= 2 })
+		if w.Rejected() != 0 || w.Depth() != 8 {
+			t.Errorf("rejected %d, depth %d; want nothing set aside while the database is away, the batch waiting", w.Rejected(), w.Depth())
+		}
+		db.setDown(false)
+		w.flush(t)
+		if len(db.ids()) != 7 || len(db.rejected) != 1 {
+			t.Errorf("stored %d, set aside %v; want 7 and 1", len(db.ids()), db.rejected)
+		}
+	})
+
+	t.Run("FinishBy bounds the last attempt on a database that hangs", func(t *testing.T) {
+		hang := saverAndRejecter{
+			save:   func(ctx context.Context, _ []screenpop.Call) error { <-ctx.Done(); return ctx.Err() },
+			reject: func(ctx context.Context, _ screenpop.Call, _ error) error { return nil },
+		}
+		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), hang)
+		w.finalTimeout = time.Minute
+		w.start(t)
+		recordAll(w, spoolCalls(3))
+		w.FinishBy(time.Now().Add(200 * time.Millisecond))
+		start := time.Now()
+		err := w.stop()
+		if took := time.Since(start); took > 5*time.Second || err == nil {
+			t.Errorf("Run returned %v after %v; want an error saying the calls wait, within FinishBy", err, took)
+		}
+	})
+}
+
+type saverAndRejecter struct {
+	save   func(ctx context.Context, calls []screenpop.Call) error
+	reject func(ctx context.Context, c screenpop.Call, reason error) error
+}
+
+func (s saverAndRejecter) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
+	return s.save(ctx, calls)
+}
+func (s saverAndRejecter) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+	return s.reject(ctx, c, reason)
 }
