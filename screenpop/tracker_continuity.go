@@ -1,0 +1,153 @@
+package screenpop
+
+import "time"
+
+// What keeps call records true when the tracker's view of Asterisk is
+// interrupted: an event dated far from the clock does not move it alone;
+// the calls in progress, and those that ended and wait out the linger,
+// are saved as each call starts or ends, every tick while they change,
+// and at a graceful stop, so that the next start (even after kill -9)
+// restores them (tracker_state.go); the ARI resync rebuilds what was
+// missed and flags what cannot be known (tracker_resync.go).
+
+// CloseDaemonDown is the close reason of a call open when the daemon
+// stopped (or crashed) and gone when it started again.
+const CloseDaemonDown = "ended while the daemon was down"
+
+// continuity is the tracker's state for the above.
+type continuity struct {
+	// suspect is an event time more than clockJump away from the clock,
+	// not yet confirmed by a second event near it; zero: none.
+	suspect time.Time
+	// jumped, if set, is told of each suspect event time.
+	jumped func(eventAt, clock time.Time)
+	// keep, if set, saves the calls in progress; dirty says they changed
+	// since the last save, urgent that a call started or ended (a crash
+	// now would lose or double it).
+	keep          func(TrackerState) error
+	keepFailed    func(error)
+	dirty, urgent bool
+	// restoredAt is when the restored state was saved, until the first
+	// resync reconciles the restored calls with Asterisk.
+	restoredAt time.Time
+	// batch holds urgent saves while many calls change at once (a
+	// resync, a stop): one save at the end does.
+	batch bool
+}
+
+// OnClockJump has f told of every event whose time is more than a minute
+// away from the tracker's clock and not (yet) confirmed by a second event
+// near it: such an event does not move the clock, so one event dated in
+// 2099 cannot make the stale sweep close every call. f runs on the
+// tracker's goroutine and must not block. Call it before Run.
+func (t *Tracker) OnClockJump(f func(eventAt, clock time.Time)) { t.cont.jumped = f }
+
+// KeepState has save called with the calls in progress whenever a call
+// starts or ends, at most every tick (250 ms) while they change, and when
+// Run stops; failed (may be nil) hears of a save that failed. At a stop,
+// a save that works carries the calls in progress to the next start
+// (Restore) instead of recording them cut short. save runs on the
+// tracker's goroutine. Call it before Run.
+func (t *Tracker) KeepState(save func(TrackerState) error, failed func(error)) {
+	t.cont.keep, t.cont.keepFailed = save, failed
+}
+
+// clock moves the tracker's clock for an event. An event within
+// clockJump of the clock moves it forward (never back). One further
+// away, ahead or behind, is suspect: it is applied at its own time but
+// moves the clock only once a second event confirms the new timeline (a
+// replayed second capture, Asterisk's clock stepped). A resync is stamped
+// by the daemon's own clock and always moves it.
+func (t *Tracker) clock(ev Event) {
+	t.cont.dirty = true
+	at := ev.At
+	d := at.Sub(t.now)
+	switch {
+	case t.now.IsZero() || ev.Kind == EventResync || d >= -clockJump && d <= clockJump:
+		t.cont.suspect = time.Time{}
+		if d > 0 {
+			t.Advance(at)
+		}
+	case !t.cont.suspect.IsZero() && absDuration(at.Sub(t.cont.suspect)) <= clockJump:
+		t.cont.suspect = time.Time{}
+		if d > 0 {
+			t.Advance(at)
+			return
+		}
+		// A new timeline behind the old one: calls waiting out Linger
+		// belong to the old one.
+		ending := t.ending
+		t.ending = nil
+		for _, c := range ending {
+			t.finish(c)
+		}
+		t.now = at
+	default:
+		t.cont.suspect = at
+		if t.cont.jumped != nil {
+			t.cont.jumped(at, t.now)
+		}
+	}
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// addGap flags part of c's record as not seen exactly.
+func addGap(c *call, g Gap) {
+	if !c.rec.Uncertain(g) {
+		c.rec.Gaps = append(c.rec.Gaps, g)
+	}
+}
+
+// saveNow saves the calls in progress if a call started or ended since
+// the last save.
+func (t *Tracker) saveNow() {
+	if t.cont.urgent && !t.cont.batch {
+		t.save()
+	}
+}
+
+// checkpoint saves the calls in progress if they changed since the last
+// save: every tick.
+func (t *Tracker) checkpoint(time.Time) {
+	if t.cont.dirty && !t.cont.batch {
+		t.save()
+	}
+}
+
+func (t *Tracker) save() error {
+	if t.cont.keep == nil {
+		return nil
+	}
+	err := t.cont.keep(t.State())
+	if err != nil {
+		if t.cont.keepFailed != nil {
+			t.cont.keepFailed(err)
+		}
+		return err
+	}
+	t.cont.dirty, t.cont.urgent = false, false
+	return nil
+}
+
+// stop is Run's end: calls waiting out the linger are recorded; the
+// calls in progress are saved for the next start, or, when they cannot
+// be, recorded cut short (CloseShutdown) so nothing is lost.
+func (t *Tracker) stop() {
+	t.cont.batch = true
+	ending := t.ending
+	t.ending = nil
+	for _, c := range ending {
+		t.finish(c)
+	}
+	t.cont.batch = false
+	if t.cont.keep != nil && t.save() == nil {
+		return
+	}
+	t.Close(CloseShutdown)
+}
