@@ -793,6 +793,9 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 	c.ended = true
 	c.rec.EndedAt = at
 	c.rec.CloseReason = reason
+	if reason != "" {
+		addGap(c, GapEnd) // the tracker closed it: its end was not seen
+	}
 	t.ending = append(t.ending, c)
 	t.cont.urgent = true // saved with the linger ahead of it: a crash now loses nothing
 }

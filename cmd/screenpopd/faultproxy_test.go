@@ -1,4 +1,4 @@
-package arisim_test
+package main
 
 import (
 	"bufio"
