@@ -183,6 +183,7 @@ func (t *Tracker) Observe(obs Observer) {
 // Snapshot. It is called once.
 func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 	defer close(t.stopped)
+	defer t.endSaving()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var lastWall time.Time

@@ -33,6 +33,10 @@ type continuity struct {
 	// batch holds urgent saves while many calls change at once (a
 	// resync, a stop): one save at the end does.
 	batch bool
+	// pending carries states to the saver goroutine, which closes
+	// saverDone when it ends (endSaving, when Run returns).
+	pending   chan TrackerState
+	saverDone chan struct{}
 }
 
 // OnClockJump has f told of every event whose time is more than a minute
@@ -46,8 +50,10 @@ func (t *Tracker) OnClockJump(f func(eventAt, clock time.Time)) { t.cont.jumped 
 // starts or ends, at most every tick (250 ms) while they change, and when
 // Run stops; failed (may be nil) hears of a save that failed. At a stop,
 // a save that works carries the calls in progress to the next start
-// (Restore) instead of recording them cut short. save runs on the
-// tracker's goroutine. Call it before Run.
+// (Restore) instead of recording them cut short. While Run runs, save
+// runs on a goroutine of the tracker's own, one call at a time, so that
+// call tracking never waits on the disk; at the stop, on Run's. Call it
+// before Run.
 func (t *Tracker) KeepState(save func(TrackerState) error, failed func(error)) {
 	t.cont.keep, t.cont.keepFailed = save, failed
 }
@@ -108,7 +114,7 @@ func addGap(c *call, g Gap) {
 // the last save.
 func (t *Tracker) saveNow() {
 	if t.cont.urgent && !t.cont.batch {
-		t.save()
+		t.saveAsync()
 	}
 }
 
@@ -116,14 +122,51 @@ func (t *Tracker) saveNow() {
 // save: every tick.
 func (t *Tracker) checkpoint(time.Time) {
 	if t.cont.dirty && !t.cont.batch {
-		t.save()
+		t.saveAsync()
 	}
 }
 
-func (t *Tracker) save() error {
+// saveAsync hands the state to the saver goroutine, replacing one it has
+// not written yet: the tracker never waits on the disk. The state is a
+// copy; nothing in it is changed after.
+func (t *Tracker) saveAsync() {
 	if t.cont.keep == nil {
-		return nil
+		return
 	}
+	if t.cont.pending == nil {
+		t.cont.pending, t.cont.saverDone = make(chan TrackerState, 1), make(chan struct{})
+		go t.saver(t.cont.pending, t.cont.saverDone)
+	}
+	select {
+	case <-t.cont.pending: // superseded
+	default:
+	}
+	t.cont.pending <- t.State()
+	t.cont.dirty, t.cont.urgent = false, false
+}
+
+// saver writes the states handed to it until pending is closed.
+func (t *Tracker) saver(pending <-chan TrackerState, done chan<- struct{}) {
+	defer close(done)
+	for s := range pending {
+		if err := t.cont.keep(s); err != nil && t.cont.keepFailed != nil {
+			t.cont.keepFailed(err)
+		}
+	}
+}
+
+// endSaving waits for the saver to write what it was handed, and ends it.
+func (t *Tracker) endSaving() {
+	if t.cont.pending != nil {
+		close(t.cont.pending)
+		<-t.cont.saverDone
+		t.cont.pending = nil
+	}
+}
+
+// save writes the state now, on the tracker's goroutine (at a stop).
+func (t *Tracker) save() error {
+	t.endSaving()
 	err := t.cont.keep(t.State())
 	if err != nil {
 		if t.cont.keepFailed != nil {

@@ -1,9 +1,12 @@
 package screenpop
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,3 +252,52 @@ func TestTrackerStateCarriesCallsAcrossARestart(t *testing.T) {
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
 
 func readable(path string) error { _, err := os.Stat(path); return err }
+
+func TestTrackerRunKeepsItsStateWhileCallsChange(t *testing.T) {
+	p := newPBX()
+	tr, log, _ := newTestTracker()
+	f := StateFile{Path: filepath.Join(t.TempDir(), "calls.json")}
+	var (
+		mu    sync.Mutex
+		saves int
+	)
+	tr.KeepState(func(s TrackerState) error {
+		mu.Lock()
+		saves++
+		mu.Unlock()
+		return f.Save(s)
+	}, func(err error) { t.Errorf("save: %v", err) })
+	events := make(chan Event)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tr.Run(ctx, events) }()
+	const calls = 50
+	var trunks []Channel
+	for i := range calls {
+		trunk := p.trunk(fmt.Sprintf("c%d", i), "+79161234567", "74951112233")
+		trunks = append(trunks, trunk)
+		ph := p.phone(trunk, "101")
+		for _, ev := range slices.Concat(one(created(trunk, p.at(float64(i)))), ring(trunk, ph, p.at(float64(i)+0.1)),
+			one(dial(trunk, ph, "ANSWER", p.at(float64(i)+1)))) {
+			events <- ev
+		}
+		if i%2 == 0 { // every other call ends
+			events <- destroyed(ph, p.at(float64(i)+2), 16)
+			events <- destroyed(trunk, p.at(float64(i)+2), 16)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s, ok, err := f.Load()
+	if !ok || err != nil {
+		t.Fatalf("state after the stop: %v %v", ok, err)
+	}
+	mu.Lock()
+	t.Logf("%d saves while %d calls came and half of them went; %d calls recorded, %d kept for the next start", saves, calls, len(log.calls), len(s.Calls))
+	mu.Unlock()
+	if len(s.Calls) != calls/2 || len(log.calls) != calls/2 {
+		t.Errorf("kept %d calls and recorded %d, want %d and %d: the open ones are kept, not recorded cut short", len(s.Calls), len(log.calls), calls/2, calls/2)
+	}
+}
