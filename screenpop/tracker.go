@@ -866,7 +866,7 @@ func (t *Tracker) finish(c *call) {
 	rec := t.record(c)
 	rec.Classification = t.classify(c, &rec)
 	t.keepRecent(rec)
-	t.log.Record(rec)
+	t.handOver(rec)
 	n := t.notice(c, NoticeEnded)
 	n.Call = &rec
 	t.obs.Notice(n)

@@ -35,8 +35,11 @@ type continuity struct {
 	batch bool
 	// pending carries states to the saver goroutine, which closes
 	// saverDone when it ends (endSaving, when Run returns).
-	pending   chan TrackerState
+	pending   chan saveReq
 	saverDone chan struct{}
+	// handed are records being handed to the call log: saved with the
+	// state, so that a crash cannot lose them.
+	handed []Call
 }
 
 // OnClockJump has f told of every event whose time is more than a minute
@@ -110,11 +113,12 @@ func addGap(c *call, g Gap) {
 	}
 }
 
-// saveNow saves the calls in progress if a call started or ended since
-// the last save.
+// saveNow saves the calls in progress, and waits for the disk, if a call
+// started or ended since the last save: a crash right after must not
+// lose it.
 func (t *Tracker) saveNow() {
 	if t.cont.urgent && !t.cont.batch {
-		t.saveAsync()
+		_ = t.saveSync() // a failure is told to keepFailed; the next save tries again
 	}
 }
 
@@ -126,31 +130,57 @@ func (t *Tracker) checkpoint(time.Time) {
 	}
 }
 
-// saveAsync hands the state to the saver goroutine, replacing one it has
-// not written yet: the tracker never waits on the disk. The state is a
-// copy; nothing in it is changed after.
-func (t *Tracker) saveAsync() {
-	if t.cont.keep == nil {
-		return
-	}
+// saveReq is a state for the saver to write; done, if set, hears how it
+// went.
+type saveReq struct {
+	s    TrackerState
+	done chan error
+}
+
+// request hands a state to the saver goroutine, in order, replacing one
+// it has not begun to write: that one is older. The state is a copy;
+// nothing in it is changed after.
+func (t *Tracker) request(r saveReq) {
 	if t.cont.pending == nil {
-		t.cont.pending, t.cont.saverDone = make(chan TrackerState, 1), make(chan struct{})
+		t.cont.pending, t.cont.saverDone = make(chan saveReq, 1), make(chan struct{})
 		go t.saver(t.cont.pending, t.cont.saverDone)
 	}
 	select {
-	case <-t.cont.pending: // superseded
+	case <-t.cont.pending: // superseded; never a synchronous one, whose sender waits
 	default:
 	}
-	t.cont.pending <- t.State()
+	t.cont.pending <- r
 	t.cont.dirty, t.cont.urgent = false, false
 }
 
+// saveAsync has the state saved without waiting: call tracking does not
+// wait on the disk for a checkpoint.
+func (t *Tracker) saveAsync() {
+	if t.cont.keep != nil {
+		t.request(saveReq{s: t.State()})
+	}
+}
+
+// saveSync saves the state and waits for it to be written.
+func (t *Tracker) saveSync() error {
+	if t.cont.keep == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	t.request(saveReq{s: t.State(), done: done})
+	return <-done
+}
+
 // saver writes the states handed to it until pending is closed.
-func (t *Tracker) saver(pending <-chan TrackerState, done chan<- struct{}) {
+func (t *Tracker) saver(pending <-chan saveReq, done chan<- struct{}) {
 	defer close(done)
-	for s := range pending {
-		if err := t.cont.keep(s); err != nil && t.cont.keepFailed != nil {
+	for r := range pending {
+		err := t.cont.keep(r.s)
+		if err != nil && t.cont.keepFailed != nil {
 			t.cont.keepFailed(err)
+		}
+		if r.done != nil {
+			r.done <- err
 		}
 	}
 }
@@ -164,18 +194,23 @@ func (t *Tracker) endSaving() {
 	}
 }
 
-// save writes the state now, on the tracker's goroutine (at a stop).
-func (t *Tracker) save() error {
-	t.endSaving()
-	err := t.cont.keep(t.State())
-	if err != nil {
-		if t.cont.keepFailed != nil {
-			t.cont.keepFailed(err)
+// handOver gives the call log a call's record. With a state kept, the
+// record is first saved in it (the call gone from the calls in
+// progress): a crash before the call log has it, or before the next
+// save, makes the next start hand it over again, the same record, which
+// the call log keeps once. So a record is neither lost nor followed by
+// a different one.
+func (t *Tracker) handOver(rec Call) {
+	if t.cont.keep != nil && !t.cont.batch {
+		saved := rec
+		saved.Classification = nil
+		t.cont.handed = append(t.cont.handed, saved)
+		if err := t.saveSync(); err == nil {
+			t.cont.handed = t.cont.handed[:0]
 		}
-		return err
+		// On an error the record stays in the next save's handed list.
 	}
-	t.cont.dirty, t.cont.urgent = false, false
-	return nil
+	t.log.Record(rec)
 }
 
 // stop is Run's end: calls waiting out the linger are recorded; the
@@ -189,7 +224,7 @@ func (t *Tracker) stop() {
 		t.finish(c)
 	}
 	t.cont.batch = false
-	if t.cont.keep != nil && t.save() == nil {
+	if t.cont.keep != nil && t.saveSync() == nil {
 		return
 	}
 	t.Close(CloseShutdown)

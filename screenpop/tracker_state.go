@@ -22,6 +22,9 @@ type TrackerState struct {
 	// its calls were known to be in progress.
 	SavedAt time.Time   `json:"saved_at"`
 	Calls   []savedCall `json:"calls"`
+	// Handed are records handed to the call log as this was saved: the
+	// next start hands them over again, in case the crash came first.
+	Handed []Call `json:"handed,omitempty"`
 }
 
 const stateVersion = 1
@@ -64,7 +67,7 @@ type savedOut struct {
 // State returns the calls in progress. It is called on the tracker's
 // goroutine (KeepState's save is).
 func (t *Tracker) State() TrackerState {
-	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}}
+	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}, Handed: slices.Clone(t.cont.handed)}
 	for _, c := range t.calls {
 		s.Calls = append(s.Calls, saveCall(c))
 	}
@@ -117,6 +120,10 @@ func (t *Tracker) Restore(s TrackerState) error {
 	}
 	for _, sc := range s.Calls {
 		t.restoreCall(sc)
+	}
+	for _, rec := range s.Handed {
+		// Perhaps in the call log already: the same record, kept once.
+		t.log.Record(rec)
 	}
 	if s.SavedAt.After(t.now) {
 		t.now = s.SavedAt

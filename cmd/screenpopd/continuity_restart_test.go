@@ -42,6 +42,17 @@ func newChild(t *testing.T, bin, ariURL string) *child {
 		if c.cmd != nil {
 			c.stop(syscall.SIGKILL)
 		}
+		if t.Failed() {
+			// The daemon's log outlives the test's directory, for whoever
+			// looks into the failure.
+			if b, err := os.ReadFile(c.logPath); err == nil {
+				if f, err := os.CreateTemp("", "screenpopd-restarts-*.log"); err == nil {
+					f.Write(b)
+					f.Close()
+					t.Logf("the daemon's log: %s", f.Name())
+				}
+			}
+		}
 	})
 	return c
 }
