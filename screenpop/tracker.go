@@ -186,7 +186,9 @@ func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 	defer t.endSaving()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	var lastWall time.Time
+	// A restored state sets the clock before any event: the ticks move it
+	// on by the wall time since Run began.
+	lastWall := time.Now()
 	for {
 		select {
 		case ev, ok := <-events:

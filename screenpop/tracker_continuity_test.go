@@ -301,3 +301,38 @@ func TestTrackerRunKeepsItsStateWhileCallsChange(t *testing.T) {
 		t.Errorf("kept %d calls and recorded %d, want %d and %d: the open ones are kept, not recorded cut short", len(s.Calls), len(log.calls), calls/2, calls/2)
 	}
 }
+
+func TestTrackerRestoredClockMovesOnlyByTheWallTime(t *testing.T) {
+	p := newPBX()
+	tr, _, _ := newTestTracker()
+	trunk := p.trunk("c1", "+79161234567", "74951112233")
+	feed(tr, one(created(trunk, p.at(0))))
+	s := tr.State()
+	tr2, log, _ := newTestTracker()
+	if err := tr2.Restore(s); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event)
+	done := make(chan error)
+	go func() { done <- tr2.Run(ctx, events) }()
+	// No event comes (Asterisk is slow to answer): the ticks alone move
+	// the clock, by the wall time, not from the year 1.
+	for start := time.Now(); time.Since(start) < 4*250*time.Millisecond; {
+		snap, err := tr2.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.OpenCount != 1 {
+			t.Fatalf("the restored call was closed before any event: %d open", snap.OpenCount)
+		}
+	}
+	events <- resyncEv(p.at(2), trunk)
+	cancel()
+	<-done
+	for _, c := range log.calls {
+		if c.CloseReason != CloseShutdown {
+			t.Errorf("call recorded with %q before the stop", c.CloseReason)
+		}
+	}
+}
