@@ -336,3 +336,18 @@ func TestTrackerRestoredClockMovesOnlyByTheWallTime(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackerResyncFindsAnOutboundCallAnsweredUnseen(t *testing.T) {
+	p := newPBX()
+	tr, log, _ := newOutboundTracker()
+	op := desk("o1", "89161234567", p.at(0))
+	client := clientLeg("o1", p.at(0.1))
+	feed(tr, one(created(op, p.at(0)), created(client, p.at(0.1)), dial(op, client, "", p.at(0.1)), dial(op, client, "RINGING", p.at(0.5))))
+	tr.Handle(resyncEv(p.at(5), state(op, "Up"), state(client, "Up")))
+	feed(tr, one(destroyed(client, p.at(20), 16), destroyed(op, p.at(20), 16)))
+	tr.Advance(p.at(30))
+	c := log.calls[0]
+	if c.Status != StatusAnswered || !slices.Equal(c.TalkedTo, []string{"101"}) || !c.Uncertain(GapAnswer) || c.TalkSeconds != 15 {
+		t.Errorf("got %+v gaps %v, want answered by the client, talked 15 s from the resync, the answer flagged", summariseOutbound(c), c.Gaps)
+	}
+}

@@ -94,7 +94,7 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 // legsGone ends the legs of c that Asterisk no longer has: they ended
 // while the daemon was not listening.
 func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, at time.Time) {
-	answered := c.rec.AnsweredBy != nil
+	answered := c.rec.AnsweredAt != nil // an outbound call's AnsweredBy is who placed it
 	if c.out == nil && !answered {
 		// Phones may have rung and stopped unseen.
 		addGap(c, GapOffers)
@@ -202,6 +202,11 @@ func (t *Tracker) bridgedWith(ch Channel) *call {
 // Up answered the call while the events were missed.
 func (t *Tracker) legFound(l *leg, ch Channel, at time.Time) {
 	o, c := l.offer, l.call
+	if c.out != nil && !l.origin && ch.State == "Up" && c.rec.AnsweredAt == nil && !c.ended {
+		// The client answered an outbound call unseen: when is not known.
+		addGap(c, GapAnswer)
+		t.dialClient(c, Event{DialStatus: "ANSWER", At: at})
+	}
 	if o != nil && o.Outcome == OutcomeRinging && o.RingingAt == nil && ch.State == "Ringing" && !c.ended {
 		addGap(c, GapOffers) // it began ringing unseen: since when is not known
 	}
