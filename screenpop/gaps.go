@@ -6,12 +6,18 @@ import (
 	"time"
 )
 
+// GapCaller: the caller ID was not seen before the call ended unseen (the
+// events that carried it were lost): Caller, CallerE164, Withheld and
+// CallerName may be wrong. (With the other gaps in call.go.)
+const GapCaller Gap = "caller"
+
 // What each Gap covers, as code: the fields of a record that may differ
 // from the truth (what a daemon that saw every event would have written)
 // when the record carries that gap. A record is exact or flagged when
 // every field that differs is covered by one of its gaps.
 //
 //	start:   started_at, wait
+//	caller:  caller, caller_e164, withheld, caller_name
 //	offers:  offered_to, offers, ring, and the status of an unanswered call
 //	answer:  answered_at, answered_by, talked_to, offers, ring, wait, talk, status
 //	end:     ended_at, hangup cause, close_reason, offers, ring, wait, talk, status
@@ -31,8 +37,9 @@ func (c Call) Unflagged(truth Call) []string {
 	}
 	check("call_id", c.ID == truth.ID, false)
 	check("direction", c.Direction == truth.Direction, false)
-	check("caller", c.Caller == truth.Caller && equalPtr(c.CallerE164, truth.CallerE164) && c.Withheld == truth.Withheld, false)
-	check("caller_name", c.CallerName == truth.CallerName, false)
+	caller := c.Uncertain(GapCaller)
+	check("caller", c.Caller == truth.Caller && equalPtr(c.CallerE164, truth.CallerE164) && c.Withheld == truth.Withheld, caller)
+	check("caller_name", c.CallerName == truth.CallerName, caller)
 	check("did", c.DID == truth.DID, false)
 	check("status", c.Status == truth.Status, answer || end || offers && truth.Status != StatusAnswered)
 	check("started_at", c.StartedAt.Equal(truth.StartedAt), start)

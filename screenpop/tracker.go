@@ -37,8 +37,9 @@ type TrackerConfig struct {
 const (
 	DefaultStaleAfter = 6 * time.Hour
 	DefaultLinger     = time.Second
-	// clockJump is how far back an event's time may be before the tracker
-	// takes it for a new timeline rather than a late event.
+	// clockJump is how far from the tracker's clock, back or ahead, an
+	// event's time may be before the tracker takes it for a suspect time:
+	// a new timeline only once a second event confirms it.
 	clockJump = time.Minute
 	// sweepEvery is how often stale calls are looked for.
 	sweepEvery = time.Minute

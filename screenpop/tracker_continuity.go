@@ -1,6 +1,10 @@
 package screenpop
 
-import "time"
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
 
 // What keeps call records true when the tracker's view of Asterisk is
 // interrupted: an event dated far from the clock does not move it alone;
@@ -37,9 +41,19 @@ type continuity struct {
 	// saverDone when it ends (endSaving, when Run returns).
 	pending   chan saveReq
 	saverDone chan struct{}
-	// handed are records being handed to the call log: saved with the
-	// state, so that a crash cannot lose them.
-	handed []Call
+	// handed are records for the call log, in order, numbered: each is
+	// saved with the state before the saver hands it over, and kept in
+	// the states until it was (delivered, the number of the last one
+	// handed over), so that a crash can neither lose one nor make it
+	// differ.
+	handed    []handedRecord
+	seq       uint64
+	delivered atomic.Uint64
+}
+
+type handedRecord struct {
+	seq uint64
+	rec Call
 }
 
 // OnClockJump has f told of every event whose time is more than a minute
@@ -50,13 +64,15 @@ type continuity struct {
 func (t *Tracker) OnClockJump(f func(eventAt, clock time.Time)) { t.cont.jumped = f }
 
 // KeepState has save called with the calls in progress whenever a call
-// starts or ends, at most every tick (250 ms) while they change, and when
-// Run stops; failed (may be nil) hears of a save that failed. At a stop,
-// a save that works carries the calls in progress to the next start
-// (Restore) instead of recording them cut short. While Run runs, save
-// runs on a goroutine of the tracker's own, one call at a time, so that
-// call tracking never waits on the disk; at the stop, on Run's. Call it
-// before Run.
+// starts or ends, as each record is handed to the call log, at most
+// every tick (250 ms) while they change, and when Run stops; failed (may
+// be nil) hears of a save that failed. At a stop, a save that works
+// carries the calls in progress to the next start (Restore) instead of
+// recording them cut short. save runs on a goroutine of the tracker's
+// own, one call at a time, so that call tracking never waits on the
+// disk; that goroutine also hands the call log its records, each once it
+// is saved (CallLog.Record is then called from it, not from Run's). Call
+// it before Run.
 func (t *Tracker) KeepState(save func(TrackerState) error, failed func(error)) {
 	t.cont.keep, t.cont.keepFailed = save, failed
 }
@@ -113,12 +129,11 @@ func addGap(c *call, g Gap) {
 	}
 }
 
-// saveNow saves the calls in progress, and waits for the disk, if a call
-// started or ended since the last save: a crash right after must not
-// lose it.
+// saveNow saves the calls in progress if a call started or ended since
+// the last save.
 func (t *Tracker) saveNow() {
 	if t.cont.urgent && !t.cont.batch {
-		_ = t.saveSync() // a failure is told to keepFailed; the next save tries again
+		t.saveAsync()
 	}
 }
 
@@ -130,20 +145,28 @@ func (t *Tracker) checkpoint(time.Time) {
 	}
 }
 
-// saveReq is a state for the saver to write; done, if set, hears how it
-// went.
+// saveReq is a state for the saver to write, with the numbers of the
+// records it holds; done, if set, hears how the write went.
 type saveReq struct {
 	s    TrackerState
+	seqs []uint64
 	done chan error
 }
 
-// request hands a state to the saver goroutine, in order, replacing one
-// it has not begun to write: that one is older. The state is a copy;
-// nothing in it is changed after.
-func (t *Tracker) request(r saveReq) {
+// request hands the state to the saver goroutine, in order, replacing one
+// it has not begun to write: that one is older, and the records it holds
+// are in this one too. The state is a copy; nothing in it is changed
+// after.
+func (t *Tracker) request(done chan error) {
 	if t.cont.pending == nil {
 		t.cont.pending, t.cont.saverDone = make(chan saveReq, 1), make(chan struct{})
 		go t.saver(t.cont.pending, t.cont.saverDone)
+	}
+	delivered := t.cont.delivered.Load()
+	t.cont.handed = slices.DeleteFunc(t.cont.handed, func(h handedRecord) bool { return h.seq <= delivered })
+	r := saveReq{s: t.State(), done: done}
+	for _, h := range t.cont.handed {
+		r.seqs = append(r.seqs, h.seq)
 	}
 	select {
 	case <-t.cont.pending: // superseded; never a synchronous one, whose sender waits
@@ -153,31 +176,40 @@ func (t *Tracker) request(r saveReq) {
 	t.cont.dirty, t.cont.urgent = false, false
 }
 
-// saveAsync has the state saved without waiting: call tracking does not
-// wait on the disk for a checkpoint.
+// saveAsync has the state saved without waiting: call tracking never
+// waits on the disk.
 func (t *Tracker) saveAsync() {
 	if t.cont.keep != nil {
-		t.request(saveReq{s: t.State()})
+		t.request(nil)
 	}
 }
 
-// saveSync saves the state and waits for it to be written.
+// saveSync saves the state and waits for it to be written (at a stop).
 func (t *Tracker) saveSync() error {
 	if t.cont.keep == nil {
 		return nil
 	}
 	done := make(chan error, 1)
-	t.request(saveReq{s: t.State(), done: done})
+	t.request(done)
 	return <-done
 }
 
-// saver writes the states handed to it until pending is closed.
+// saver writes the states handed to it until pending is closed, and after
+// each hands the call log the records it holds that it has not yet. A
+// record is handed over even if the state could not be written: the call
+// log must have it.
 func (t *Tracker) saver(pending <-chan saveReq, done chan<- struct{}) {
 	defer close(done)
 	for r := range pending {
 		err := t.cont.keep(r.s)
 		if err != nil && t.cont.keepFailed != nil {
 			t.cont.keepFailed(err)
+		}
+		for i, seq := range r.seqs {
+			if seq > t.cont.delivered.Load() {
+				t.log.Record(r.s.Handed[i])
+				t.cont.delivered.Store(seq)
+			}
 		}
 		if r.done != nil {
 			r.done <- err
@@ -195,22 +227,22 @@ func (t *Tracker) endSaving() {
 }
 
 // handOver gives the call log a call's record. With a state kept, the
-// record is first saved in it (the call gone from the calls in
-// progress): a crash before the call log has it, or before the next
-// save, makes the next start hand it over again, the same record, which
-// the call log keeps once. So a record is neither lost nor followed by
-// a different one.
+// saver does, once the record is saved with the state (the call gone from
+// the calls in progress): a crash before the call log has it, or before
+// the next save, makes the next start hand it over again, the same
+// record, which the call log keeps once. So a record is neither lost nor
+// followed by a different one, and call tracking does not wait.
 func (t *Tracker) handOver(rec Call) {
-	if t.cont.keep != nil && !t.cont.batch {
-		saved := rec
-		saved.Classification = nil
-		t.cont.handed = append(t.cont.handed, saved)
-		if err := t.saveSync(); err == nil {
-			t.cont.handed = t.cont.handed[:0]
-		}
-		// On an error the record stays in the next save's handed list.
+	if t.cont.keep == nil {
+		t.log.Record(rec)
+		return
 	}
-	t.log.Record(rec)
+	rec.Classification = nil // for the admin page only, which has it already
+	t.cont.seq++
+	t.cont.handed = append(t.cont.handed, handedRecord{seq: t.cont.seq, rec: rec})
+	if !t.cont.batch {
+		t.saveAsync()
+	}
 }
 
 // stop is Run's end: calls waiting out the linger are recorded; the

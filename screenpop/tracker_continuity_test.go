@@ -351,3 +351,11 @@ func TestTrackerResyncFindsAnOutboundCallAnsweredUnseen(t *testing.T) {
 		t.Errorf("got %+v gaps %v, want answered by the client, talked 15 s from the resync, the answer flagged", summariseOutbound(c), c.Gaps)
 	}
 }
+
+func readSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

@@ -114,6 +114,9 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 	if ends {
 		// Flagged before the end is, so the record handed over says so.
 		addGap(c, GapEnd)
+		if c.out == nil && c.rec.Caller == "" {
+			addGap(c, GapCaller) // the event that would have named the caller was lost
+		}
 		if !answered && (ringing || c.out != nil) {
 			addGap(c, GapAnswer) // it may have been answered unseen
 		}

@@ -67,7 +67,10 @@ type savedOut struct {
 // State returns the calls in progress. It is called on the tracker's
 // goroutine (KeepState's save is).
 func (t *Tracker) State() TrackerState {
-	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}, Handed: slices.Clone(t.cont.handed)}
+	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}}
+	for _, h := range t.cont.handed {
+		s.Handed = append(s.Handed, h.rec)
+	}
 	for _, c := range t.calls {
 		s.Calls = append(s.Calls, saveCall(c))
 	}
