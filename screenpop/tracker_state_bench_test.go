@@ -6,10 +6,8 @@ import (
 	"testing"
 )
 
-// BenchmarkTrackerStateSave is one save of the calls in progress, as call
-// tracking makes when a call starts or ends, with 200 calls ringing or
-// talking.
-func BenchmarkTrackerStateSave(b *testing.B) {
+// benchTracker is a tracker following 200 calls, ringing or talking.
+func benchTracker() *Tracker {
 	p := newPBX()
 	tr, _, _ := newTestTracker()
 	for i := range 200 {
@@ -19,6 +17,23 @@ func BenchmarkTrackerStateSave(b *testing.B) {
 			feed(tr, one(dial(trunk, p.phone(trunk, "102"), "ANSWER", p.at(float64(i)+1))))
 		}
 	}
+	return tr
+}
+
+// BenchmarkTrackerState is what call tracking itself spends on a save
+// (the copy of its calls); the saver goroutine does the rest.
+func BenchmarkTrackerState(b *testing.B) {
+	tr := benchTracker()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = tr.State()
+	}
+}
+
+// BenchmarkTrackerStateSave is one whole save, as the saver goroutine
+// makes when a call starts or ends.
+func BenchmarkTrackerStateSave(b *testing.B) {
+	tr := benchTracker()
 	f := StateFile{Path: filepath.Join(b.TempDir(), "calls.json")}
 	b.ReportAllocs()
 	for b.Loop() {
