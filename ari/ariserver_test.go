@@ -75,6 +75,8 @@ func newARIServer(t *testing.T, tls bool) *ariServer {
 		writeJSON(w, ariv5.AsteriskInfo{SystemInfo: ariv5.SystemInfo{Version: "22.10.1", EntityID: "02:fc:00:00:00:01"}})
 	})
 	mux.HandleFunc("GET /ari/channels", s.serveChannels)
+	// No bridges: the resync's calls are told by their channels' states.
+	mux.HandleFunc("GET /ari/bridges", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, []ariv5.BridgeData{}) })
 	// As Asterisk does: the application and the channels in it (none
 	// here; the daemon continues any it finds).
 	mux.HandleFunc("GET /ari/applications/{app}", func(w http.ResponseWriter, r *http.Request) {

@@ -40,8 +40,9 @@ type Config struct {
 	// socket is noticed within about twice that. Default 5s.
 	PingInterval time.Duration
 	// ReconnectMin and ReconnectMax bound the wait between reconnect
-	// attempts, which doubles (with jitter) while Asterisk stays away.
-	// Defaults 500ms and 30s.
+	// attempts: ReconnectMin after a connection that was resynced, then
+	// doubling (with jitter) while connecting keeps failing. Defaults
+	// 500ms and 30s.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 }
@@ -231,12 +232,8 @@ func parseBase(raw string) (*url.URL, error) {
 // tracking has been resynced on it.
 func (c *Client) Ready() bool { return c.ready.Load() && !c.in.Replaced() }
 
-// How long a connection must have lasted for the next reconnect to start
-// again from ReconnectMin, and how often a PBX that stays down is logged.
-const (
-	stableAfter   = 30 * time.Second
-	logFailureGap = time.Minute
-)
+// logFailureGap is how often a PBX that stays down is logged.
+const logFailureGap = time.Minute
 
 // Run connects the events websocket and keeps it connected, resyncing call
 // tracking on every connection, until ctx is done; then it closes the
@@ -266,9 +263,10 @@ func (c *Client) Run(ctx context.Context) error {
 		case up > 0:
 			c.log.Warn("lost the ARI connection; reconnecting", "url", c.base.String(), "after", up.Round(time.Millisecond), "err", err)
 			loggedAt = time.Now()
-			if up >= stableAfter {
-				retries = 0
-			}
+			// The connection worked (it was resynced): a link that flaps
+			// is tried again within ReconnectMin, however short it lasted.
+			// The wait grows only while connecting keeps failing.
+			retries = 0
 		case loggedAt.IsZero():
 			c.log.Error("cannot connect to ARI; retrying", "url", c.base.String(), "err", err)
 			loggedAt = time.Now()

@@ -28,7 +28,7 @@ func TestRunResyncsOnConnect(t *testing.T) {
 
 	t.Run("the resync comes first and lists the channels Asterisk has", func(t *testing.T) {
 		ev := h.nextResync(t)
-		want := screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", Channels: chans}
+		want := screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", Channels: chans, Bridges: map[string][]string{}}
 		if d := cmp.Diff(want, ev, ignoreAt); d != "" {
 			t.Errorf("resync (-want +got):\n%s", d)
 		}
@@ -409,5 +409,31 @@ func TestRunStopsPromptly(t *testing.T) {
 				after()
 			}
 		})
+	}
+}
+
+func TestRunRetriesAFlappingLinkPromptly(t *testing.T) {
+	s := newARIServer(t, false)
+	cfg := testConfig(s)
+	// A wait that doubled on every drop would reach minutes by the tenth.
+	cfg.ReconnectMin, cfg.ReconnectMax = 50*time.Millisecond, time.Hour
+	h := startClient(t, cfg)
+	conn := s.accept()
+	h.nextResync(t)
+	const drops = 10
+	var blind time.Duration
+	for range drops {
+		dropped := time.Now()
+		conn.drop()
+		conn = s.accept()
+		h.nextResync(t)
+		blind += time.Since(dropped)
+	}
+	t.Logf("%d drops of a connection that had been resynced: %s blind in all, %s on average (reconnect_min %s)",
+		drops, blind.Round(time.Millisecond), (blind / drops).Round(time.Millisecond), cfg.ReconnectMin)
+	// Each retry waits reconnect_min; a doubling wait would sum to about
+	// 50 ms·2^10 = 51 s. The bound leaves a loaded machine room.
+	if blind > 10*time.Second {
+		t.Errorf("%d drops left the daemon blind %s: the wait grew although every connection worked", drops, blind)
 	}
 }

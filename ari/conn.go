@@ -89,6 +89,17 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 	if err != nil {
 		return 0, fmt.Errorf("resync: %w", err)
 	}
+	// Bridges tell who answered while we were away when the channels do
+	// not carry CHANNEL(linkedid). Without them the resync still works
+	// from the channels' states.
+	bridges, err := c.Bridges(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		c.log.Warn("cannot list Asterisk's bridges; calls answered while the events were missed are found from their channels' states only", "err", err)
+		bridges = nil
+	}
 	// Channels that entered our app while we were away, or whose continue
 	// was lost with the old socket, wait there: they go through the Stasis
 	// handler like new ones.
@@ -103,7 +114,7 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		return 0, r.reason()
 	default:
 	}
-	c.in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", At: time.Now().UTC(), Channels: chans, Waiting: waiting})
+	c.in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", At: time.Now().UTC(), Channels: chans, Waiting: waiting, Bridges: bridges})
 
 	start := time.Now()
 	c.ready.Store(true)

@@ -82,6 +82,23 @@ func (c *Client) Channels(ctx context.Context) ([]screenpop.Channel, error) {
 	return chans, nil
 }
 
+// Bridges lists the members (channel IDs) of every bridge Asterisk has
+// now (GET /bridges), by bridge ID: a resync tells from them who answered
+// a call while the events were missed.
+func (c *Client) Bridges(ctx context.Context) (map[string][]string, error) {
+	var data []ariv5.BridgeData
+	if err := c.do(ctx, http.MethodGet, "/bridges", nil, nil, &data); err != nil {
+		return nil, fmt.Errorf("list bridges: %w", err)
+	}
+	bridges := make(map[string][]string, len(data))
+	for _, b := range data {
+		if b.ID != "" && len(b.ChannelIDs) > 0 {
+			bridges[b.ID] = b.ChannelIDs
+		}
+	}
+	return bridges, nil
+}
+
 // waitingInApp lists the channels in our Stasis app (GET /applications/{app}).
 func (c *Client) waitingInApp(ctx context.Context) ([]string, error) {
 	var app struct {

@@ -96,4 +96,8 @@ type Event struct {
 	// the IDs of the channels waiting in our Stasis app.
 	Channels []Channel
 	Waiting  []string
+	// Bridges are the members (channel IDs) of each bridge Asterisk has at
+	// an EventResync, by bridge ID: who is talking to whom, when the Dial
+	// that answered was not seen.
+	Bridges map[string][]string
 }

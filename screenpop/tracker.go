@@ -37,8 +37,9 @@ type TrackerConfig struct {
 const (
 	DefaultStaleAfter = 6 * time.Hour
 	DefaultLinger     = time.Second
-	// clockJump is how far back an event's time may be before the tracker
-	// takes it for a new timeline rather than a late event.
+	// clockJump is how far from the tracker's clock, back or ahead, an
+	// event's time may be before the tracker takes it for a suspect time:
+	// a new timeline only once a second event confirms it.
 	clockJump = time.Minute
 	// sweepEvery is how often stale calls are looked for.
 	sweepEvery = time.Minute
@@ -92,6 +93,9 @@ type Tracker struct {
 	// Run returns.
 	snaps   chan chan TrackerSnapshot
 	stopped chan struct{}
+	// cont is what keeps the records true across ARI drops, clock jumps
+	// and restarts (tracker_continuity.go).
+	cont continuity
 }
 
 type orphan struct {
@@ -180,9 +184,12 @@ func (t *Tracker) Observe(obs Observer) {
 // Snapshot. It is called once.
 func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 	defer close(t.stopped)
+	defer t.endSaving()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	var lastWall time.Time
+	// A restored state sets the clock before any event: the ticks move it
+	// on by the wall time since Run began.
+	lastWall := time.Now()
 	for {
 		select {
 		case ev, ok := <-events:
@@ -191,6 +198,7 @@ func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 				return nil
 			}
 			t.Handle(ev)
+			t.saveNow()
 			lastWall = time.Now()
 		case now := <-tick.C:
 			// Asterisk's clock drives the tracker; between events, advance
@@ -199,6 +207,7 @@ func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 				t.Advance(t.now.Add(now.Sub(lastWall)))
 				lastWall = now
 			}
+			t.checkpoint(now)
 		case reply := <-t.snaps:
 			reply <- t.snapshot()
 		case <-ctx.Done():
@@ -215,7 +224,7 @@ func (t *Tracker) Run(ctx context.Context, events <-chan Event) error {
 				}
 				break
 			}
-			t.Close(CloseShutdown)
+			t.stop()
 			return nil
 		}
 	}
@@ -226,19 +235,7 @@ func (t *Tracker) Open() int { return len(t.calls) }
 
 // Handle applies one event.
 func (t *Tracker) Handle(ev Event) {
-	switch {
-	case ev.At.After(t.now):
-		t.Advance(ev.At)
-	case ev.At.Before(t.now.Add(-clockJump)):
-		// Asterisk's clock went back (or a second capture is replayed):
-		// calls waiting out Linger belong to the old timeline.
-		ending := t.ending
-		t.ending = nil
-		for _, c := range ending {
-			t.finish(c)
-		}
-		t.now = ev.At
-	}
+	t.clock(ev)
 	switch ev.Kind {
 	case EventChannelCreated:
 		t.created(ev.Channel, ev.At)
@@ -265,7 +262,7 @@ func (t *Tracker) Handle(ev Event) {
 	case EventStasisStart:
 		t.stasis(ev)
 	case EventResync:
-		t.resync(ev.Channels, ev.At)
+		t.resync(ev.Channels, ev.Bridges, ev.At)
 		t.waitingInStasis(ev.Waiting, ev.At)
 	}
 }
@@ -382,6 +379,7 @@ func (t *Tracker) open(ch Channel, at time.Time, out *dialOut) *call {
 		c.rec.StartedAt = at
 	}
 	t.calls[id] = c
+	t.cont.urgent = true
 	if ch.LinkedID != "" {
 		t.linked[ch.LinkedID] = c
 	}
@@ -799,7 +797,11 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 	c.ended = true
 	c.rec.EndedAt = at
 	c.rec.CloseReason = reason
+	if reason != "" {
+		addGap(c, GapEnd) // the tracker closed it: its end was not seen
+	}
 	t.ending = append(t.ending, c)
+	t.cont.urgent = true // saved with the linger ahead of it: a crash now loses nothing
 }
 
 // forceEnd ends a call whose end was not seen, as of at.
@@ -847,92 +849,6 @@ func (t *Tracker) sweep() {
 	}
 }
 
-// resync reconciles with the channels Asterisk has after a (re)connect:
-// calls whose inbound legs are gone ended while we were away; inbound
-// channels we do not know are calls in progress to follow from now on.
-func (t *Tracker) resync(channels []Channel, at time.Time) {
-	present := make(map[string]Channel, len(channels))
-	for _, ch := range channels {
-		present[ch.ID] = ch
-	}
-	for _, c := range t.calls {
-		if c.ended {
-			continue
-		}
-		for _, l := range c.legs {
-			if _, ok := present[l.ch.ID]; l.alive && !ok && !l.origin {
-				t.destroyed(l.ch, 0, "", at, CloseDisconnected)
-			}
-		}
-		for _, l := range c.legs {
-			if _, ok := present[l.ch.ID]; l.alive && !ok && l.origin {
-				t.destroyed(l.ch, 0, "", at, CloseDisconnected)
-			}
-		}
-	}
-	for p, os := range t.orphans {
-		os = slices.DeleteFunc(os, func(o orphan) bool { _, ok := present[o.ch.ID]; return !ok })
-		if len(os) == 0 {
-			delete(t.orphans, p)
-		} else {
-			t.orphans[p] = os
-		}
-	}
-	for id := range t.originating {
-		if _, ok := present[id]; !ok {
-			delete(t.originating, id) // gone while we were away: how is not known
-		}
-	}
-	for id, m := range t.bridges {
-		for ch := range m {
-			if _, ok := present[ch]; !ok {
-				delete(m, ch)
-			}
-		}
-		if len(m) == 0 {
-			delete(t.bridges, id)
-		}
-	}
-	// Channels we do not know: calls first, oldest first so a call's first
-	// channel names it; then the channels that belong to them.
-	sorted := slices.Clone(channels)
-	slices.SortStableFunc(sorted, func(a, b Channel) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	for _, ch := range sorted {
-		if t.legs[ch.ID] != nil || t.callOf(ch) != nil {
-			continue
-		}
-		switch {
-		case t.isInbound(ch) && !t.child(ch):
-			t.start(ch, at).resynced = true
-		case t.startOutbound(ch, at):
-			t.legs[ch.ID].call.resynced = true
-		}
-	}
-	for _, ch := range sorted {
-		if t.legs[ch.ID] != nil {
-			t.updated(ch, at)
-			continue
-		}
-		c := t.callOf(ch)
-		if c == nil || c.ended {
-			continue
-		}
-		l := t.join(c, ch, c.out == nil && t.isInbound(ch), at)
-		switch {
-		case !c.resynced || l.origin || ch.State != "Up":
-		case c.out != nil && c.rec.AnsweredAt == nil:
-			// The client answered before we were listening: when is not known.
-			t.dialClient(c, Event{DialStatus: "ANSWER", At: at})
-		case c.out == nil:
-			if op := t.cfg.Operators.Operator(ch.Name); op != "" {
-				// Answered before we were listening: when is not known.
-				l.how = legResynced
-				t.talkedTo(c, op, at)
-			}
-		}
-	}
-}
-
 // finish builds the call's record, hands it to the call log, and forgets
 // the call.
 func (t *Tracker) finish(c *call) {
@@ -953,7 +869,7 @@ func (t *Tracker) finish(c *call) {
 	rec := t.record(c)
 	rec.Classification = t.classify(c, &rec)
 	t.keepRecent(rec)
-	t.log.Record(rec)
+	t.handOver(rec)
 	n := t.notice(c, NoticeEnded)
 	n.Call = &rec
 	t.obs.Notice(n)

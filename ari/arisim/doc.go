@@ -5,7 +5,7 @@
 // the shapes, and as far as they are deterministic the order, of the real
 // traces in ari/testdata/traces.
 //
-// It answers the REST calls the daemon makes (asterisk/info, channels,
+// It answers the REST calls the daemon makes (asterisk/info, channels, bridges,
 // continue, variable, eventFilter, subscription, applications, originate),
 // with Basic auth and Asterisk's error statuses, and serves the events
 // websocket: a text frame per event, Asterisk's timestamp format, pings

@@ -53,6 +53,8 @@ func (s *Sim) serveARI(w http.ResponseWriter, r *http.Request) {
 		routes = []route{{http.MethodPost, s.serveContinue}}
 	case match(path, "channels", "*", "variable"):
 		routes = []route{{http.MethodPost, s.serveSetVariable}}
+	case match(path, "bridges"):
+		routes = []route{{http.MethodGet, s.serveBridges}}
 	case match(path, "applications"):
 		routes = []route{{http.MethodGet, s.serveApplications}}
 	case match(path, "applications", "*"):
@@ -118,6 +120,33 @@ func (s *Sim) serveChannels(w http.ResponseWriter, _ *http.Request, _ []string) 
 			b = append(b, ',')
 		}
 		b = s.appendChannel(b, ch)
+	}
+	s.mu.Unlock()
+	b = append(b, ']')
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+// serveBridges lists the bridges that have members, as GET /bridges does.
+// A call cut short (abort) leaves its bridge behind with no channel alive
+// in it: Asterisk would have destroyed it, so it is forgotten here.
+func (s *Sim) serveBridges(w http.ResponseWriter, _ *http.Request, _ []string) {
+	s.mu.Lock()
+	b := []byte{'['}
+	n := 0
+	for id, br := range s.bridges {
+		if len(br.channels) == 0 {
+			continue // just created: empty bridges are of no use to a resync
+		}
+		if !slices.ContainsFunc(br.channels, func(ch string) bool { return s.chans[ch] != nil }) {
+			delete(s.bridges, id)
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendBridge(b, br)
 	}
 	s.mu.Unlock()
 	b = append(b, ']')

@@ -106,6 +106,7 @@ type Sim struct {
 	// the state changed, and GET /channels is consistent with them.
 	mu         sync.Mutex
 	chans      map[string]*channel // alive channels by ID
+	bridges    map[string]*bridge  // bridges by ID, from BridgeCreated to BridgeDestroyed
 	apps       map[string]*app     // registered applications by name
 	conns      map[*conn]bool      // every events websocket open
 	originates []Originate
@@ -145,13 +146,14 @@ func New(cfg Config, log *slog.Logger) *Sim {
 	cfg.Operators = slices.Clone(cfg.Operators)
 	now := time.Now()
 	return &Sim{
-		cfg:   cfg,
-		log:   log,
-		clock: clock{wall: now, sim: now.Round(0).UTC(), speed: cfg.Speed},
-		chans: map[string]*channel{},
-		apps:  map[string]*app{},
-		conns: map[*conn]bool{},
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		log:     log,
+		clock:   clock{wall: now, sim: now.Round(0).UTC(), speed: cfg.Speed},
+		chans:   map[string]*channel{},
+		bridges: map[string]*bridge{},
+		apps:    map[string]*app{},
+		conns:   map[*conn]bool{},
+		done:    make(chan struct{}),
 	}
 }
 

@@ -230,6 +230,10 @@ func (r *run) bridgeEvent(typ string, b *bridge, ch *channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch typ {
+	case "BridgeCreated":
+		s.bridges[b.id] = b
+	case "BridgeDestroyed":
+		delete(s.bridges, b.id)
 	case "ChannelEnteredBridge":
 		b.channels = append(b.channels, ch.id)
 	case "ChannelLeftBridge":

@@ -257,7 +257,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	reg.MustRegister(lookups)
 	popper.LookupDone = func(d time.Duration, _ error) { lookups.Observe(d.Seconds()) }
-	tracker := screenpop.NewTracker(cfg.trackerConfig(), callLogs{writer, countCalls{calls}}, screenpop.Observers{stasis, popper})
+	tracker := screenpop.NewTracker(cfg.trackerConfig(), callLogs{flaggedCalls{log}, writer, countCalls{calls}}, screenpop.Observers{stasis, popper})
+	keepTrackerState(tracker, cfg.DataDir, reg, log)
 	var routes []web.Route
 	// The operators' API: notes and purposes, leads, complaints...
 	popper.Leads = db // before the tracker runs: an unknown caller's number becomes a lead

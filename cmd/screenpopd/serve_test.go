@@ -75,6 +75,8 @@ func newFakeAsterisk(t *testing.T) *fakeAsterisk {
 				list = []json.RawMessage{}
 			}
 			json.NewEncoder(w).Encode(list)
+		case r.URL.Path == "/ari/bridges":
+			io.WriteString(w, `[]`)
 		case r.URL.Path == "/ari/asterisk/info":
 			io.WriteString(w, `{"system":{"version":"22.10.1"}}`)
 		case strings.HasSuffix(r.URL.Path, "/eventFilter"):

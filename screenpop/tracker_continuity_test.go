@@ -1,0 +1,361 @@
+package screenpop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func resyncEv(at time.Time, chans ...Channel) Event {
+	return Event{Kind: EventResync, At: at, Channels: chans}
+}
+
+func state(ch Channel, s string) Channel { ch.State = s; return ch }
+
+func ringingNotices(obs *memObserver) []string {
+	var ops []string
+	for _, n := range obs.notices {
+		if n.Kind == NoticeRinging {
+			ops = append(ops, n.Operator)
+		}
+	}
+	return ops
+}
+
+func TestTrackerResyncRebuildsWhatTheDropHid(t *testing.T) {
+	p := newPBX()
+	t.Run("a call answered during the drop is answered, its answer time flagged, never missed", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c1", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)))
+		// The socket drops; the phone is answered meanwhile.
+		tr.Handle(resyncEv(p.at(5), state(trunk, "Up"), state(ph, "Up")))
+		feed(tr, one(destroyed(ph, p.at(20), 16), destroyed(trunk, p.at(20), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 {
+			t.Fatalf("got %d records, want 1", len(log.calls))
+		}
+		c := log.calls[0]
+		want := summary{ID: "c1", Status: StatusAnswered, OfferedTo: []string{"101"}, AnsweredBy: "101", TalkedTo: []string{"101"},
+			Outcomes: []Outcome{OutcomeAnswered}}
+		if d := cmp.Diff(want, summarise(c)); d != "" {
+			t.Errorf("record (-want +got):\n%s", d)
+		}
+		if !c.Uncertain(GapAnswer) || c.Uncertain(GapStart) || c.Uncertain(GapEnd) {
+			t.Errorf("gaps %v, want the answer flagged and the start and end exact", c.Gaps)
+		}
+		if !c.StartedAt.Equal(p.at(0)) || !c.EndedAt.Equal(p.at(20)) {
+			t.Errorf("started %v ended %v, want the times seen", c.StartedAt, c.EndedAt)
+		}
+	})
+	t.Run("a call that began during the drop starts at its channel's creation and its ringing phone pops", func(t *testing.T) {
+		tr, log, obs := newTestTracker()
+		trunk := p.trunk("c2", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "102")
+		tr.Handle(resyncEv(p.at(3), state(ph, "Ringing"), trunk))
+		if got := ringingNotices(obs); !slices.Equal(got, []string{"102"}) {
+			t.Fatalf("ringing notices for %v, want 102's pop", got)
+		}
+		feed(tr, one(dial(trunk, ph, "NOANSWER", p.at(8)), destroyed(ph, p.at(8), 16), destroyed(trunk, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		c := log.calls[0]
+		want := summary{ID: "c2", Status: StatusMissed, OfferedTo: []string{"102"}, TalkedTo: []string{}, Outcomes: []Outcome{OutcomeNoAnswer}}
+		if d := cmp.Diff(want, summarise(c)); d != "" {
+			t.Errorf("record (-want +got):\n%s", d)
+		}
+		if !c.StartedAt.Equal(p.t0) || c.WaitSeconds != 9 {
+			t.Errorf("started %v, waited %v s; want the channel's creation %v and 9 s", c.StartedAt, c.WaitSeconds, p.t0)
+		}
+		if !c.Uncertain(GapStart) || !c.Uncertain(GapOffers) {
+			t.Errorf("gaps %v, want start and offers", c.Gaps)
+		}
+	})
+	t.Run("a known phone found ringing pops, its ring start flagged", func(t *testing.T) {
+		tr, _, obs := newTestTracker()
+		trunk := p.trunk("c3", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "103")
+		feed(tr, one(created(trunk, p.at(0)), created(ph, p.at(0.1)), dial(trunk, ph, "", p.at(0.1))))
+		tr.Handle(resyncEv(p.at(2), trunk, state(ph, "Ringing")))
+		if got := ringingNotices(obs); !slices.Equal(got, []string{"103"}) {
+			t.Errorf("ringing notices for %v, want 103's pop", got)
+		}
+		tr.Close(CloseEndOfInput)
+	})
+	t.Run("a call gone at the reconnect is closed as ended while disconnected, its end flagged", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c4", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)))
+		tr.Handle(resyncEv(p.at(5)))
+		tr.Advance(p.at(30))
+		c := log.calls[0]
+		if c.CloseReason != CloseDisconnected || !c.Uncertain(GapEnd) || !c.Uncertain(GapAnswer) || !c.Uncertain(GapOffers) {
+			t.Errorf("close %q gaps %v: want %q, and end, answer (it may have been answered) and offers flagged", c.CloseReason, c.Gaps, CloseDisconnected)
+		}
+	})
+	t.Run("a call answered before the drop and talking after it is exact", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c5", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)), one(dial(trunk, ph, "ANSWER", p.at(2))))
+		tr.Handle(resyncEv(p.at(5), state(trunk, "Up"), state(ph, "Up")))
+		feed(tr, one(destroyed(ph, p.at(20), 16), destroyed(trunk, p.at(20), 16)))
+		tr.Advance(p.at(30))
+		if c := log.calls[0]; len(c.Gaps) != 0 || c.TalkSeconds != 18 {
+			t.Errorf("gaps %v talk %v s, want none and 18 s", c.Gaps, c.TalkSeconds)
+		}
+	})
+	t.Run("a phone bridged with the caller answered, even without linked IDs", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c6", "+79161234567", "74951112233")
+		trunk.LinkedID = ""
+		ph := p.phone(trunk, "104")
+		ph.LinkedID = ""
+		tr.Handle(created(trunk, p.at(0)))
+		tr.Handle(Event{Kind: EventResync, At: p.at(5), Channels: []Channel{state(trunk, "Up"), state(ph, "Up")},
+			Bridges: map[string][]string{"b1": {trunk.ID, ph.ID}}})
+		feed(tr, one(destroyed(ph, p.at(20), 16), destroyed(trunk, p.at(20), 16)))
+		tr.Advance(p.at(30))
+		c := log.calls[0]
+		if c.Status != StatusAnswered || c.AnsweredBy == nil || *c.AnsweredBy != "104" || !c.Uncertain(GapAnswer) {
+			t.Errorf("got %+v gaps %v, want answered by 104 with the answer flagged", summarise(c), c.Gaps)
+		}
+	})
+}
+
+func TestTrackerClockIsNotDraggedByOneEvent(t *testing.T) {
+	p := newPBX()
+	tr, log, _ := newTestTracker()
+	var jumps []time.Time
+	tr.OnClockJump(func(at, _ time.Time) { jumps = append(jumps, at) })
+	a := p.trunk("c1", "+79161234567", "74951112233")
+	b := p.trunk("c2", "+79161234568", "74951112233")
+	feed(tr, one(created(a, p.at(0)), created(b, p.at(1))))
+	future := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	stray := p.trunk("stray", "+79161234569", "74951112233")
+	tr.Handle(created(stray, future))
+	tr.Advance(p.at(2))
+	feed(tr, one(destroyed(a, p.at(10), 16)))
+	tr.Advance(p.at(20))
+	t.Logf("suspect event times: %d; calls recorded: %d", len(jumps), len(log.calls))
+	if len(jumps) != 1 || !jumps[0].Equal(future) {
+		t.Errorf("suspect clock jumps %v, want the one event of 2099", jumps)
+	}
+	if len(log.calls) != 1 || log.calls[0].ID != "c1" || log.calls[0].CloseReason != "" {
+		t.Fatalf("recorded %v, want only c1, which ended", log.calls)
+	}
+	t.Run("a second capture replayed later moves the clock", func(t *testing.T) {
+		later := p.at(3 * 3600)
+		c := p.trunk("c3", "+79161234560", "74951112233")
+		feed(tr, one(created(c, later), hangupRequest(c, later.Add(time.Second))))
+		if !tr.now.Equal(later.Add(time.Second)) {
+			t.Errorf("clock %v, want %v once two events agree", tr.now, later.Add(time.Second))
+		}
+	})
+}
+
+func TestTrackerStateCarriesCallsAcrossARestart(t *testing.T) {
+	p := newPBX()
+	trunk := p.trunk("c1", "+79161234567", "74951112233")
+	ph := p.phone(trunk, "101")
+	run := func(restart bool, gone bool) ([]Call, *memObserver) {
+		tr, log, _ := newTestTracker()
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)), one(dial(trunk, ph, "ANSWER", p.at(2))))
+		obs := &memObserver{}
+		if restart {
+			f := StateFile{Path: filepath.Join(t.TempDir(), "calls.json")}
+			if err := f.Save(tr.State()); err != nil {
+				t.Fatal(err)
+			}
+			s, ok, err := f.Load()
+			if !ok || err != nil {
+				t.Fatalf("load state: %v, %v", ok, err)
+			}
+			ops, _ := ParseEndpointPatterns([]string{"PJSIP/{ext}"})
+			log = &memLog{}
+			tr = NewTracker(TrackerConfig{InboundContexts: []string{"from-trunk"}, Operators: ops, Region: "RU", StaleAfter: time.Hour}, log, obs)
+			if err := tr.Restore(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if gone {
+			tr.Handle(resyncEv(p.at(30)))
+		} else {
+			tr.Handle(resyncEv(p.at(30), state(trunk, "Up"), state(ph, "Up")))
+			feed(tr, one(destroyed(ph, p.at(40), 16), destroyed(trunk, p.at(40), 16)))
+		}
+		tr.Advance(p.at(60))
+		return log.calls, obs
+	}
+	t.Run("a call talking across the restart gets the record a continuous daemon writes", func(t *testing.T) {
+		want, _ := run(false, false)
+		got, _ := run(true, false)
+		if len(got) != 1 {
+			t.Fatalf("got %d records, want 1", len(got))
+		}
+		got[0].Classification, want[0].Classification = nil, nil
+		if d := cmp.Diff(want[0], got[0]); d != "" {
+			t.Errorf("record after a restart (-continuous +restarted):\n%s", d)
+		}
+	})
+	t.Run("a call gone at the restart is closed as ended while the daemon was down", func(t *testing.T) {
+		got, _ := run(true, true)
+		if len(got) != 1 {
+			t.Fatalf("got %d records, want 1", len(got))
+		}
+		c := got[0]
+		if c.CloseReason != CloseDaemonDown || !c.Uncertain(GapEnd) || !c.EndedAt.Equal(p.at(2)) || c.Status != StatusAnswered {
+			t.Errorf("close %q gaps %v ended %v status %s: want %q, end flagged, ended when last saved (%v), answered",
+				c.CloseReason, c.Gaps, c.EndedAt, c.Status, CloseDaemonDown, p.at(2))
+		}
+	})
+	t.Run("a call that ended and waits out the linger is recorded after a crash", func(t *testing.T) {
+		tr, _, _ := newTestTracker()
+		trunk := p.trunk("c1", "+79161234567", "74951112233")
+		feed(tr, one(created(trunk, p.at(0)), destroyed(trunk, p.at(3), 16)))
+		s := tr.State() // as saved when the call ended; then kill -9
+		tr2, log, _ := newTestTracker()
+		if err := tr2.Restore(s); err != nil {
+			t.Fatal(err)
+		}
+		tr2.Handle(resyncEv(p.at(30)))
+		tr2.Advance(p.at(31))
+		if len(log.calls) != 1 || log.calls[0].CloseReason != "" || log.calls[0].WaitSeconds != 3 {
+			t.Errorf("recorded %+v, want the call as it ended", log.calls)
+		}
+	})
+	t.Run("a damaged state file is moved aside and reported", func(t *testing.T) {
+		f := StateFile{Path: filepath.Join(t.TempDir(), "calls.json")}
+		if err := f.Save(TrackerState{Version: stateVersion}); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFile(f.Path, "{not json"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := f.Load(); ok || err == nil {
+			t.Errorf("load of a damaged file: ok %v err %v, want an error", ok, err)
+		}
+		if err := readable(f.Path + ".bad"); err != nil {
+			t.Errorf("damaged file not kept aside: %v", err)
+		}
+	})
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+func readable(path string) error { _, err := os.Stat(path); return err }
+
+func TestTrackerRunKeepsItsStateWhileCallsChange(t *testing.T) {
+	p := newPBX()
+	tr, log, _ := newTestTracker()
+	f := StateFile{Path: filepath.Join(t.TempDir(), "calls.json")}
+	var (
+		mu    sync.Mutex
+		saves int
+	)
+	tr.KeepState(func(s TrackerState) error {
+		mu.Lock()
+		saves++
+		mu.Unlock()
+		return f.Save(s)
+	}, func(err error) { t.Errorf("save: %v", err) })
+	events := make(chan Event)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tr.Run(ctx, events) }()
+	const calls = 50
+	var trunks []Channel
+	for i := range calls {
+		trunk := p.trunk(fmt.Sprintf("c%d", i), "+79161234567", "74951112233")
+		trunks = append(trunks, trunk)
+		ph := p.phone(trunk, "101")
+		for _, ev := range slices.Concat(one(created(trunk, p.at(float64(i)))), ring(trunk, ph, p.at(float64(i)+0.1)),
+			one(dial(trunk, ph, "ANSWER", p.at(float64(i)+1)))) {
+			events <- ev
+		}
+		if i%2 == 0 { // every other call ends
+			events <- destroyed(ph, p.at(float64(i)+2), 16)
+			events <- destroyed(trunk, p.at(float64(i)+2), 16)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s, ok, err := f.Load()
+	if !ok || err != nil {
+		t.Fatalf("state after the stop: %v %v", ok, err)
+	}
+	mu.Lock()
+	t.Logf("%d saves while %d calls came and half of them went; %d calls recorded, %d kept for the next start", saves, calls, len(log.calls), len(s.Calls))
+	mu.Unlock()
+	if len(s.Calls) != calls/2 || len(log.calls) != calls/2 {
+		t.Errorf("kept %d calls and recorded %d, want %d and %d: the open ones are kept, not recorded cut short", len(s.Calls), len(log.calls), calls/2, calls/2)
+	}
+}
+
+func TestTrackerRestoredClockMovesOnlyByTheWallTime(t *testing.T) {
+	p := newPBX()
+	tr, _, _ := newTestTracker()
+	trunk := p.trunk("c1", "+79161234567", "74951112233")
+	feed(tr, one(created(trunk, p.at(0))))
+	s := tr.State()
+	tr2, log, _ := newTestTracker()
+	if err := tr2.Restore(s); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event)
+	done := make(chan error)
+	go func() { done <- tr2.Run(ctx, events) }()
+	// No event comes (Asterisk is slow to answer): the ticks alone move
+	// the clock, by the wall time, not from the year 1.
+	for start := time.Now(); time.Since(start) < 4*250*time.Millisecond; {
+		snap, err := tr2.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.OpenCount != 1 {
+			t.Fatalf("the restored call was closed before any event: %d open", snap.OpenCount)
+		}
+	}
+	events <- resyncEv(p.at(2), trunk)
+	cancel()
+	<-done
+	for _, c := range log.calls {
+		if c.CloseReason != CloseShutdown {
+			t.Errorf("call recorded with %q before the stop", c.CloseReason)
+		}
+	}
+}
+
+func TestTrackerResyncFindsAnOutboundCallAnsweredUnseen(t *testing.T) {
+	p := newPBX()
+	tr, log, _ := newOutboundTracker()
+	op := desk("o1", "89161234567", p.at(0))
+	client := clientLeg("o1", p.at(0.1))
+	feed(tr, one(created(op, p.at(0)), created(client, p.at(0.1)), dial(op, client, "", p.at(0.1)), dial(op, client, "RINGING", p.at(0.5))))
+	tr.Handle(resyncEv(p.at(5), state(op, "Up"), state(client, "Up")))
+	feed(tr, one(destroyed(client, p.at(20), 16), destroyed(op, p.at(20), 16)))
+	tr.Advance(p.at(30))
+	c := log.calls[0]
+	if c.Status != StatusAnswered || !slices.Equal(c.TalkedTo, []string{"101"}) || !c.Uncertain(GapAnswer) || c.TalkSeconds != 15 {
+		t.Errorf("got %+v gaps %v, want answered by the client, talked 15 s from the resync, the answer flagged", summariseOutbound(c), c.Gaps)
+	}
+}
+
+func readSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

@@ -1,0 +1,280 @@
+package screenpop
+
+import (
+	"slices"
+	"time"
+)
+
+// resync reconciles the tracker with the channels and bridges Asterisk
+// has after a (re)connect, or after a restart that restored saved calls.
+// What the events missed is rebuilt from them, and each part of a record
+// that cannot be known exactly is flagged (Call.Gaps):
+//   - a leg gone ended unseen: a call whose last inbound leg is gone ended
+//     while the daemon was not listening (GapEnd, and GapAnswer if its
+//     phones were ringing then, for it may have been answered unseen);
+//   - a call not answered when the view was lost may have had phones ring
+//     unseen (GapOffers);
+//   - an operator's phone of a call that rings now is an offer, and its
+//     operator gets the pop; one that is Up, or bridged with the caller,
+//     answered the call (GapAnswer: when is not known);
+//   - a call first seen now starts at its inbound channel's creation time
+//     (GapStart, GapOffers).
+//
+// Wait and talk are never measured from the resync without one of these.
+func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at time.Time) {
+	t.cont.batch = true
+	defer func() {
+		t.cont.batch = false
+		t.cont.urgent = true
+	}()
+	reason, endAt := CloseDisconnected, at
+	if !t.cont.restoredAt.IsZero() {
+		// The first resync after a restart: the calls restored were last
+		// known in progress when the state was saved.
+		reason, endAt = CloseDaemonDown, t.cont.restoredAt
+		t.cont.restoredAt = time.Time{}
+	}
+	present := make(map[string]Channel, len(channels))
+	for _, ch := range channels {
+		present[ch.ID] = ch
+	}
+	open := make([]*call, 0, len(t.calls))
+	for _, c := range t.calls {
+		if !c.ended {
+			open = append(open, c)
+		}
+	}
+	slices.SortFunc(open, func(a, b *call) int { return a.rec.StartedAt.Compare(b.rec.StartedAt) })
+	for _, c := range open {
+		t.legsGone(c, present, reason, endAt)
+	}
+	t.forgetGone(present)
+	t.rebuildBridges(present, bridges)
+
+	// Channels we do not know: calls first, oldest first so a call's first
+	// channel names it; then the channels that belong to them.
+	sorted := slices.Clone(channels)
+	slices.SortStableFunc(sorted, func(a, b Channel) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, ch := range sorted {
+		if t.legs[ch.ID] != nil || t.callOf(ch) != nil {
+			continue
+		}
+		var c *call
+		switch {
+		case t.isInbound(ch) && !t.child(ch):
+			c = t.start(ch, at)
+		case t.startOutbound(ch, at):
+			c = t.legs[ch.ID].call
+		default:
+			continue
+		}
+		c.resynced = true
+		addGap(c, GapStart)
+		addGap(c, GapOffers)
+	}
+	for _, ch := range sorted {
+		if l := t.legs[ch.ID]; l != nil {
+			t.legFound(l, ch, at)
+			continue
+		}
+		c := t.callOf(ch)
+		if c == nil {
+			c = t.bridgedWith(ch)
+		}
+		if c == nil || c.ended {
+			continue
+		}
+		l := t.join(c, ch, c.out == nil && t.isInbound(ch), at)
+		if !l.origin {
+			t.phoneFound(c, l, at)
+		}
+	}
+}
+
+// legsGone ends the legs of c that Asterisk no longer has: they ended
+// while the daemon was not listening.
+func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, at time.Time) {
+	answered := c.rec.AnsweredAt != nil // an outbound call's AnsweredBy is who placed it
+	if c.out == nil && !answered {
+		// Phones may have rung and stopped unseen.
+		addGap(c, GapOffers)
+	}
+	ringing, ends := false, false
+	for _, o := range c.offers {
+		ringing = ringing || o.Outcome == OutcomeRinging
+	}
+	for _, l := range c.legs {
+		if _, ok := present[l.ch.ID]; l.alive && l.origin {
+			ends = !ok
+			if ok {
+				break
+			}
+		}
+	}
+	if ends {
+		// Flagged before the end is, so the record handed over says so.
+		addGap(c, GapEnd)
+		if c.out == nil && c.rec.Caller == "" {
+			addGap(c, GapCaller) // the event that would have named the caller was lost
+		}
+		if !answered && (ringing || c.out != nil) {
+			addGap(c, GapAnswer) // it may have been answered unseen
+		}
+	}
+	for _, origin := range []bool{false, true} {
+		for _, l := range c.legs {
+			if _, ok := present[l.ch.ID]; !l.alive || ok || l.origin != origin {
+				continue
+			}
+			if o := l.offer; o != nil && o.Outcome == OutcomeRinging {
+				addGap(c, GapOffers) // how its ringing ended is not known
+			}
+			t.destroyed(l.ch, 0, "", at, reason)
+		}
+	}
+}
+
+// forgetGone drops the orphans and originates whose channels are gone:
+// how they ended is not known, and they are no call yet.
+func (t *Tracker) forgetGone(present map[string]Channel) {
+	for p, os := range t.orphans {
+		os = slices.DeleteFunc(os, func(o orphan) bool { _, ok := present[o.ch.ID]; return !ok })
+		if len(os) == 0 {
+			delete(t.orphans, p)
+		} else {
+			t.orphans[p] = os
+		}
+	}
+	for id := range t.originating {
+		if _, ok := present[id]; !ok {
+			delete(t.originating, id)
+		}
+	}
+}
+
+// rebuildBridges replaces the bridges the events built with those
+// Asterisk has now; without a bridge list, the known ones keep their
+// members that are still there.
+func (t *Tracker) rebuildBridges(present map[string]Channel, bridges map[string][]string) {
+	if bridges == nil {
+		for id, m := range t.bridges {
+			for ch := range m {
+				if _, ok := present[ch]; !ok {
+					delete(m, ch)
+				}
+			}
+			if len(m) == 0 {
+				delete(t.bridges, id)
+			}
+		}
+		return
+	}
+	t.bridges = make(map[string]map[string]Channel, len(bridges))
+	for id, members := range bridges {
+		m := make(map[string]Channel, len(members))
+		for _, ch := range members {
+			if c, ok := present[ch]; ok {
+				m[ch] = c
+			}
+		}
+		if len(m) > 0 {
+			t.bridges[id] = m
+		}
+	}
+}
+
+// bridgedWith is the open call one of whose origin legs shares a bridge
+// with ch, or nil: how a phone that answered unseen is tied to its call
+// when the channels carry no linked ID.
+func (t *Tracker) bridgedWith(ch Channel) *call {
+	for _, m := range t.bridges {
+		if _, ok := m[ch.ID]; !ok {
+			continue
+		}
+		for id := range m {
+			if l := t.legs[id]; l != nil && l.origin && !l.call.ended {
+				return l.call
+			}
+		}
+	}
+	return nil
+}
+
+// legFound brings a leg the tracker knew up to what Asterisk shows now
+// (ch): a dialled phone that rings is told to its operator, one that is
+// Up answered the call while the events were missed.
+func (t *Tracker) legFound(l *leg, ch Channel, at time.Time) {
+	o, c := l.offer, l.call
+	if c.out != nil && !l.origin && ch.State == "Up" && c.rec.AnsweredAt == nil && !c.ended {
+		// The client answered an outbound call unseen: when is not known.
+		addGap(c, GapAnswer)
+		t.dialClient(c, Event{DialStatus: "ANSWER", At: at})
+	}
+	if o != nil && o.Outcome == OutcomeRinging && o.RingingAt == nil && ch.State == "Ringing" && !c.ended {
+		addGap(c, GapOffers) // it began ringing unseen: since when is not known
+	}
+	t.updated(ch, at) // rings it
+	if o == nil || o.Outcome != OutcomeRinging || c.ended || !phoneAnswered(l.ch, t.bridges) {
+		return
+	}
+	addGap(c, GapAnswer)
+	addGap(c, GapOffers) // its ringing, if any, was not seen to end
+	t.answered(l, at)
+}
+
+// phoneFound makes a channel of c that the tracker did not know, found
+// at a resync, an offer if it is an operator's phone that rings, or the
+// operator who answered if it is Up.
+func (t *Tracker) phoneFound(c *call, l *leg, at time.Time) {
+	ch := l.ch
+	if localHalf(ch.Name) == 2 {
+		return // the phone's own half: the ;1 half is the one dialled
+	}
+	if c.out != nil {
+		if !c.resynced || ch.State != "Up" || c.rec.AnsweredAt != nil {
+			return
+		}
+		// The client answered before we were listening: when is not known.
+		addGap(c, GapAnswer)
+		t.dialClient(c, Event{DialStatus: "ANSWER", At: at})
+		return
+	}
+	op := t.cfg.Operators.Operator(ch.Name)
+	if op == "" {
+		return
+	}
+	addGap(c, GapOffers)
+	switch {
+	case phoneAnswered(ch, t.bridges):
+		addGap(c, GapAnswer)
+		if c.rec.AnsweredBy == nil && !c.resynced {
+			// Dialled and answered unseen: an offer of the call.
+			l.offer = &Offer{Operator: op, Channel: ch.Name, DialedAt: ch.CreatedAt, Outcome: OutcomeRinging}
+			c.offers = append(c.offers, l.offer)
+			t.answered(l, at)
+			return
+		}
+		l.how = legResynced
+		t.talkedTo(c, op, at)
+	case ch.State == "Ringing" || ch.State == "Ring":
+		l.offer = &Offer{Operator: op, Channel: ch.Name, DialedAt: ch.CreatedAt, Outcome: OutcomeRinging}
+		c.offers = append(c.offers, l.offer)
+		t.announce(c)
+		t.ringing(l, at)
+	}
+}
+
+// phoneAnswered reports whether an operator's phone has answered: it is
+// Up, or it is in a bridge (with the caller: the bridges kept are those
+// of our calls' channels).
+func phoneAnswered(ch Channel, bridges map[string]map[string]Channel) bool {
+	if ch.State == "Up" {
+		return true
+	}
+	for _, m := range bridges {
+		if _, ok := m[ch.ID]; ok && len(m) > 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,235 @@
+package screenpop
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// TrackerState is the calls in progress, and those that ended and wait
+// out the linger, saved so that a restart carries them on: the next start
+// restores them, records the ended ones, and the first ARI resync
+// reconciles the others with the channels Asterisk has then.
+type TrackerState struct {
+	// Version is stateVersion; a state of another version is refused.
+	Version int `json:"version"`
+	// SavedAt is the tracker's clock when it was saved: the last moment
+	// its calls were known to be in progress.
+	SavedAt time.Time   `json:"saved_at"`
+	Calls   []savedCall `json:"calls"`
+	// Handed are records handed to the call log as this was saved: the
+	// next start hands them over again, in case the crash came first.
+	Handed []Call `json:"handed,omitempty"`
+}
+
+const stateVersion = 1
+
+// savedCall is one call in progress; legs point at offers by index.
+type savedCall struct {
+	Rec         Call       `json:"rec"`
+	Offers      []Offer    `json:"offers"`
+	Legs        []savedLeg `json:"legs"`
+	Primary     int        `json:"primary"`
+	Opener      int        `json:"opener"`
+	CallerLeg   int        `json:"caller_leg"`
+	Started     bool       `json:"started"`
+	LastEvent   time.Time  `json:"last_event"`
+	HangupAsked bool       `json:"hangup_asked"`
+	Resynced    bool       `json:"resynced"`
+	Ended       bool       `json:"ended"`
+	Stasis      bool       `json:"stasis"`
+	DIDFrom     didSource  `json:"did_from"`
+	OpenContext string     `json:"open_context"`
+	Out         *savedOut  `json:"out,omitempty"`
+}
+
+type savedLeg struct {
+	Channel Channel `json:"channel"`
+	Origin  bool    `json:"origin"`
+	Alive   bool    `json:"alive"`
+	Offer   int     `json:"offer"` // index in Offers, -1: none
+	How     legHow  `json:"how"`
+}
+
+type savedOut struct {
+	Operator  string    `json:"operator"`
+	RingingAt time.Time `json:"ringing_at"`
+	RingEnd   time.Time `json:"ring_end"`
+	Rang      bool      `json:"rang"`
+	Busy      bool      `json:"busy"`
+}
+
+// State returns the calls in progress. It is called on the tracker's
+// goroutine (KeepState's save is).
+func (t *Tracker) State() TrackerState {
+	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}}
+	for _, h := range t.cont.handed {
+		s.Handed = append(s.Handed, h.rec)
+	}
+	for _, c := range t.calls {
+		s.Calls = append(s.Calls, saveCall(c))
+	}
+	slices.SortFunc(s.Calls, func(a, b savedCall) int { return a.Rec.StartedAt.Compare(b.Rec.StartedAt) })
+	return s
+}
+
+func saveCall(c *call) savedCall {
+	sc := savedCall{
+		Rec: c.rec, Primary: -1, Opener: -1, CallerLeg: -1, Started: c.started, LastEvent: c.lastEvent,
+		HangupAsked: c.hangupAsked, Resynced: c.resynced, Ended: c.ended, Stasis: c.stasis, DIDFrom: c.didFrom, OpenContext: c.openContext,
+	}
+	sc.Rec.Classification = nil
+	for _, o := range c.offers {
+		sc.Offers = append(sc.Offers, *o)
+	}
+	for i, l := range c.legs {
+		sl := savedLeg{Channel: l.ch, Origin: l.origin, Alive: l.alive, Offer: slices.Index(c.offers, l.offer), How: l.how}
+		sc.Legs = append(sc.Legs, sl)
+		if l == c.primary {
+			sc.Primary = i
+		}
+		if l == c.opener {
+			sc.Opener = i
+		}
+		if l == c.callerLeg {
+			sc.CallerLeg = i
+		}
+	}
+	if o := c.out; o != nil {
+		sc.Out = &savedOut{Operator: o.operator, RingingAt: o.ringingAt, RingEnd: o.ringEnd, Rang: o.rang, Busy: o.busy}
+	}
+	return sc
+}
+
+// Restore takes back the calls of a saved state, before Run. Those that
+// had ended are recorded as the clock passes their linger; the first
+// resync reconciles the others with Asterisk: a call whose channels are
+// gone ended while the daemon was down (CloseDaemonDown, GapEnd, ended
+// at SavedAt); one still there goes on, its record exact if nothing was
+// missed, flagged otherwise.
+func (t *Tracker) Restore(s TrackerState) error {
+	if s.Version != stateVersion {
+		return fmt.Errorf("restore calls in progress: state version %d, this daemon reads %d", s.Version, stateVersion)
+	}
+	for _, sc := range s.Calls {
+		if sc.Rec.ID == "" || len(sc.Legs) == 0 || t.calls[sc.Rec.ID] != nil {
+			return fmt.Errorf("restore calls in progress: call %q has no legs or comes twice", sc.Rec.ID)
+		}
+	}
+	for _, sc := range s.Calls {
+		t.restoreCall(sc)
+	}
+	for _, rec := range s.Handed {
+		// Perhaps in the call log already: the same record, kept once.
+		t.log.Record(rec)
+	}
+	if s.SavedAt.After(t.now) {
+		t.now = s.SavedAt
+	}
+	t.cont.restoredAt = s.SavedAt
+	return nil
+}
+
+func (t *Tracker) restoreCall(sc savedCall) {
+	c := &call{
+		rec: sc.Rec, started: sc.Started, lastEvent: sc.LastEvent, hangupAsked: sc.HangupAsked,
+		resynced: sc.Resynced, ended: sc.Ended, stasis: sc.Stasis, didFrom: sc.DIDFrom, openContext: sc.OpenContext, seen: time.Now(),
+	}
+	for i := range sc.Offers {
+		o := sc.Offers[i]
+		c.offers = append(c.offers, &o)
+	}
+	if o := sc.Out; o != nil {
+		c.out = &dialOut{operator: o.Operator, ringingAt: o.RingingAt, ringEnd: o.RingEnd, rang: o.Rang, busy: o.Busy}
+	}
+	at := func(i int) *leg {
+		if i < 0 || i >= len(c.legs) {
+			return nil
+		}
+		return c.legs[i]
+	}
+	for _, sl := range sc.Legs {
+		l := &leg{ch: sl.Channel, call: c, origin: sl.Origin, alive: sl.Alive, how: sl.How}
+		if sl.Offer >= 0 && sl.Offer < len(c.offers) {
+			l.offer = c.offers[sl.Offer]
+		}
+		c.legs = append(c.legs, l)
+		t.legs[l.ch.ID] = l
+		if l.ch.LinkedID != "" {
+			t.linked[l.ch.LinkedID] = c
+		}
+		if localHalf(l.ch.Name) != 0 {
+			t.pairs[localPair(l.ch.Name)] = c
+		}
+		if l.origin && l.alive {
+			c.originAlive++
+		}
+	}
+	c.primary, c.opener, c.callerLeg = at(sc.Primary), at(sc.Opener), at(sc.CallerLeg)
+	if c.opener == nil {
+		c.opener = c.legs[0]
+	}
+	switch {
+	case c.out != nil:
+		c.number, _ = dialledNumber(c.rec.Caller, t.cfg.Region)
+	case c.rec.Caller != "":
+		c.number = ParseNumber(c.rec.Caller, t.cfg.Region)
+	}
+	t.calls[c.rec.ID] = c
+	if c.ended {
+		// Its end was seen: it is recorded once the clock has passed
+		// its linger, as it would have been.
+		i, _ := slices.BinarySearchFunc(t.ending, c.rec.EndedAt, func(e *call, at time.Time) int { return e.rec.EndedAt.Compare(at) })
+		t.ending = slices.Insert(t.ending, i, c)
+	}
+}
+
+// StateFile is where the calls in progress are kept between runs: a JSON
+// file replaced whole (written aside, then renamed), so that a crash
+// leaves the old state or the new one, never half of one.
+type StateFile struct{ Path string }
+
+// Save writes s.
+func (f StateFile) Save(s TrackerState) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("save calls in progress: %w", err)
+	}
+	tmp := f.Path + ".new"
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return fmt.Errorf("save calls in progress: %w", err)
+	}
+	if err := os.Rename(tmp, f.Path); err != nil {
+		return fmt.Errorf("save calls in progress: %w", err)
+	}
+	return nil
+}
+
+// Load reads the saved state; ok is false when there is none. A state
+// that cannot be read is moved aside (to Path.bad), for whoever wants to
+// see it, and reported.
+func (f StateFile) Load() (s TrackerState, ok bool, err error) {
+	data, err := os.ReadFile(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &s)
+	}
+	if err == nil && s.Version != stateVersion {
+		err = fmt.Errorf("state version %d, this daemon reads %d", s.Version, stateVersion)
+	}
+	if err != nil {
+		bad := f.Path + ".bad"
+		if rerr := os.Rename(f.Path, bad); rerr != nil {
+			return s, false, fmt.Errorf("read calls in progress from %s: %w", f.Path, errors.Join(err, rerr))
+		}
+		return s, false, fmt.Errorf("read calls in progress from %s (moved to %s): %w", f.Path, filepath.Base(bad), err)
+	}
+	return s, true, nil
+}
