@@ -93,7 +93,7 @@ func NewIntake(dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.L
 func (in *Intake) Feed(ctx context.Context, data []byte) {
 	ev, typ, err := in.dec.Decode(data)
 	if typ != "" {
-		in.m.Events.WithLabelValues(typ).Inc()
+		in.m.Events.WithLabelValues(MetricType(typ)).Inc()
 	}
 	switch {
 	case err == nil:

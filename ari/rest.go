@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
@@ -90,10 +91,14 @@ func (c *Client) waitingInApp(ctx context.Context) ([]string, error) {
 	if err := c.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(c.cfg.App), nil, nil, &app); err != nil {
 		return nil, fmt.Errorf("list channels in app %s: %w", c.cfg.App, err)
 	}
-	if len(app.ChannelIDs) == 0 {
+	// With subscribeAll the app is subscribed to every channel through a
+	// pseudo-channel, __AST_CHANNEL_ALL_TOPIC: it is no channel, and
+	// continuing it answers 404.
+	waiting := slices.DeleteFunc(app.ChannelIDs, func(id string) bool { return strings.HasPrefix(id, "__AST_") })
+	if len(waiting) == 0 {
 		return nil, nil
 	}
-	return app.ChannelIDs, nil
+	return waiting, nil
 }
 
 // Continue lets a channel in our Stasis app go on in the dialplan, at the

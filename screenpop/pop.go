@@ -80,7 +80,13 @@ func (p *Popper) Notice(n Notice) {
 		}
 		p.hub.Offer(n.Operator, st.call)
 	case NoticeAnswered:
+		if st := p.calls[n.CallID]; st != nil {
+			// A transfer's target may have had no pop: give them one.
+			p.hub.TakeOver(n.Operator, st.call, n.From)
+		}
 		p.hub.Answered(n.CallID, n.Operator)
+	case NoticeTransferred:
+		p.hub.Transferred(n.Operator, n.CallID, n.To)
 	case NoticeOfferEnded:
 		if n.Outcome != OutcomeAnsweredElsewhere && n.Outcome != OutcomeAnswered {
 			p.hub.Missed(n.Operator, n.CallID)
