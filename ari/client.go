@@ -110,6 +110,9 @@ type Client struct {
 	follow chan string
 
 	ready atomic.Bool
+	// answered: ARI at this URL answered a request once; a bare 404 later
+	// is Asterisk restarting, not a wrong URL.
+	answered atomic.Bool
 	// diag is the connection's state and recent errors, for the admin page.
 	diag diag
 }

@@ -135,3 +135,14 @@ func TestUnknownEventTypesShareOneMetricLabel(t *testing.T) {
 		t.Error("an unknown type must be counted as unknown, a known one by its name")
 	}
 }
+
+func TestA404WhileAsteriskRestartsSaysSo(t *testing.T) {
+	first := (&StatusError{URL: "http://pbx:8088/ari", Method: "GET", Path: "/asterisk/info", Code: 404}).Error()
+	if !strings.Contains(first, "ARI is not enabled there") {
+		t.Errorf("a 404 from a URL that never answered says %q; want the configuration hint", first)
+	}
+	later := (&StatusError{URL: "http://pbx:8088/ari", Method: "GET", Path: "/channels", Code: 404, AnsweredBefore: true}).Error()
+	if !strings.Contains(later, "Asterisk is restarting, or reloading its ARI module") || strings.Contains(later, "not enabled") {
+		t.Errorf("a 404 from a URL that answered before says %q; want it to say Asterisk is restarting", later)
+	}
+}

@@ -40,6 +40,8 @@ type StatusError struct {
 	Path    string // below URL, without the query
 	Code    int
 	Message string // Asterisk's explanation, if it gave one
+	// AnsweredBefore: ARI at this URL answered requests before this one.
+	AnsweredBefore bool
 }
 
 func (e *StatusError) Error() string {
@@ -47,6 +49,11 @@ func (e *StatusError) Error() string {
 	case http.StatusUnauthorized:
 		return fmt.Sprintf("ARI at %s rejected the username or password", e.URL)
 	case http.StatusNotFound:
+		if e.Message == "" && e.AnsweredBefore {
+			// Asterisk's HTTP server comes up before its ARI module
+			// while it starts, and loses it while the module reloads.
+			return fmt.Sprintf("ARI at %s has no %s for now, though it answered before: Asterisk is restarting, or reloading its ARI module (res_ari); screenpop reconnects by itself once ARI is back", e.URL, e.Path)
+		}
 		if e.Message == "" {
 			// Asterisk explains a missing channel or application; a bare
 			// 404 is the HTTP server not knowing the path at all.
@@ -193,6 +200,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.statusError(resp, method, path)
 	}
+	c.answered.Store(true)
 	if out == nil {
 		return nil
 	}
@@ -212,7 +220,7 @@ var ErrNotARI = errors.New("not Asterisk's ARI, which answers JSON")
 // statusError reads Asterisk's explanation ({"message": "..."}) of an
 // error status.
 func (c *Client) statusError(resp *http.Response, method, path string) *StatusError {
-	e := &StatusError{URL: c.base.String(), Method: method, Path: path, Code: resp.StatusCode}
+	e := &StatusError{URL: c.base.String(), Method: method, Path: path, Code: resp.StatusCode, AnsweredBefore: c.answered.Load()}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	var msg struct {
 		Message string `json:"message"`
