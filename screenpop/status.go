@@ -153,19 +153,24 @@ func (t *Tracker) status(c *call, r *Call) Status {
 			unreachable = append(unreachable, fmt.Sprintf("%s was %s", res.variable, res.value))
 		}
 	}
+	// A soft request is Asterisk ending the leg itself (the dialplan's
+	// end, ARI, AMI): not the caller leaving.
 	gaveUp := c.ev.gaveUp
+	if gaveUp != nil && gaveUp.soft {
+		gaveUp = nil
+	}
 	switch {
 	case r.AnsweredBy != nil:
 		return StatusAnswered
 	case rang && cancelled:
 		c.ev.why = fmt.Sprintf("abandoned: the caller hung up while %s rang, after waiting %.1f s%s",
-			strings.Join(rangOps, " and "), r.WaitSeconds, requestWords(gaveUp))
+			strings.Join(rangOps, " and "), r.WaitSeconds, requestWords(c.ev.gaveUp))
 		return StatusAbandoned
 	case rang:
 		return StatusMissed // statusWords says why
 	case cancelledUnrung:
 		c.ev.why = fmt.Sprintf("abandoned: the caller hung up while phones were being dialled, before any rang, after waiting %.1f s%s",
-			r.WaitSeconds, requestWords(gaveUp))
+			r.WaitSeconds, requestWords(c.ev.gaveUp))
 		return StatusAbandoned
 	case busy && len(unreachable) == 0:
 		return StatusBusy

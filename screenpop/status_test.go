@@ -145,6 +145,14 @@ func TestStatusRules(t *testing.T) {
 			why:    "failed: no phone was dialled, the caller did not hang up, and the inbound leg ended with cause 3 No route to destination",
 		},
 		{
+			name: "a soft hangup request (the dialplan's end) is not the caller giving up",
+			events: func(p *pbx, trunk Channel) []Event {
+				return one(created(trunk, p.at(0)), hangupFrom(trunk, 16, true, 4, p), destroyed(trunk, p.at(4), 16))
+			},
+			status: StatusAbandoned,
+			why:    "no hangup request from the caller's side was seen",
+		},
+		{
 			name: "an inbound leg the dialplan ends normally before dialling anyone says what is not known",
 			events: func(p *pbx, trunk Channel) []Event {
 				return one(created(trunk, p.at(0)), destroyed(trunk, p.at(4), 16))

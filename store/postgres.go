@@ -211,6 +211,9 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 			return fmt.Errorf("save offers of %d calls: %w", len(calls), err)
 		}
 	}
+	if err := pgSaveLookupNames(ctx, tx, stored); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("save %d calls: commit: %w", len(calls), err)
 	}
@@ -239,6 +242,9 @@ func (p *Postgres) Call(ctx context.Context, id string) (screenpop.Call, error) 
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
 	}
 	c.Status, c.Direction = screenpop.Status(status), screenpop.Direction(direction)
+	if c.LookupName, err = p.lookupName(ctx, id); err != nil {
+		return screenpop.Call{}, err
+	}
 
 	rows, err := p.pool.Query(ctx, `SELECT operator, channel, dialed_at, ringing_at, answered_at, ended_at,
 		outcome, dial_status FROM offers WHERE call_id = $1 ORDER BY seq`, id)

@@ -209,6 +209,9 @@ func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 			}
 		}
 	}
+	if err := sqliteSaveLookupNames(ctx, tx, calls); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save %d calls: commit: %w", len(calls), err)
 	}
@@ -241,6 +244,9 @@ func (s *SQLite) Call(ctx context.Context, id string) (screenpop.Call, error) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
 	}
 	c.Status, c.Direction = screenpop.Status(status), screenpop.Direction(direction)
+	if c.LookupName, err = s.lookupName(ctx, id); err != nil {
+		return screenpop.Call{}, err
+	}
 	err = errors.Join(
 		json.Unmarshal([]byte(offeredTo), &c.OfferedTo),
 		json.Unmarshal([]byte(talkedTo), &c.TalkedTo),
