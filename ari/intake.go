@@ -125,6 +125,11 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	if in.dialled != nil && ev.Kind == screenpop.EventDial && ev.DialStatus == "" && ev.Channel.ID != "" {
 		in.dialled(ev.Peer.ID)
 	}
+	if in.dialled != nil && ev.Kind == screenpop.EventBridgeEntered && ev.BridgeID != "" {
+		// A followed channel's bridge: an attended transfer brings its
+		// target in without dialling it.
+		in.dialled("bridge:" + ev.BridgeID)
+	}
 	result := EventUsed
 	if !in.send(ctx, ev) {
 		result = EventDropped
