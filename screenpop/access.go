@@ -145,16 +145,22 @@ func (a *Access) mine(op string, f func(id string, c *accessCall) bool) {
 	}
 }
 
-// ClientReadable reports whether op may read the client's history.
-func (a *Access) ClientReadable(op string, clientID int64) bool {
+// anyMine reports whether a call that reached op in their session
+// satisfies f.
+func (a *Access) anyMine(op string, f func(c *accessCall) bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ok := false
 	a.mine(op, func(_ string, c *accessCall) bool {
-		ok = slices.Contains(c.clients, clientID)
+		ok = f(c)
 		return ok
 	})
 	return ok
+}
+
+// ClientReadable reports whether op may read the client's history.
+func (a *Access) ClientReadable(op string, clientID int64) bool {
+	return a.anyMine(op, func(c *accessCall) bool { return slices.Contains(c.clients, clientID) })
 }
 
 // CallNotable reports whether op may note the call, and name clientID (0:
@@ -171,26 +177,14 @@ func (a *Access) CallNotable(op, callID string, clientID int64) bool {
 
 // LeadEditable reports whether the lead is on op's screen now.
 func (a *Access) LeadEditable(op string, leadID int64) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	limit := a.now().Add(-LeadGrace)
-	ok := false
-	a.mine(op, func(_ string, c *accessCall) bool {
-		ok = slices.Contains(c.leads, leadID) && (c.ended.IsZero() || c.ended.After(limit))
-		return ok
+	return a.anyMine(op, func(c *accessCall) bool {
+		return slices.Contains(c.leads, leadID) && (c.ended.IsZero() || c.ended.After(limit))
 	})
-	return ok
 }
 
 // ComplaintClosable reports whether the complaint is on a card of a call
 // that reached op in their session.
 func (a *Access) ComplaintClosable(op string, complaintID int64) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ok := false
-	a.mine(op, func(_ string, c *accessCall) bool {
-		ok = slices.Contains(c.complaints, complaintID)
-		return ok
-	})
-	return ok
+	return a.anyMine(op, func(c *accessCall) bool { return slices.Contains(c.complaints, complaintID) })
 }

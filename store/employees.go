@@ -48,6 +48,19 @@ func pickEmployee(name, extension string, rows []employeeRow) (id int64, done bo
 	return 0, false, fmt.Errorf("%d employees are named %q, each with an extension: give the name as the client import has it, or fix the extensions one by one", len(rows), name)
 }
 
+// claimExtension gives the employee the extension (update) unless the
+// lookup of its holder found another employee (found is that lookup's
+// error: noRows when nobody else has it).
+func claimExtension(extension string, holder *string, found, noRows error, update func() error) error {
+	switch {
+	case found == nil:
+		return fmt.Errorf("extension %s is %s's: %w", extension, *holder, ErrExists)
+	case !errors.Is(found, noRows):
+		return found
+	}
+	return update()
+}
+
 func checkEmployeeExtension(name, extension string) error {
 	var errs []error
 	if strings.TrimSpace(name) == "" {
@@ -90,17 +103,14 @@ func (p *Postgres) SetEmployeeExtension(ctx context.Context, name, extension str
 			e.ID = id
 			return err
 		}
-		var holder string
-		err = tx.QueryRow(ctx, `SELECT name FROM employees WHERE extension = $1 AND employee_id <> $2`, extension, id).Scan(&holder)
-		if err == nil {
-			return fmt.Errorf("extension %s is %s's: %w", extension, holder, ErrExists)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
 		e.ID = id
-		_, err = tx.Exec(ctx, `UPDATE employees SET extension = $2 WHERE employee_id = $1`, id, extension)
-		return err
+		var holder string
+		return claimExtension(extension, &holder,
+			tx.QueryRow(ctx, `SELECT name FROM employees WHERE extension = $1 AND employee_id <> $2`, extension, id).Scan(&holder),
+			pgx.ErrNoRows, func() error {
+				_, err := tx.Exec(ctx, `UPDATE employees SET extension = $2 WHERE employee_id = $1`, id, extension)
+				return err
+			})
 	})
 	if err != nil {
 		return screenpop.Employee{}, fmt.Errorf("set extension of %s: %w", name, err)
@@ -144,19 +154,16 @@ func (s *SQLite) SetEmployeeExtension(ctx context.Context, name, extension strin
 			e.ID = id
 			return err
 		}
-		var holder string
-		err = tx.QueryRowContext(ctx, `SELECT name FROM employees WHERE extension = ? AND employee_id <> ?`, extension, id).Scan(&holder)
-		if err == nil {
-			return fmt.Errorf("extension %s is %s's: %w", extension, holder, ErrExists)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
 		e.ID = id
-		if _, err := tx.ExecContext(ctx, `UPDATE employees SET extension = ? WHERE employee_id = ?`, extension, id); err != nil {
-			return err
-		}
-		return tx.Commit()
+		var holder string
+		return claimExtension(extension, &holder,
+			tx.QueryRowContext(ctx, `SELECT name FROM employees WHERE extension = ? AND employee_id <> ?`, extension, id).Scan(&holder),
+			sql.ErrNoRows, func() error {
+				if _, err := tx.ExecContext(ctx, `UPDATE employees SET extension = ? WHERE employee_id = ?`, extension, id); err != nil {
+					return err
+				}
+				return tx.Commit()
+			})
 	}()
 	if err != nil {
 		return screenpop.Employee{}, fmt.Errorf("set extension of %s: %w", name, err)
