@@ -121,3 +121,17 @@ func TestWrongKeysAreLimitedPerAddress(t *testing.T) {
 		}
 	})
 }
+
+func TestAStaffTokenSeenLatelyIsKnownWhileTheDatabaseIsDown(t *testing.T) {
+	guard := NewKeyGuard(func(err error) bool { return err != nil && err.Error() == "not found" })
+	guarded := guard.Staff(staff)
+	if guard.StaffSeen("admin-token") {
+		t.Error("a token never used is taken for staff")
+	}
+	if _, err := guarded.StaffByToken(t.Context(), "admin-token"); err != nil {
+		t.Fatal(err)
+	}
+	if !guard.StaffSeen("admin-token") || guard.StaffSeen("tok-101") {
+		t.Error("the staff token that just worked is not known, or another is")
+	}
+}
