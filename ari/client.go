@@ -106,11 +106,15 @@ type Client struct {
 	m      *Metrics
 	log    *slog.Logger
 
-	// follow carries channels to subscribe to (stasis mode: the peers our
-	// calls dial); Run's goroutine drains it.
+	// follow carries what to subscribe to in stasis mode: the channels
+	// our calls dial, and ("bridge:ID") the bridges they enter, where an
+	// attended transfer brings its target; Run's goroutine drains it.
 	follow chan string
 
 	ready atomic.Bool
+	// answered: ARI at this URL answered a request once; a bare 404 later
+	// is Asterisk restarting, not a wrong URL.
+	answered atomic.Bool
 	// diag is the connection's state and recent errors, for the admin page.
 	diag diag
 }
@@ -294,7 +298,11 @@ func (c *Client) followPeers(ctx context.Context) {
 			return
 		case id := <-c.follow:
 			sctx, cancel := context.WithTimeout(ctx, requestTimeout)
-			if err := c.Subscribe(sctx, "channel:"+id); err != nil && ctx.Err() == nil {
+			src := id
+			if !strings.HasPrefix(id, "bridge:") {
+				src = "channel:" + id
+			}
+			if err := c.Subscribe(sctx, src); err != nil && ctx.Err() == nil {
 				c.log.Debug("cannot follow a dialled channel", "channel", id, "err", err)
 			}
 			cancel()

@@ -103,8 +103,12 @@ func TestRunSkipsWhatItCannotUse(t *testing.T) {
 		if got := testutil.ToFloat64(h.m.Malformed); got != 3 {
 			t.Errorf("malformed = %v, want 3", got)
 		}
-		if got := testutil.ToFloat64(h.m.Events.WithLabelValues("RESTResponse")); got != 1 {
-			t.Errorf("RESTResponse events = %v, want 1", got)
+		// Each unknown type is counted under one label, not its own.
+		if got := testutil.ToFloat64(h.m.Events.WithLabelValues("unknown")); got != 4 {
+			t.Errorf("events labelled unknown = %v, want 4", got)
+		}
+		if got := testutil.ToFloat64(h.m.Events.WithLabelValues("RESTResponse")); got != 0 {
+			t.Errorf("RESTResponse events = %v, want 0: an unknown type has no series of its own", got)
 		}
 	})
 	t.Run("the connection stays up", func(t *testing.T) {

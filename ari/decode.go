@@ -21,7 +21,13 @@ var AllowedEvents = []string{
 	"ChannelCallerId", "ChannelHangupRequest", "Dial",
 	"ChannelEnteredBridge", "ChannelLeftBridge",
 	"StasisStart", "StasisEnd", "ApplicationReplaced",
+	"ChannelVarset", "BridgeBlindTransfer", "BridgeAttendedTransfer",
 }
+
+// Variables are the channel variables whose ChannelVarset events call
+// tracking reads: what Dial and Queue say became of the attempt to reach
+// a phone. Every other ChannelVarset is skipped unread.
+var Variables = []string{"DIALSTATUS", "QUEUESTATUS"}
 
 // Errors the decoder returns; each is counted apart.
 var (
@@ -69,12 +75,15 @@ type Decoder struct {
 	// channelvars) that carry the dialled number and CHANNEL(linkedid).
 	DIDVariable      string
 	LinkedIDVariable string
+	// PresentationVariable is the channelvars key that carries the caller
+	// ID presentation: CALLERID(pres).
+	PresentationVariable string
 }
 
 // NewDecoder returns a decoder reading the dialled number from didVar
 // ("FROM_DID") and the linked ID from CHANNEL(linkedid).
 func NewDecoder(didVar string) *Decoder {
-	return &Decoder{DIDVariable: didVar, LinkedIDVariable: "CHANNEL(linkedid)"}
+	return &Decoder{DIDVariable: didVar, LinkedIDVariable: "CHANNEL(linkedid)", PresentationVariable: "CALLERID(pres)"}
 }
 
 // EventType returns the "type" of an ARI event without decoding the rest:
@@ -118,6 +127,9 @@ func (d *Decoder) Decode(data []byte) (screenpop.Event, string, error) {
 		}
 		return screenpop.Event{}, typ, ErrUnknownType
 	}
+	if typ == "ChannelVarset" {
+		return d.decodeVarset(data)
+	}
 	if ev, ok := d.decodeFast(typ, data); ok {
 		return ev, typ, nil
 	}
@@ -152,12 +164,14 @@ func (d *Decoder) decodeLibrary(typ string, data []byte) (screenpop.Event, error
 			return ev, err
 		}
 		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventChannelUpdated, d.channel(&e.Channel)
+		ev.Channel.Presentation = PresentationName(e.CallerPresentation)
 	case "ChannelHangupRequest":
 		var e ariv5.ChannelHangupRequest
 		if err := json.Unmarshal(data, &e); err != nil {
 			return ev, err
 		}
 		head, ev.Kind, ev.Channel, ev.Cause = &e.EventData, screenpop.EventHangupRequest, d.channel(&e.Channel), e.Cause
+		ev.Soft = e.Soft
 	case "ChannelDestroyed":
 		var e ariv5.ChannelDestroyed
 		if err := json.Unmarshal(data, &e); err != nil {
@@ -196,6 +210,11 @@ func (d *Decoder) decodeLibrary(typ string, data []byte) (screenpop.Event, error
 			return ev, err
 		}
 		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventStasisEnd, d.channel(&e.Channel)
+	case "BridgeBlindTransfer", "BridgeAttendedTransfer":
+		var err error
+		if head, err = d.decodeTransfer(typ, data, &ev); err != nil {
+			return ev, err
+		}
 	default:
 		// ApplicationReplaced and the like: nothing for the tracker, but
 		// the connection code wants to see them.
@@ -234,6 +253,9 @@ func (d *Decoder) channel(c *ariv5.ChannelData) screenpop.Channel {
 	if c.ChannelVars != nil {
 		ch.LinkedID = c.ChannelVars[d.LinkedIDVariable]
 		ch.DID = c.ChannelVars[d.DIDVariable]
+		if d.PresentationVariable != "" {
+			ch.Presentation = c.ChannelVars[d.PresentationVariable]
+		}
 	}
 	if c.Creationtime != nil {
 		ch.CreatedAt = time.Unix(c.Creationtime.Seconds, int64(c.Creationtime.Nanos)).UTC()

@@ -34,8 +34,8 @@ type wireChannel struct {
 	Caller          ariv5.CallerID
 	Dialplan        ariv5.DialplanCEP
 	Creationtime    ariv5.DateTime
-	// LinkedID and DID are the two channel variables read.
-	LinkedID, DID string
+	// LinkedID, DID and Presentation are the channel variables read.
+	LinkedID, DID, Presentation string
 }
 
 // wireEvent is any event call tracking reads: the fields of the library's
@@ -48,6 +48,8 @@ type wireEvent struct {
 	Dialstatus            string
 	Bridge                ariv5.BridgeData // only its ID
 	Args                  []string
+	Soft                  bool
+	Presentation          int
 }
 
 // Fields of the library's event types, as bits of a mask.
@@ -205,9 +207,11 @@ func (d *Decoder) decodeFast(typ string, data []byte) (ev screenpop.Event, ok bo
 			w.Cause = int(n)
 			return ok
 		case fCallerPresentation:
-			_, ok := s.integer()
+			n, ok := s.integer()
+			w.Presentation = int(n)
 			return ok
 		case fSoft:
+			w.Soft = s.peek() == 't'
 			return s.boolean()
 		case fCauseTxt:
 			return s.text(&w.CauseTxt)
@@ -244,7 +248,12 @@ func (d *Decoder) decodeFast(typ string, data []byte) (ev screenpop.Event, ok bo
 	ev.Channel = w.Channel.channel()
 	switch kind {
 	case screenpop.EventHangupRequest:
-		ev.Cause = w.Cause
+		ev.Cause, ev.Soft = w.Cause, w.Soft
+	case screenpop.EventChannelUpdated:
+		if typ == "ChannelCallerId" {
+			// The library reads a missing caller_presentation as 0.
+			ev.Channel.Presentation = PresentationName(w.Presentation)
+		}
 	case screenpop.EventChannelDestroyed:
 		ev.Cause, ev.CauseText = w.Cause, w.CauseTxt
 	case screenpop.EventBridgeEntered, screenpop.EventBridgeLeft:
@@ -261,7 +270,7 @@ func (c *wireChannel) channel() screenpop.Channel {
 		ID: c.ID, Name: c.Name, State: c.State,
 		Context: c.Dialplan.Context, Exten: c.Dialplan.Exten,
 		CallerNumber: c.Caller.Number, CallerName: c.Caller.Name,
-		LinkedID: c.LinkedID, DID: c.DID,
+		LinkedID: c.LinkedID, DID: c.DID, Presentation: c.Presentation,
 	}
 	if t := time.Time(c.Creationtime); !t.IsZero() {
 		// The library keeps it as a protobuf timestamp: the instant, in UTC.
@@ -808,7 +817,8 @@ func (s *scanner) channelVars(d *Decoder, c *wireChannel) bool {
 		if !utf8.Valid(key) {
 			return false // encoding/json would change the key
 		}
-		if c == nil || string(key) != d.LinkedIDVariable && string(key) != d.DIDVariable {
+		if c == nil || string(key) != d.LinkedIDVariable && string(key) != d.DIDVariable &&
+			(d.PresentationVariable == "" || string(key) != d.PresentationVariable) {
 			return s.skipString()
 		}
 		var v string
@@ -820,6 +830,9 @@ func (s *scanner) channelVars(d *Decoder, c *wireChannel) bool {
 		}
 		if string(key) == d.DIDVariable {
 			c.DID = v
+		}
+		if d.PresentationVariable != "" && string(key) == d.PresentationVariable {
+			c.Presentation = v
 		}
 		return true
 	})

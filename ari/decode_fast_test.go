@@ -30,6 +30,9 @@ func (d *Decoder) libraryDecode(data []byte) (screenpop.Event, string, error) {
 		}
 		return screenpop.Event{}, typ, ErrUnknownType
 	}
+	if typ == "ChannelVarset" {
+		return d.decodeVarset(data) // it has no fast path to compare
+	}
 	ev, err := d.decodeLibrary(typ, data)
 	if err != nil {
 		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
@@ -120,7 +123,7 @@ func TestFastDecodeTakesEveryRecordedEvent(t *testing.T) {
 	dec := NewDecoder("FROM_DID")
 	for _, l := range allTraceLines(t) {
 		typ, err := EventType(l)
-		if err != nil || !allowed[typ] {
+		if err != nil || !allowed[typ] || libraryOnly[typ] {
 			continue
 		}
 		if _, ok := dec.decodeFast(typ, l); !ok {
@@ -249,6 +252,9 @@ func TestFastDecodeKnowsTheLibrarysFields(t *testing.T) {
 	}
 	slices.Sort(all)
 	for _, typ := range AllowedEvents {
+		if libraryOnly[typ] {
+			continue
+		}
 		v, ok := types[typ]
 		if !ok {
 			t.Errorf("no library type listed for %s", typ)

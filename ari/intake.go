@@ -93,7 +93,7 @@ func NewIntake(dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.L
 func (in *Intake) Feed(ctx context.Context, data []byte) {
 	ev, typ, err := in.dec.Decode(data)
 	if typ != "" {
-		in.m.Events.WithLabelValues(typ).Inc()
+		in.m.Events.WithLabelValues(MetricType(typ)).Inc()
 	}
 	switch {
 	case err == nil:
@@ -124,6 +124,11 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	}
 	if in.dialled != nil && ev.Kind == screenpop.EventDial && ev.DialStatus == "" && ev.Channel.ID != "" {
 		in.dialled(ev.Peer.ID)
+	}
+	if in.dialled != nil && ev.Kind == screenpop.EventBridgeEntered && ev.BridgeID != "" {
+		// A followed channel's bridge: an attended transfer brings its
+		// target in without dialling it.
+		in.dialled("bridge:" + ev.BridgeID)
 	}
 	result := EventUsed
 	if !in.send(ctx, ev) {

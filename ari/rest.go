@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
@@ -39,6 +40,8 @@ type StatusError struct {
 	Path    string // below URL, without the query
 	Code    int
 	Message string // Asterisk's explanation, if it gave one
+	// AnsweredBefore: ARI at this URL answered requests before this one.
+	AnsweredBefore bool
 }
 
 func (e *StatusError) Error() string {
@@ -46,6 +49,11 @@ func (e *StatusError) Error() string {
 	case http.StatusUnauthorized:
 		return fmt.Sprintf("ARI at %s rejected the username or password", e.URL)
 	case http.StatusNotFound:
+		if e.Message == "" && e.AnsweredBefore {
+			// Asterisk's HTTP server comes up before its ARI module
+			// while it starts, and loses it while the module reloads.
+			return fmt.Sprintf("ARI at %s has no %s for now, though it answered before: Asterisk is restarting, or reloading its ARI module (res_ari); screenpop reconnects by itself once ARI is back", e.URL, e.Path)
+		}
 		if e.Message == "" {
 			// Asterisk explains a missing channel or application; a bare
 			// 404 is the HTTP server not knowing the path at all.
@@ -107,10 +115,14 @@ func (c *Client) waitingInApp(ctx context.Context) ([]string, error) {
 	if err := c.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(c.cfg.App), nil, nil, &app); err != nil {
 		return nil, fmt.Errorf("list channels in app %s: %w", c.cfg.App, err)
 	}
-	if len(app.ChannelIDs) == 0 {
+	// With subscribeAll the app is subscribed to every channel through a
+	// pseudo-channel, __AST_CHANNEL_ALL_TOPIC: it is no channel, and
+	// continuing it answers 404.
+	waiting := slices.DeleteFunc(app.ChannelIDs, func(id string) bool { return strings.HasPrefix(id, "__AST_") })
+	if len(waiting) == 0 {
 		return nil, nil
 	}
-	return app.ChannelIDs, nil
+	return waiting, nil
 }
 
 // Continue lets a channel in our Stasis app go on in the dialplan, at the
@@ -205,6 +217,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.statusError(resp, method, path)
 	}
+	c.answered.Store(true)
 	if out == nil {
 		return nil
 	}
@@ -224,7 +237,7 @@ var ErrNotARI = errors.New("not Asterisk's ARI, which answers JSON")
 // statusError reads Asterisk's explanation ({"message": "..."}) of an
 // error status.
 func (c *Client) statusError(resp *http.Response, method, path string) *StatusError {
-	e := &StatusError{URL: c.base.String(), Method: method, Path: path, Code: resp.StatusCode}
+	e := &StatusError{URL: c.base.String(), Method: method, Path: path, Code: resp.StatusCode, AnsweredBefore: c.answered.Load()}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	var msg struct {
 		Message string `json:"message"`

@@ -83,8 +83,15 @@ type Call struct {
 	// nil when withheld or not a phone number.
 	Caller     string  `json:"caller"`
 	CallerE164 *string `json:"caller_e164"`
-	CallerName string  `json:"caller_name"`
-	Withheld   bool    `json:"withheld"`
+	// CallerName is the caller ID name the carrier sent; LookupName the
+	// name screenpop put on the caller ID from its client base (Stasis
+	// mode), "" if none.
+	CallerName string `json:"caller_name"`
+	LookupName string `json:"lookup_name,omitempty"`
+	// Withheld: the caller hid their number (no number, an "anonymous"
+	// caller ID, or presentation prohibited). Caller is then empty, unless
+	// the config keeps prohibited numbers for the company's own use.
+	Withheld bool `json:"withheld"`
 	// DID is the dialled number: which line (advertising source) was called.
 	DID    string `json:"did"`
 	Status Status `json:"status"`

@@ -135,6 +135,9 @@ func (t *Tracker) openCall(c *call) OpenCall {
 		DID: t.did(c), StartedAt: c.rec.StartedAt, State: OpenWaiting, Ringing: []string{},
 		Classification: t.classify(c, nil),
 	}
+	if c.ev.prohibited {
+		oc.Caller, oc.CallerName = t.withheldCaller(c)
+	}
 	for _, o := range c.offers {
 		if o.Outcome == OutcomeRinging && o.RingingAt != nil && !slices.Contains(oc.Ringing, o.Operator) {
 			oc.Ringing = append(oc.Ringing, o.Operator)
@@ -184,8 +187,13 @@ func (t *Tracker) classify(c *call, r *Call) []string {
 			words = append(words, t.operatorWords(l.ch.Name)+"; was talking to the caller when the ARI connection was made")
 		}
 	}
+	words = append(words, transferWords(c)...)
 	if r != nil {
-		words = append(words, statusWords(r))
+		if c.ev.why != "" {
+			words = append(words, c.ev.why)
+		} else {
+			words = append(words, statusWords(r))
+		}
 		if r.CloseReason != "" {
 			words = append(words, "closed by screenpop: "+r.CloseReason)
 		}
@@ -213,6 +221,13 @@ func (t *Tracker) callerWords(c *call) string {
 		name = c.callerLeg.ch.Name
 	}
 	switch {
+	case c.ev.prohibited:
+		kept := "not kept in the call log"
+		if t.cfg.KeepWithheldNumbers {
+			kept = "kept in the call log only, for the company's own use (config keeps withheld numbers)"
+		}
+		return fmt.Sprintf("caller withheld: caller ID presentation %s on channel %s (the caller asked to hide their number): it is not shown, not looked up, no lead is made, and it is %s",
+			c.ev.presentation, c.ev.presLeg, kept)
 	case c.rec.Caller == "":
 		return "caller withheld: no inbound leg showed a caller ID number"
 	case num.Withheld:

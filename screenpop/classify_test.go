@@ -114,7 +114,7 @@ func TestClassificationSaysWhichRuleDecided(t *testing.T) {
 				"inbound: channel PJSIP/trunk-c1 was created in inbound context from-trunk",
 				"caller withheld: no inbound leg showed a caller ID number",
 				didFromExten,
-				"abandoned: no operator's phone was dialled before the call ended after 8.0 s: the caller hung up while waiting (in a queue, an IVR) or the dialplan sent them away",
+				"abandoned: the caller hung up before any phone was dialled (in a queue, an IVR), after waiting 8.0 s (hangup request from the caller's side on channel PJSIP/trunk-c1)",
 			},
 		},
 		{
@@ -129,7 +129,7 @@ func TestClassificationSaysWhichRuleDecided(t *testing.T) {
 				"caller +79161234567 from the caller ID of channel PJSIP/trunk-c1",
 				didFromExten,
 				"operator 101: channel PJSIP/101-00000001 matched endpoint pattern PJSIP/{ext}; could not be reached (CHANUNAVAIL)",
-				"failed: no operator's phone could be reached (101 CHANUNAVAIL)",
+				"failed: no operator's phone could be reached: Dial to 101's phone ended CHANUNAVAIL; the caller did not hang up: the dialplan ended the call (cause 16)",
 			},
 		},
 		{

@@ -91,7 +91,7 @@ func TestClassificationOfTheRecordedCalls(t *testing.T) {
 			"caller +79035550101 from the caller ID of channel Local/74957778899@from-trunk-00000040;1",
 			"DID 74957778899 from channel variable FROM_DID",
 			"operator 102: channel Local/102@phones-00000041;1 matched endpoint pattern Local/{ext}@phones; rang 2.5 s until the caller hung up (CANCEL)",
-			"abandoned: the caller hung up while 102 rang, after waiting 2.5 s",
+			"abandoned: the caller hung up while 102 rang, after waiting 2.5 s (hangup request made inside Asterisk on channel Local/74957778899@from-trunk-00000040;1, cause 32)",
 		}},
 		{"busy.jsonl", []string{
 			"inbound: channel Local/74951112233@from-trunk-00000042;1 was created in inbound context from-trunk",

@@ -33,6 +33,12 @@ const (
 	// every channel Asterisk has right now. Calls whose legs are missing
 	// ended while we were not listening.
 	EventResync
+	// EventVariable: a channel variable call tracking reads was set on
+	// Channel: Variable and Value (DIALSTATUS, QUEUESTATUS).
+	EventVariable
+	// EventTransfer: an operator transferred a call, blind or attended;
+	// Transfer says who to whom.
+	EventTransfer
 )
 
 var eventKindNames = [...]string{
@@ -47,6 +53,8 @@ var eventKindNames = [...]string{
 	EventStasisStart:      "stasis_start",
 	EventStasisEnd:        "stasis_end",
 	EventResync:           "resync",
+	EventVariable:         "variable",
+	EventTransfer:         "transfer",
 }
 
 func (k EventKind) String() string {
@@ -72,8 +80,24 @@ type Channel struct {
 	LinkedID string
 	// DID is the dialled-number variable (FROM_DID by default) when it is
 	// in channelvars and set, else "".
-	DID       string
-	CreatedAt time.Time
+	DID string
+	// Presentation is the caller ID presentation, in CALLERID(pres)'s
+	// words (allowed_not_screened, prohib_not_screened...), when Asterisk
+	// told it: by a ChannelCallerId event, or the CALLERID(pres) channel
+	// variable in ari.conf channelvars. "" when not told.
+	Presentation string
+	CreatedAt    time.Time
+}
+
+// Prohibited reports whether the caller asked for their number to be
+// withheld (presentation prohib_*): the number must not be shown.
+func (ch Channel) Prohibited() bool { return PresentationProhibited(ch.Presentation) }
+
+// PresentationProhibited reports whether a CALLERID(pres) value withholds
+// the number: prohib, prohib_not_screened, prohib_passed_screen,
+// prohib_failed_screen; "unavailable" is no number at all.
+func PresentationProhibited(pres string) bool {
+	return len(pres) >= 6 && pres[:6] == "prohib"
 }
 
 // Event is one thing that happened on the PBX, already stripped of ARI.
@@ -90,8 +114,16 @@ type Event struct {
 	// Cause and CauseText are the Q.850 cause of a hangup.
 	Cause     int
 	CauseText string
-	BridgeID  string
-	Args      []string
+	// Soft marks a hangup request made inside Asterisk (ARI, AMI,
+	// SoftHangup) rather than by the channel's far end.
+	Soft bool
+	// Variable and Value are the channel variable of an EventVariable.
+	Variable string
+	Value    string
+	// Transfer is the transfer of an EventTransfer.
+	Transfer *Transfer
+	BridgeID string
+	Args     []string
 	// Channels is the full channel list of an EventResync, and Waiting
 	// the IDs of the channels waiting in our Stasis app.
 	Channels []Channel
@@ -100,4 +132,28 @@ type Event struct {
 	// an EventResync, by bridge ID: who is talking to whom, when the Dial
 	// that answered was not seen.
 	Bridges map[string][]string
+}
+
+// Transfer is an operator's transfer of a call, as Asterisk reports it
+// (BridgeBlindTransfer, BridgeAttendedTransfer).
+type Transfer struct {
+	// Attended is true for an attended transfer (the operator consulted
+	// the target first), false for a blind one.
+	Attended bool
+	// Transferer is the operator's channel talking to the client (the
+	// first leg of an attended transfer).
+	Transferer Channel
+	// Consult is the operator's second channel, talking to the target
+	// (attended only).
+	Consult Channel
+	// Transferee is the client's channel being transferred, when known.
+	Transferee Channel
+	// Target is the channel the client is transferred to (attended), when
+	// Asterisk names it.
+	Target Channel
+	// Exten and Context are where a blind transfer sends the client.
+	Exten, Context string
+	// Result is Asterisk's word on the transfer: Success, Fail, Invalid,
+	// Not Permitted.
+	Result string
 }

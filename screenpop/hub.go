@@ -67,6 +67,12 @@ type PopCall struct {
 	Status     Status    `json:"status,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
 	Card       Card      `json:"card"`
+
+	// TransferredTo is who this operator transferred the caller to (state
+	// transferred): an operator, or an extension until someone answers
+	// there; TransferredFrom is who transferred the caller to this one.
+	TransferredTo   string `json:"transferred_to,omitempty"`
+	TransferredFrom string `json:"transferred_from,omitempty"`
 }
 
 // Call states on an operator's page.
@@ -76,6 +82,9 @@ const (
 	StateTaken   = "taken"
 	StateMissed  = "missed"
 	StateEnded   = "ended"
+	// StateTransferred: the operator talked to the caller and handed them
+	// on (TransferredTo).
+	StateTransferred = "transferred"
 )
 
 // Hub keeps each operator's stream of messages and fans it out to the
@@ -325,12 +334,9 @@ func (h *Hub) Answered(callID, by string) {
 	defer h.mu.Unlock()
 	for _, op := range h.callOps[callID] {
 		pc := h.operators[op].calls[callID]
-		if op == by {
-			pc.State = StateActive
-		} else if pc.State != StateActive {
-			pc.State = StateTaken
+		if !answeredState(pc, op, by) {
+			continue
 		}
-		pc.AnsweredBy = by
 		h.publish(op, MsgAnswered, pc, by)
 	}
 }

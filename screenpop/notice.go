@@ -26,6 +26,9 @@ const (
 	// originate (click-to-dial) and it did not answer: DialStatus or
 	// Cause says why. ChannelID is the phone's channel.
 	NoticeDialFailed
+	// NoticeTransferred: Operator transferred the call blind to extension
+	// To; whoever answers there takes it over (NoticeAnswered with From).
+	NoticeTransferred
 )
 
 func (k NoticeKind) String() string {
@@ -44,6 +47,8 @@ func (k NoticeKind) String() string {
 		return "ended"
 	case NoticeDialFailed:
 		return "dial_failed"
+	case NoticeTransferred:
+		return "transferred"
 	}
 	return "unknown"
 }
@@ -61,6 +66,10 @@ type Notice struct {
 	// Operator is the operator rung, who answered, or whose ringing ended.
 	Operator string
 	Outcome  Outcome
+	// From is, on NoticeAnswered, the operator the caller was talking to
+	// before: the call was transferred from them to Operator. To is where
+	// a blind transfer sends the caller (NoticeTransferred).
+	From, To string
 	// ChannelID is the channel waiting in Stasis (NoticeStasis), or the
 	// operator's phone an originate rang (NoticeDialFailed).
 	ChannelID string

@@ -31,6 +31,9 @@ type Popper struct {
 	// Leads, if set, makes a lead of every unknown caller's number, for
 	// the operator to fill in on the pop. Set it before the first notice.
 	Leads Leads
+	// Access, if set, learns the clients on each call's card: what the
+	// operators it reaches may open. Set it before the first notice.
+	Access *Access
 
 	mu    sync.Mutex // held while calling the hub, so cards never go back
 	calls map[string]*popState
@@ -80,7 +83,13 @@ func (p *Popper) Notice(n Notice) {
 		}
 		p.hub.Offer(n.Operator, st.call)
 	case NoticeAnswered:
+		if st := p.calls[n.CallID]; st != nil {
+			// A transfer's target may have had no pop: give them one.
+			p.hub.TakeOver(n.Operator, st.call, n.From)
+		}
 		p.hub.Answered(n.CallID, n.Operator)
+	case NoticeTransferred:
+		p.hub.Transferred(n.Operator, n.CallID, n.To)
 	case NoticeOfferEnded:
 		if n.Outcome != OutcomeAnsweredElsewhere && n.Outcome != OutcomeAnswered {
 			p.hub.Missed(n.Operator, n.CallID)
@@ -153,6 +162,9 @@ func (p *Popper) lookup(callID string, st *popState, gen uint64, first bool) {
 		return // the call ended, or a later lookup has its card
 	}
 	st.call.Card = card
+	if p.Access != nil {
+		p.Access.SetCard(callID, card)
+	}
 	p.hub.UpdateCard(callID, card)
 }
 

@@ -31,6 +31,11 @@ type TrackerConfig struct {
 	// DIDVariable names the channel variable the dialled number comes in
 	// (FROM_DID), for the classification's words only.
 	DIDVariable string
+	// KeepWithheldNumbers keeps in the call log the number of a caller
+	// who asked for it to be withheld (presentation prohibited), for the
+	// company's own use; it is never shown on a pop nor looked up. By
+	// default the log does not keep it.
+	KeepWithheldNumbers bool
 }
 
 // DefaultStaleAfter and DefaultLinger are used when the config leaves them zero.
@@ -131,6 +136,10 @@ type call struct {
 	number      Number // rec.Caller parsed, once
 	resynced    bool   // joined in progress
 	out         *dialOut
+	// ev is what Asterisk said about why nobody answered (status.go);
+	// transfers the operators' transfers of it (tracker_transfer.go).
+	ev        evidence
+	transfers []transferRecord
 
 	// For the classification: whether the call showed itself by entering
 	// our Stasis app, where its caller and DID came from, and when (wall
@@ -245,7 +254,15 @@ func (t *Tracker) Handle(ev Event) {
 		t.updated(ev.Channel, ev.At)
 		if l := t.legs[ev.Channel.ID]; l != nil && l.origin {
 			l.call.hangupAsked = true
+			l.call.ev.hangupRequested(l, ev)
 		}
+	case EventVariable:
+		if l := t.legs[ev.Channel.ID]; l != nil && l.origin {
+			l.call.lastEvent = ev.At
+			l.call.ev.variable(ev)
+		}
+	case EventTransfer:
+		t.transfer(ev)
 	case EventChannelDestroyed:
 		t.destroyed(ev.Channel, ev.Cause, ev.CauseText, ev.At, "")
 	case EventDial:
@@ -486,13 +503,22 @@ func (t *Tracker) callerSeen(c *call, l *leg) {
 	if c.out != nil {
 		return // the client is the number dialled, not the phone's caller ID
 	}
+	if l.ch.Prohibited() && !c.ev.prohibited {
+		c.ev.prohibited, c.ev.presentation, c.ev.presLeg = true, l.ch.Presentation, l.ch.Name
+	}
 	if c.rec.Caller == "" && l.ch.CallerNumber != "" {
 		c.rec.Caller = l.ch.CallerNumber
 		c.number = ParseNumber(c.rec.Caller, t.cfg.Region)
 		c.callerLeg = l
-	}
-	if c.rec.CallerName == "" && l.ch.CallerName != "" {
+		// The carrier's name comes with its number; a name that appears
+		// later was set on the PBX (by screenpop in Stasis mode).
 		c.rec.CallerName = l.ch.CallerName
+	} else if l == c.callerLeg && l.ch.CallerName != "" && l.ch.CallerName != c.rec.CallerName {
+		if c.ev.inStasis {
+			c.rec.LookupName = l.ch.CallerName // set by the Stasis handler
+		} else if c.rec.CallerName == "" {
+			c.rec.CallerName = l.ch.CallerName
+		}
 	}
 	if l.ch.DID != "" && c.rec.DID == "" {
 		c.rec.DID, c.didFrom = l.ch.DID, didVariable
@@ -512,16 +538,20 @@ func (t *Tracker) announce(c *call) {
 }
 
 func (t *Tracker) notice(c *call, kind NoticeKind) Notice {
-	return Notice{
+	n := Notice{
 		Kind: kind, At: t.now, CallID: c.rec.ID, Caller: t.caller(c),
 		CallerName: c.rec.CallerName, DID: t.did(c),
 	}
+	if c.ev.prohibited {
+		n.CallerName = ""
+	}
+	return n
 }
 
 // caller is the call's parsed number; a call whose caller never showed a
 // number is withheld.
 func (t *Tracker) caller(c *call) Number {
-	if c.rec.Caller == "" {
+	if c.rec.Caller == "" || c.ev.prohibited {
 		return Number{Withheld: true}
 	}
 	return c.number
@@ -567,6 +597,7 @@ func (t *Tracker) stasis(ev Event) {
 			l = t.join(c, ev.Channel, true, ev.At)
 		}
 	}
+	l.call.ev.inStasis = true
 	t.updated(ev.Channel, ev.At)
 	c := l.call
 	if len(ev.Args) >= 2 && ev.Args[0] == "inbound" && c.rec.DID == "" {
@@ -691,12 +722,15 @@ func (t *Tracker) talkedTo(c *call, operator string, at time.Time) {
 		c.rec.AnsweredBy = &op
 		c.rec.AnsweredAt = &at
 	}
-	if n := len(c.rec.TalkedTo); n > 0 && c.rec.TalkedTo[n-1] == operator {
-		return
+	var from string
+	if n := len(c.rec.TalkedTo); n > 0 {
+		if from = c.rec.TalkedTo[n-1]; from == operator {
+			return
+		}
 	}
 	c.rec.TalkedTo = append(c.rec.TalkedTo, operator)
 	n := t.notice(c, NoticeAnswered)
-	n.Operator = operator
+	n.Operator, n.From = operator, from
 	t.obs.Notice(n)
 }
 
@@ -731,13 +765,7 @@ func (t *Tracker) bridgeEntered(ch Channel, bridge string, at time.Time) {
 			continue
 		}
 		if l == nil {
-			op := t.cfg.Operators.Operator(member.Name)
-			if op == "" {
-				continue
-			}
-			l = t.join(c, member, false, at)
-			l.how = legBridged
-			t.talkedTo(c, op, at)
+			t.bridgedOperator(c, member, at)
 		}
 	}
 }
@@ -776,6 +804,8 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 				o.Outcome = OutcomeAnsweredElsewhere
 			case cause == 17:
 				o.Outcome = OutcomeBusy
+			case !o.Rang() && unreachableCause(cause):
+				o.Outcome = OutcomeFailed
 			case c.hangupAsked:
 				o.Outcome = OutcomeCancelled
 			default:
@@ -890,6 +920,9 @@ func (t *Tracker) record(c *call) Call {
 	r.DID = t.did(c)
 	num := t.caller(c)
 	r.Withheld = num.Withheld
+	if c.ev.prohibited {
+		r.Caller, r.CallerName = t.withheldCaller(c)
+	}
 	if num.E164 != "" {
 		e := num.E164
 		r.CallerE164 = &e
@@ -898,7 +931,6 @@ func (t *Tracker) record(c *call) Call {
 		r.EndedAt = c.lastEvent
 	}
 	var firstRing, lastRingEnd time.Time
-	var rang, busy, failed, cancelled bool
 	r.OfferedTo = []string{}
 	for i := range r.Offers {
 		o := &r.Offers[i]
@@ -911,16 +943,9 @@ func (t *Tracker) record(c *call) Call {
 		if o.Outcome == OutcomeCancelled && r.AnsweredAt != nil && !o.EndedAt.Before(*r.AnsweredAt) {
 			o.Outcome = OutcomeAnsweredElsewhere
 		}
-		switch o.Outcome {
-		case OutcomeBusy:
-			busy = true
-		case OutcomeFailed:
-			failed = true
-		}
 		if !o.Rang() {
 			continue
 		}
-		rang = true
 		if !slices.Contains(r.OfferedTo, o.Operator) {
 			r.OfferedTo = append(r.OfferedTo, o.Operator)
 		}
@@ -931,32 +956,12 @@ func (t *Tracker) record(c *call) Call {
 		if firstRing.IsZero() || start.Before(firstRing) {
 			firstRing = *start
 		}
-		if o.Outcome == OutcomeCancelled {
-			cancelled = true
-		}
 		if o.EndedAt != nil && o.EndedAt.After(lastRingEnd) {
 			lastRingEnd = *o.EndedAt
 		}
 	}
 	if r.TalkedTo == nil {
 		r.TalkedTo = []string{}
-	}
-	switch {
-	case r.AnsweredBy != nil:
-		r.Status = StatusAnswered
-	case rang && cancelled:
-		r.Status = StatusAbandoned
-	case rang:
-		r.Status = StatusMissed
-	case busy:
-		r.Status = StatusBusy
-	case failed:
-		r.Status = StatusFailed
-	default:
-		// Nobody was ever rung: the caller hung up while waiting (in a
-		// queue, an IVR) or the dialplan sent them away. Either way someone
-		// should call back.
-		r.Status = StatusAbandoned
 	}
 	if r.AnsweredAt != nil {
 		if !firstRing.IsZero() {
@@ -973,5 +978,6 @@ func (t *Tracker) record(c *call) Call {
 		}
 		r.WaitSeconds = seconds(r.StartedAt, r.EndedAt)
 	}
+	r.Status = t.status(c, &r)
 	return r
 }

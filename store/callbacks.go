@@ -39,7 +39,7 @@ import (
 const callbacksQuery = `WITH missed AS (
 	SELECT m.caller_e164 AS number, m.started_at
 	FROM calls m
-	WHERE m.direction = 'inbound' AND m.status IN ('missed', 'abandoned') AND m.caller_e164 IS NOT NULL /* one number */
+	WHERE m.direction = 'inbound' AND m.status IN ('missed', 'abandoned', 'failed') AND m.caller_e164 IS NOT NULL /* one number */
 		AND NOT EXISTS (SELECT 1 FROM calls r
 			WHERE r.caller_e164 = m.caller_e164 AND (r.direction = 'outbound' OR r.status = 'answered')
 				AND r.started_at > m.started_at)
@@ -51,7 +51,7 @@ const callbacksQuery = `WITH missed AS (
 )
 SELECT i.number, i.first_missed_at, i.last_missed_at, i.attempts,
 	(SELECT d.did FROM calls d
-		WHERE d.caller_e164 = i.number AND d.direction = 'inbound' AND d.status IN ('missed', 'abandoned')
+		WHERE d.caller_e164 = i.number AND d.direction = 'inbound' AND d.status IN ('missed', 'abandoned', 'failed')
 			AND d.caller_e164 IS NOT NULL AND d.started_at = i.last_missed_at
 		ORDER BY d.call_id LIMIT 1) AS did,
 	c.client_id, c.last_name, c.first_name, c.patronymic,

@@ -155,12 +155,18 @@ func testCallbackList(t *testing.T, b backend) {
 			want: []item{{Number: ivan, Attempts: 1, First: 7, Last: 7, DID: line2, Client: petrov}},
 		},
 		{
-			name: "withheld, busy, failed and answered calls, and calls to other numbers, put nothing on the list",
+			name: "withheld, busy and answered calls, and calls to other numbers, put nothing on the list",
 			calls: []screenpop.Call{inbound("f1", "", line1, 0, screenpop.StatusMissed), inbound("f2", ivan, line1, 1, screenpop.StatusBusy),
-				inbound("f3", ivan, line1, 2, screenpop.StatusFailed), inbound("f4", maria, line1, 3, screenpop.StatusAnswered),
+				inbound("f4", maria, line1, 3, screenpop.StatusAnswered),
 				outbound("f5", "+79990000000", 4, screenpop.StatusAnswered)},
 			now:  5,
 			want: []item{},
+		},
+		{
+			name:  "a failed call (no phone could be reached) stays on the list: nobody spoke to the caller",
+			calls: []screenpop.Call{inbound("h1", ivan, line1, 2, screenpop.StatusFailed)},
+			now:   3,
+			want:  []item{{Number: ivan, Attempts: 1, First: 2, Last: 2, DID: line1, Client: petrov}},
 		},
 		{
 			name: "the list is the longest waiting first, each number once, with its client",

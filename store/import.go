@@ -32,8 +32,11 @@ type ImportRow struct {
 	Email      string
 	// Car is the row's car; nil when the row names none.
 	Car *screenpop.Car
-	// Manager is the name of the client's manager at the dealership.
-	Manager string
+	// Manager is the name of the client's manager at the dealership;
+	// ManagerExtension the extension of their desk phone, if the export
+	// has it (see SetEmployeeExtension).
+	Manager          string
+	ManagerExtension string
 	// ConflictLevel (0-3), CSI (1-10) and Lead are nil when the export
 	// does not say.
 	ConflictLevel *int
@@ -302,6 +305,7 @@ func normaliseRow(r ImportRow) ImportRow {
 	r.ExternalID = strings.TrimSpace(r.ExternalID)
 	r.LastName, r.FirstName, r.Patronymic = tidy(r.LastName), tidy(r.FirstName), tidy(r.Patronymic)
 	r.Email, r.Manager = strings.TrimSpace(r.Email), tidy(r.Manager)
+	r.ManagerExtension = strings.TrimSpace(r.ManagerExtension)
 	var phones []string
 	for _, p := range r.Phones {
 		if p = strings.TrimSpace(p); p != "" && !slices.Contains(phones, p) {

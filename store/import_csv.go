@@ -28,6 +28,7 @@ var ImportFields = []string{
 	"external_id", "last_name", "first_name", "patronymic", "full_name", "phones", "email",
 	"make", "model", "year", "plate", "vin", "warranty_end", "insurance_end", "next_service_due",
 	"manager", "conflict_level", "csi", "lead",
+	"manager_extension",
 }
 
 // headerFields are the headers exports commonly have, as normalHeader
@@ -55,7 +56,9 @@ var headerFields = func() map[string]string {
 			"окончание осаго", "осаго до", "окончание каско", "каско до", "insurance end", "insurance until", "insurance expires", "insurance end date"},
 		"next_service_due": {"следующее то", "дата следующего то", "следующий сервис", "дата следующего сервиса", "то до",
 			"next service", "next service date", "next service due", "service due"},
-		"manager":        {"менеджер", "ответственный", "ответственный менеджер", "персональный менеджер", "manager", "account manager"},
+		"manager": {"менеджер", "ответственный", "ответственный менеджер", "персональный менеджер", "manager", "account manager"},
+		"manager_extension": {"добавочный менеджера", "внутренний номер менеджера", "внутренний менеджера",
+			"manager extension", "manager ext", "manager s extension"},
 		"conflict_level": {"конфликтность", "уровень конфликтности", "конфликт", "conflict", "conflict level"},
 		"csi":            {"csi", "оценка", "удовлетворенность", "индекс удовлетворенности", "satisfaction"},
 		"lead":           {"лид", "lead", "потенциальный", "потенциальный клиент", "is lead"},

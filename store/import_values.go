@@ -102,6 +102,8 @@ func readRow(f *CSVFile, rec []string, region string) (row ImportRow, why string
 			}
 		case "manager":
 			first(&row.Manager)
+		case "manager_extension":
+			first(&row.ManagerExtension)
 		case "conflict_level":
 			if l, ok := conflictLevel(v); !ok {
 				bad("%q is not a conflict level (0-3, or нет, низкий, средний, высокий)", v)

@@ -223,6 +223,9 @@ func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error 
 			return fmt.Errorf("save offers of %d calls: %w", len(calls), err)
 		}
 	}
+	if err := pgSaveLookupNames(ctx, tx, stored); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("save %d calls: commit: %w", len(calls), err)
 	}
@@ -244,12 +247,12 @@ func (p *Postgres) Call(ctx context.Context, id string) (screenpop.Call, error) 
 	err = tx.QueryRow(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-		source, campaign, caller_kind, gaps
+		source, campaign, caller_kind, gaps, lookup_name
 		FROM calls WHERE call_id = $1`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 		&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &direction,
-		&c.Source, &c.Campaign, &c.CallerKind, &gaps)
+		&c.Source, &c.Campaign, &c.CallerKind, &gaps, &c.LookupName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}

@@ -222,6 +222,9 @@ func (s *SQLite) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
 			}
 		}
 	}
+	if err := sqliteSaveLookupNames(ctx, tx, calls); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save %d calls: commit: %w", len(calls), err)
 	}
@@ -242,12 +245,12 @@ func (s *SQLite) Call(ctx context.Context, id string) (screenpop.Call, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
 		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-		source, campaign, caller_kind, gaps
+		source, campaign, caller_kind, gaps, lookup_name
 		FROM calls WHERE call_id = ?`, id).Scan(
 		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
 		&offeredTo, &c.AnsweredBy, &talkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 		&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &direction,
-		&c.Source, &c.Campaign, &c.CallerKind, &gaps)
+		&c.Source, &c.Campaign, &c.CallerKind, &gaps, &c.LookupName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
 	}

@@ -212,6 +212,11 @@ func testStore(t *testing.T, b backend) {
 			{"an answered and transferred call keeps its offers in order", answeredCall("1700000000.1")},
 			{"a missed call from a withheld number keeps its nil number and nil answerer", withheldMissedCall("1700000000.2")},
 			{"a busy call with no offers keeps its close reason", busyCall("1700000000.3")},
+			{"a Stasis call keeps the carrier's caller name and screenpop's lookup name apart", func() screenpop.Call {
+				c := answeredCall("1700000000.4")
+				c.CallerName, c.LookupName = "MOSCOW", "Петров Иван"
+				return c
+			}()},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

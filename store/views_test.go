@@ -389,6 +389,9 @@ func testAnalystViews(t *testing.T, b backend) {
 		want := []viewMissed{
 			{Day: "2025-03-14", CallID: "v4", Number: viewPetr, CallerKind: "new", Did: viewLineSite, Source: "Сайт",
 				Campaign: "Главная", Status: "abandoned", OfferedTo: []string{"103"}, RingSeconds: 7, WaitSeconds: 10},
+			// No phone could be reached: a failed call stays on the list.
+			{Day: "2025-03-14", CallID: "v9", Number: "+79851112233", CallerKind: "new", Did: "+74951110001", Source: "Авито",
+				Campaign: "С пробегом", Status: "failed", OfferedTo: []string{}, WaitSeconds: 2.2},
 			{Day: "2025-03-15", CallID: "w1", Number: viewOlga, CallerKind: "lead", Did: viewLineSite, Source: "Сайт",
 				Campaign: "Главная", Status: "missed", OfferedTo: []string{"101"}, RingSeconds: 33, WaitSeconds: 40},
 		}

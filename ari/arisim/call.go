@@ -116,7 +116,7 @@ func (s *Sim) complete(c Call) (Call, error) {
 	if c.Scenario == "" {
 		c.Scenario = Answered
 	}
-	if !slices.Contains(Scenarios, c.Scenario) {
+	if !slices.Contains(Scenarios, c.Scenario) && !slices.Contains(SIPScenarios, c.Scenario) {
 		return c, fmt.Errorf("arisim: unknown scenario %q", c.Scenario)
 	}
 	if c.DID == "" {
@@ -128,7 +128,14 @@ func (s *Sim) complete(c Call) (Call, error) {
 	if len(c.Operators) == 0 {
 		return c, errors.New("arisim: the call has no operator to ring")
 	}
-	if c.Scenario != Queue {
+	if err := s.checkSIP(c); err != nil {
+		return c, err
+	}
+	switch c.Scenario {
+	case Queue:
+	case AttendedTransfer, BlindTransfer:
+		c.Operators = c.Operators[:2]
+	default:
 		c.Operators = c.Operators[:1]
 	}
 	c.Operators = slices.Clone(c.Operators)

@@ -25,6 +25,9 @@ type channel struct {
 	// linkedID is CHANNEL(linkedid); fromDID the FROM_DID variable, both
 	// shown in channelvars.
 	linkedID, fromDID string
+	// pres is CALLERID(pres) when the scenario lists it in channelvars
+	// (a caller who hid their number), else "".
+	pres string
 	// vars is the channel's variable list, newest first, as Asterisk
 	// keeps it: a child channel inherits the "__" ones in this order.
 	vars []variable
@@ -104,6 +107,10 @@ func (s *Sim) appendChannel(b []byte, ch *channel) []byte {
 		b = appendString(b, ch.linkedID)
 		b = append(b, `,"FROM_DID":`...)
 		b = appendString(b, ch.fromDID)
+		if ch.pres != "" {
+			b = append(b, `,"CALLERID(pres)":`...)
+			b = appendString(b, ch.pres)
+		}
 		b = append(b, '}')
 	}
 	return append(b, '}')

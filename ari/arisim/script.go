@@ -2,6 +2,7 @@ package arisim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -69,6 +70,9 @@ func interleaveOf(s Scenario) interleave {
 func (r *run) script() error {
 	order := interleaveOf(r.c.Scenario)
 	r.arrive(order)
+	if slices.Contains(SIPScenarios, r.c.Scenario) {
+		return r.sipScript(order)
+	}
 	if r.c.Scenario == Queue {
 		return r.queue()
 	}
@@ -181,6 +185,9 @@ func (r *run) arrive(order interleave) {
 			id2 = c.ID + "-2"
 		}
 		r.cust, r.in = r.localPair(c.ID, id2, c.DID, s.cfg.InboundContext)
+		if c.Scenario == Prohibited {
+			r.cust.pres, r.in.pres = presProhibited, presProhibited
+		}
 		r.create(r.cust)
 		r.create(r.in)
 		r.dialplan(r.cust, 1, "AppDial2", "(Outgoing Line)")
@@ -197,7 +204,15 @@ func (r *run) arrive(order interleave) {
 		s.mu.Unlock()
 		r.in = r.newChannel(c.ID, name, "Ring", s.cfg.InboundContext, c.DID)
 		r.in.caller = caller
+		if c.Scenario == Prohibited {
+			r.in.pres = presProhibited
+		}
 		r.create(r.in)
+		if c.Scenario == Prohibited {
+			// chan_pjsip updates the caller ID from P-Asserted-Identity
+			// and its privacy once the channel is made.
+			r.callerID(r.in, caller)
+		}
 	}
 	if order.origDial == origDialEarly {
 		r.originateDial("")

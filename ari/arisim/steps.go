@@ -78,6 +78,13 @@ func (r *run) dialplan(ch *channel, priority int, app, data string) {
 
 const callerPresentation = `,"caller_presentation":0,"caller_presentation_txt":"Presentation Allowed, Not Screened"`
 
+// presProhibited is CALLERID(pres) of a caller who hid their number, and
+// callerProhibited its ChannelCallerId fields.
+const (
+	presProhibited   = "prohib_not_screened"
+	callerProhibited = `,"caller_presentation":32,"caller_presentation_txt":"Presentation Prohibited, Not Screened"`
+)
+
 // callerID sets a channel's caller ID and publishes it.
 func (r *run) callerID(ch *channel, p party) {
 	if ch == nil {
@@ -87,7 +94,11 @@ func (r *run) callerID(ch *channel, p party) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch.caller = p
-	r.emit(s.chanEvent("ChannelCallerId", r.at, ch, nil, callerPresentation))
+	pres := callerPresentation
+	if ch.pres == presProhibited {
+		pres = callerProhibited
+	}
+	r.emit(s.chanEvent("ChannelCallerId", r.at, ch, nil, pres))
 }
 
 // connectedLine sets the party a channel is connected to and publishes it.
@@ -204,6 +215,8 @@ func (r *run) destroyLocked(ch *channel, cause int) {
 // causeText is Asterisk's text for a Q.850 cause.
 func causeText(cause int) string {
 	switch cause {
+	case 3:
+		return "No route to destination"
 	case 16:
 		return "Normal Clearing"
 	case 17:

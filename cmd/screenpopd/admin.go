@@ -31,7 +31,7 @@ func mountAdmin(d serveDeps) error {
 	d.tracker.RingNotified = func(since time.Duration) { pops.Observe(since.Seconds()) }
 
 	d.web.Handle("GET /admin", web.AdminPage())
-	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.db, screenpop.RoleAdmin, web.AdminStatusHandler(
+	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.staff, screenpop.RoleAdmin, web.AdminStatusHandler(
 		func(ctx context.Context) web.AdminStatus {
 			s := adminStatus(ctx, d.client, d.intake, d.tracker)
 			s.Problems = append(s.Problems, rejectedNotes(d.writer)...)

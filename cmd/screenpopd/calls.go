@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +25,7 @@ import (
 // the same filters (web.ParseCallFilter) and write the same CSV.
 // mountCalls serves GET /api/calls to analysts' and admins' staff tokens.
 func mountCalls(d serveDeps) error {
-	d.web.Handle("GET /api/calls", web.RequireStaff(d.db, screenpop.RoleAnalyst, web.CallsHandler(d.db, d.log, time.Now)))
+	d.web.Handle("GET /api/calls", web.RequireStaff(d.staff, screenpop.RoleAnalyst, web.CallsHandler(d.db, d.log, time.Now)))
 	return nil
 }
 
@@ -226,13 +228,37 @@ func callOperators(c screenpop.Call) string {
 	return tableCell(s)
 }
 
-// tableCell keeps a table cell on its line and in its column.
+// tableCell keeps a table cell on its line and in its column, and the
+// terminal as it was: control characters (an escape sequence in a caller
+// ID) are shown escaped, as \x1b, never sent raw.
 func tableCell(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
 		return "-"
 	}
-	return s
+	if strings.IndexFunc(s, unsafeRune) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case unsafeRune(r) && r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether a terminal could act on r rather than show
+// it: C0 and C1 controls, DEL, bidirectional overrides.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r == utf8.RuneError || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 type callCSV struct{ w *web.CallsCSV }

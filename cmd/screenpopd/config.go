@@ -52,6 +52,7 @@ var settings = []setting{
 	{"calls.sources", []any{}, "sources seeded at start: a list of {did, source, campaign, from, to, internal} (config file only)", ""},
 	{"calls.linger", screenpop.DefaultLinger, "wait this long after a call ends for late events before recording it", ""},
 	{"phone.default_region", "RU", "country whose national number forms callers use (ISO code)", ""},
+	{"phone.keep_withheld_numbers", false, "keep in the call log (for the company's own use) the number of a caller whose presentation is prohibited; it is never shown nor looked up", ""},
 	{"card.regular_visits", int64(screenpop.DefaultCardRules.RegularVisits), "a client with more visits than this in the last year is regular", ""},
 	{"card.lost_after", screenpop.DefaultCardRules.LostAfter, "a client with no visit for this long is lost", ""},
 	{"card.alert_within", screenpop.DefaultCardRules.Horizon, "warranty and insurance ending, and services due, within this long are flagged", ""},
@@ -119,6 +120,7 @@ type Config struct {
 	Linger           time.Duration
 	Sources          []screenpop.Source
 	Region           string
+	KeepWithheld     bool
 	Card             screenpop.CardRules
 	DSN              Secret
 	DataDir          string
@@ -213,6 +215,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		StaleAfter:       duration("calls.stale_after"),
 		Linger:           duration("calls.linger"),
 		Region:           strings.ToUpper(v.GetString("phone.default_region")),
+		KeepWithheld:     v.GetBool("phone.keep_withheld_numbers"),
 		DSN:              Secret(v.GetString("store.dsn")),
 		DataDir:          v.GetString("store.data_dir"),
 		SpoolMaxBytes:    v.GetInt64("store.spool_max_bytes"),

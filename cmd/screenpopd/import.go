@@ -22,6 +22,7 @@ import (
 // clientImporter is what import clients needs of the store.
 type clientImporter interface {
 	MergeClients(ctx context.Context, rows []store.ImportRow, opts store.MergeOptions) (store.MergeReport, error)
+	employeeStore
 }
 
 var (
@@ -117,7 +118,10 @@ A mapping file:
 		if mergeErr != nil {
 			return fmt.Errorf("%w (the rows above it are imported; run the import again once it is fixed)", mergeErr)
 		}
-		return nil
+		if dryRun {
+			return nil
+		}
+		return setManagerExtensions(ctx, st, f.Rows, out)
 	})
 	fs := clients.Flags()
 	fs.StringSliceVar(&maps, "map", nil, "field=Header mappings, comma-separated or repeated (phones may take several columns)")

@@ -72,7 +72,11 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 	if code, msg := post(t, d, keys["101"], "/api/calls/call-answered/note", map[string]any{"purpose": "test_drive", "client_id": seeded[0].ID}); code != http.StatusBadRequest {
 		t.Errorf("a note with purpose test_drive: %d %q, want 400", code, msg)
 	}
-	if code, msg := post(t, d, keys["102"], "/api/calls/call-answered/note", note); code != http.StatusOK {
+	// 102's phone never rang for this call: not theirs to note.
+	if code, msg := post(t, d, keys["102"], "/api/calls/call-answered/note", note); code != http.StatusNotFound {
+		t.Errorf("a note by an operator the call never reached: %d %q, want 404", code, msg)
+	}
+	if code, msg := post(t, d, keys["101"], "/api/calls/call-answered/note", note); code != http.StatusOK {
 		t.Errorf("a note: %d %q, want 200", code, msg)
 	}
 	send(t, ws, lines[answered:])
@@ -83,8 +87,8 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("LookupPhone = %v, %v", recs, err)
 	}
-	if c := recs[0].LastContact; c == nil || c.Employee != "Борис Волков" || c.Summary != "Покупка автомобиля: Хочет Sportage" {
-		t.Errorf("Иван's last contact is %+v, want Борис's note", c)
+	if c := recs[0].LastContact; c == nil || c.Employee != "Анна Смирнова" || c.Summary != "Покупка автомобиля: Хочет Sportage" {
+		t.Errorf("Иван's last contact is %+v, want Анна's note", c)
 	}
 }
 

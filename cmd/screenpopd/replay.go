@@ -37,13 +37,14 @@ classifies the calls in a capture from your own PBX.`,
 
 func (c Config) trackerConfig() screenpop.TrackerConfig {
 	return screenpop.TrackerConfig{
-		InboundContexts:  c.InboundContexts,
-		OutboundContexts: c.OutboundContexts,
-		Operators:        c.Operators,
-		Region:           c.Region,
-		DIDVariable:      c.DIDVariable,
-		StaleAfter:       c.StaleAfter,
-		Linger:           c.Linger,
+		InboundContexts:     c.InboundContexts,
+		OutboundContexts:    c.OutboundContexts,
+		Operators:           c.Operators,
+		Region:              c.Region,
+		DIDVariable:         c.DIDVariable,
+		KeepWithheldNumbers: c.KeepWithheld,
+		StaleAfter:          c.StaleAfter,
+		Linger:              c.Linger,
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // run it with TZ set to the call centre's (TZ=Europe/Moscow).
 func mountReports(d serveDeps) error {
 	d.web.Handle("GET /reports", web.ReportsPage())
-	d.web.Handle("GET /api/reports/summary", web.RequireStaff(d.db, screenpop.RoleAnalyst,
+	d.web.Handle("GET /api/reports/summary", web.RequireStaff(d.staff, screenpop.RoleAnalyst,
 		web.ReportsSummary[store.Summary](d.db, time.Local, time.Now, d.log)))
 	return nil
 }

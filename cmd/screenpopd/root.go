@@ -11,7 +11,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newDemoCmd(), newCheckCmd(),
+	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newEmployeeCmd(), newDemoCmd(), newCheckCmd(),
 		newSourceCmd(), newTokenCmd(), newCallsCmd(), newImportCmd())
 	return root
 }

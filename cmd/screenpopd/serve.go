@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,19 +263,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var routes []web.Route
 	// The operators' API: notes and purposes, leads, complaints...
 	popper.Leads = db // before the tracker runs: an unknown caller's number becomes a lead
-	routes = append(routes, web.NotesRoutes(db, popper,
+	// What each operator may open: the clients, notes, leads and
+	// complaints of their own calls.
+	access := screenpop.NewAccess()
+	popper.Access = access
+	tracker.Observe(access)
+	routes = append(routes, web.NotesRoutes(db, popper, access,
 		screenpop.Purposes{List: cfg.Purposes, Complaint: cfg.ComplaintPurpose}, log)...)
 	// ...click-to-dial and the callback list.
 	dialer := screenpop.NewDialer(client, screenpop.DialConfig{Endpoint: cfg.DialEndpoint, Context: cfg.DialContext, Region: cfg.Region}, hub, log)
 	tracker.Observe(dialer) // before the tracker runs: a phone that does not answer is told to its operator's page
 	routes = append(routes, web.DialRoutes(dialer, db, log)...)
-	routes = append(routes, web.HistoryRoutes(db)...)
+	routes = append(routes, web.HistoryRoutes(db, access)...)
 	operators := web.New(hub, db, log, routes...)
+	keys := web.NewKeyGuard(func(err error) bool { return errors.Is(err, store.ErrNotFound) })
+	operators.GuardKeys(keys)
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "screenpop_wrong_keys_total", Help: "Operators' and staff keys tried that are not known."},
+			func() float64 { return float64(keys.WrongKeys()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "screenpop_wrong_keys_refused_total", Help: "Keys refused unread because their address tried too many wrong ones."},
+			func() float64 { return float64(keys.Refused()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "screenpop_operator_sockets", Help: "Operator pages connected."},
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators, writer: writer}
+	deps := serveDeps{log: log, reg: reg, db: db, staff: keys.Staff(db), client: client, intake: intake, tracker: tracker, web: operators, writer: writer}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()
@@ -294,7 +307,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		spool.Close()
 		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTPListen, err)
 	}
-	srv := &http.Server{Handler: healthMux(reg, client, db, writer, operators), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(reg, client, db, writer, operators, keys), ReadHeaderTimeout: 5 * time.Second}
 	log.Info("screenpopd serving", "http", ln.Addr().String(), "ari", cfg.ARIURL, "mode", cfg.ARIMode, "store", storeName(cfg))
 
 	var (
@@ -391,28 +404,45 @@ func (c countCalls) Record(call screenpop.Call) { c.v.WithLabelValues(string(cal
 
 // healthMux serves /healthz (the process is alive), /readyz (ARI is
 // connected and the store answers), /metrics, and the operators' page.
-func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, writer *store.Writer, operators http.Handler) *http.ServeMux {
+// /readyz names the parts that are not ready to anyone, and says why only
+// to a staff token (the store's error names its host, database and user).
+// Records the database refused are said, not counted as unready.
+func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, writer *store.Writer, operators http.Handler, keys *web.KeyGuard) *http.ServeMux {
+	staff := keys.Staff(db)
 	mux := http.NewServeMux()
 	mux.Handle("/", operators)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /readyz", keys.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		var problems []string
+		var problems, details []string
 		if !client.Ready() {
-			problems = append(problems, "ARI: not connected to Asterisk")
+			problems, details = append(problems, "ARI"), append(details, "ARI: not connected to Asterisk")
 		}
 		if err := db.Ping(ctx); err != nil {
-			problems = append(problems, "store: "+err.Error())
+			problems, details = append(problems, "store"), append(details, "store: "+err.Error())
 		}
 		// A record the database refused does not stop the daemon serving:
 		// it is said, not counted as unready.
 		notes := rejectedNotes(writer)
 		if len(problems) > 0 {
+			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			isStaff := token != "" && keys.StaffSeen(token)
+			if !isStaff && token != "" {
+				_, err := staff.StaffByToken(ctx, token)
+				isStaff = err == nil
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, p := range append(problems, notes...) {
+			if !isStaff {
+				fmt.Fprintf(w, "not ready: %s (a staff token, as Authorization: Bearer TOKEN, shows why)\n", strings.Join(problems, ", "))
+				for _, n := range notes {
+					fmt.Fprintln(w, n)
+				}
+				return
+			}
+			for _, p := range append(details, notes...) {
 				fmt.Fprintln(w, p)
 			}
 			return
@@ -421,7 +451,7 @@ func healthMux(reg *prometheus.Registry, client *ari.Client, db *lazyStore, writ
 		for _, n := range notes {
 			fmt.Fprintln(w, n)
 		}
-	})
+	})))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
 }

@@ -17,6 +17,7 @@ type serveDeps struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	db      *lazyStore
+	staff   web.StaffAuthenticator // db, behind the wrong-key limit
 	client  *ari.Client
 	intake  *ari.Intake
 	tracker *screenpop.Tracker

@@ -18,12 +18,18 @@ type History interface {
 
 // HistoryRoutes serves GET /api/clients/{id}/calls: the client's last
 // calls, newest first, in and out, on all their numbers, so the operator
-// sees them and can call back from there.
-func HistoryRoutes(h History) []Route {
-	return []Route{{"GET /api/clients/{id}/calls", func(w http.ResponseWriter, r *http.Request, _ screenpop.Operator) {
+// sees them and can call back from there. Only a client on a call the
+// operator is being offered, talks to or served in their session (may):
+// any other ID is not found, whether or not there is such a client.
+func HistoryRoutes(h History, may Permissions) []Route {
+	return []Route{{"GET /api/clients/{id}/calls", func(w http.ResponseWriter, r *http.Request, op screenpop.Operator) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
 			WriteError(w, http.StatusBadRequest, "the ID in the path is not a number")
+			return
+		}
+		if !may.ClientReadable(op.Extension, id) {
+			WriteError(w, http.StatusNotFound, ErrNotYours)
 			return
 		}
 		calls, err := h.ClientCalls(r.Context(), id, historyLength)
@@ -34,3 +40,16 @@ func HistoryRoutes(h History) []Route {
 		WriteJSON(w, http.StatusOK, map[string]any{"calls": calls})
 	}}}
 }
+
+// Permissions says what an operator's work lets them read and change:
+// screenpop.Access.
+type Permissions interface {
+	ClientReadable(operator string, clientID int64) bool
+	CallNotable(operator, callID string, clientID int64) bool
+	LeadEditable(operator string, leadID int64) bool
+	ComplaintClosable(operator string, complaintID int64) bool
+}
+
+// ErrNotYours is the answer for anything beyond an operator's calls; it
+// does not tell whether the thing exists.
+const ErrNotYours = "not found among your calls: you can open what is on the calls offered to you, that you talk to, or that you served in your session"

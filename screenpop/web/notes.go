@@ -30,6 +30,7 @@ type Refresher interface {
 // notes serves the operators' API for acting on a call.
 type notes struct {
 	book     Notebook
+	may      Permissions
 	pops     Refresher // nil: pops are not redrawn
 	purposes screenpop.Purposes
 	log      *slog.Logger
@@ -42,8 +43,13 @@ type notes struct {
 //	POST /api/calls/{id}/note       {purpose, note, client_id}: the call's purpose and note
 //	POST /api/clients/{id}          {last_name, first_name, patronymic, car: {make, model, plate}}: a lead's details
 //	POST /api/complaints/{id}/close {reason}: close a complaint
-func NotesRoutes(book Notebook, pops Refresher, purposes screenpop.Purposes, log *slog.Logger) []Route {
-	h := &notes{book: book, pops: pops, purposes: purposes, log: log, now: time.Now}
+//
+// An operator may note only a call offered to them or that they placed,
+// naming a client on its card, change a lead only while it is on their
+// screen, and close a complaint only of a client on one of their calls
+// (may); anything else is not found, whether or not it exists.
+func NotesRoutes(book Notebook, pops Refresher, may Permissions, purposes screenpop.Purposes, log *slog.Logger) []Route {
+	h := &notes{book: book, pops: pops, may: may, purposes: purposes, log: log, now: time.Now}
 	return []Route{
 		{"GET /api/purposes", h.listPurposes},
 		{"POST /api/calls/{id}/note", h.saveNote},
@@ -68,6 +74,10 @@ func (h *notes) saveNote(w http.ResponseWriter, r *http.Request, op screenpop.Op
 	n, err := h.purposes.NewNote(r.PathValue("id"), req.ClientID, req.Purpose, req.Note, op, h.now())
 	if err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.may.CallNotable(op.Extension, n.CallID, n.ClientID) {
+		WriteError(w, http.StatusNotFound, ErrNotYours)
 		return
 	}
 	n, err = h.book.SaveNote(r.Context(), n)
@@ -106,6 +116,10 @@ func (h *notes) updateLead(w http.ResponseWriter, r *http.Request, op screenpop.
 		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if !h.may.LeadEditable(op.Extension, id) {
+		WriteError(w, http.StatusNotFound, ErrNotYours)
+		return
+	}
 	c, err := h.book.UpdateLead(r.Context(), id, u)
 	if err != nil {
 		h.fail(w, "update the lead", err, "client", id, "operator", op.Extension)
@@ -129,6 +143,10 @@ func (h *notes) closeComplaint(w http.ResponseWriter, r *http.Request, op screen
 	reason, err := screenpop.CheckResolution(req.Reason)
 	if err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.may.ComplaintClosable(op.Extension, id) {
+		WriteError(w, http.StatusNotFound, ErrNotYours)
 		return
 	}
 	clientID, err := h.book.CloseComplaint(r.Context(), id, reason, op, h.now())

@@ -89,7 +89,7 @@ func newNotesServer(t *testing.T) (*httptest.Server, *fakeNotebook, *refreshes) 
 	t.Helper()
 	book, pops := newFakeNotebook(), &refreshes{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	routes := NotesRoutes(book, pops, screenpop.Purposes{List: []string{"service_booking", "sales", "complaint", "other"}, Complaint: "complaint"}, log)
+	routes := NotesRoutes(book, pops, allowAll{}, screenpop.Purposes{List: []string{"service_booking", "sales", "complaint", "other"}, Complaint: "complaint"}, log)
 	hub := screenpop.NewHub(0, 0)
 	srv := httptest.NewServer(New(hub, operators, log, routes...))
 	t.Cleanup(func() { hub.Close(); srv.Close() })

@@ -17,6 +17,7 @@ var static embed.FS
 type Server struct {
 	mux     *http.ServeMux
 	sockets *sockets
+	front   http.Handler // mux, behind the key guard if any
 }
 
 // New returns the operator server: GET / serves the page, GET /ws the
@@ -33,10 +34,11 @@ func New(hub *screenpop.Hub, auth Authenticator, log *slog.Logger, routes ...Rou
 	files := http.FileServerFS(page)
 	s.mux.Handle("GET /ws", s.sockets)
 	s.mux.Handle("GET /", noCache(files))
+	s.front = s.mux
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.front.ServeHTTP(w, r) }
 
 // OpenSockets is the number of operator websockets open, for metrics.
 func (s *Server) OpenSockets() int { return int(s.sockets.open.Load()) }

@@ -9,7 +9,7 @@ const TEXT = {
     signin: "Войти", token: "Ключ оператора", logout: "Выйти", offline: "нет связи", online: "на связи",
     badToken: "Неверный ключ", now: "Сейчас", session: "Звонки за смену", noCalls: "Звонков нет",
     time: "Время", caller: "Номер", client: "Клиент", line: "Линия", result: "Итог",
-    ringing: "Звонит", active: "Разговор", taken: "Принят оператором {op}", missed: "Пропущен", ended: "Завершён",
+    ringing: "Звонит", active: "Разговор", taken: "Принят оператором {op}", transferred: "Переведён на {op}", transferred_from: "Переведён от {op}", missed: "Пропущен", ended: "Завершён",
     pending: "Ищем клиента…", unknown: "Новый номер: клиента нет в базе", withheld: "Номер скрыт",
     failed: "База клиентов недоступна", several: "Этот номер у нескольких клиентов",
     potential: "потенциальный", real: "клиент", regular: "постоянный", lost: "потерянный", lead: "лид",
@@ -25,7 +25,7 @@ const TEXT = {
     signin: "Sign in", token: "Operator key", logout: "Sign out", offline: "offline", online: "online",
     badToken: "Wrong key", now: "Now", session: "This session's calls", noCalls: "No calls",
     time: "Time", caller: "Number", client: "Client", line: "Line", result: "Result",
-    ringing: "Ringing", active: "Talking", taken: "Taken by operator {op}", missed: "Missed", ended: "Ended",
+    ringing: "Ringing", active: "Talking", taken: "Taken by operator {op}", transferred: "Transferred to {op}", transferred_from: "Transferred from {op}", missed: "Missed", ended: "Ended",
     pending: "Looking up…", unknown: "New number: not in the client base", withheld: "Number withheld",
     failed: "Client base unavailable", several: "This number belongs to several clients",
     potential: "potential", real: "client", regular: "regular", lost: "lost", lead: "lead",
@@ -147,6 +147,8 @@ function renderClient(c) {
 
 function stateText(call) {
   if (call.state === "taken") return t("taken", { op: call.answered_by });
+  if (call.state === "transferred") return t("transferred", { op: call.transferred_to });
+  if (call.state === "active" && call.transferred_from) return t("active") + " · " + t("transferred_from", { op: call.transferred_from });
   return t(call.state);
 }
 
@@ -188,6 +190,7 @@ function clientName(call) {
 
 function resultText(call) {
   const me = state.operator && state.operator.extension;
+  if (call.transferred_to) return t("transferred", { op: call.transferred_to });
   if (call.state === "taken" || (call.answered_by && me && call.answered_by !== me)) return t("taken", { op: call.answered_by });
   if (call.status === "failed") return t("failed_status");
   return call.status ? t(call.status) : t(call.state);
