@@ -1,7 +1,9 @@
 package ari
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -144,5 +146,17 @@ func TestA404WhileAsteriskRestartsSaysSo(t *testing.T) {
 	later := (&StatusError{URL: "http://pbx:8088/ari", Method: "GET", Path: "/channels", Code: 404, AnsweredBefore: true}).Error()
 	if !strings.Contains(later, "Asterisk is restarting, or reloading its ARI module") || strings.Contains(later, "not enabled") {
 		t.Errorf("a 404 from a URL that answered before says %q; want it to say Asterisk is restarting", later)
+	}
+}
+
+func TestStasisModeFollowsTheBridgesItsCallsEnter(t *testing.T) {
+	out := make(chan screenpop.Event, 4)
+	in := NewIntake(NewDecoder("FROM_DID"), out, NewMetrics(nil), slog.New(slog.DiscardHandler))
+	var follow []string
+	in.dialled = func(src string) { follow = append(follow, src) }
+	trunk := chanJSON("t1", "PJSIP/trunk-00000001", "+79161234567", "from-trunk", "allowed_not_screened")
+	in.Feed(context.Background(), []byte(`{"type":"ChannelEnteredBridge","timestamp":"2026-11-24T23:00:40.000+0000","bridge":{"id":"b1","technology":"simple_bridge","bridge_type":"mixing","bridge_class":"basic","creator":"","name":"","channels":["t1"],"creationtime":"2026-11-24T23:00:36.321+0000","video_mode":"none"},"channel":`+trunk+`,"asterisk_id":"02:fc:00:00:00:01","application":"screenpop"}`))
+	if len(follow) != 1 || follow[0] != "bridge:b1" {
+		t.Errorf("followed %v, want the caller's bridge b1: an attended transfer's target enters it undialled", follow)
 	}
 }
