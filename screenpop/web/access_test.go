@@ -70,7 +70,7 @@ func TestOperatorsReachOnlyTheirCalls(t *testing.T) {
 }
 
 func TestWrongKeysAreLimitedPerAddress(t *testing.T) {
-	guard := NewKeyGuard(func(err error) bool { return err != nil && err.Error() == "not found" })
+	guard := NewKeyGuard(func(err error) bool { return errors.Is(err, screenpop.ErrNotFound) })
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	guard.now = func() time.Time { return now }
 	hub := screenpop.NewHub(0, 0)
@@ -123,7 +123,7 @@ func TestWrongKeysAreLimitedPerAddress(t *testing.T) {
 }
 
 func TestAStaffTokenSeenLatelyIsKnownWhileTheDatabaseIsDown(t *testing.T) {
-	guard := NewKeyGuard(func(err error) bool { return err != nil && err.Error() == "not found" })
+	guard := NewKeyGuard(func(err error) bool { return errors.Is(err, screenpop.ErrNotFound) })
 	guarded := guard.Staff(staff)
 	if guard.StaffSeen("admin-token") {
 		t.Error("a token never used is taken for staff")
