@@ -270,13 +270,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators}
+	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators, region: cfg.Region}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()
 			return err
 		}
 	}
+	wallboard := mountWallboard(deps, hub, cfg.Wallboard)
 
 	// Say at once what is wrong with Asterisk, then keep trying anyway.
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -331,6 +332,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stasis.Wait()
 	popper.Wait()
 	hub.Close() // closes operator sockets: pages reconnect to the next daemon
+	wallboard.Close()
 	hctx, hcancel := bounded()
 	errs = append(errs, srv.Shutdown(hctx))
 	hcancel()
