@@ -16,11 +16,11 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-// wallboardDaemon runs the daemon against the simulated Asterisk in real
+// centreDaemon runs the daemon against the simulated Asterisk in real
 // time (the wallboard's waits are wall-clock), with operators 101 Анна,
 // 102 Борис, 103 Вера and 104 Глеб, two advertised lines, and a
 // supervisor's token, which it returns with the operators' keys.
-func wallboardDaemon(t *testing.T) (*arisim.Sim, *daemon, map[string]string, string) {
+func centreDaemon(t *testing.T) (*arisim.Sim, *daemon, map[string]string, string) {
 	t.Helper()
 	sim := arisim.New(arisim.Config{Username: "screenpop", Password: "pw", Operators: []string{"101", "102", "103", "104"},
 		Tech: arisim.TechPJSIP, ChannelVars: true, Speed: 1}, discardLogger())
@@ -64,7 +64,7 @@ func wallboardDaemon(t *testing.T) (*arisim.Sim, *daemon, map[string]string, str
 }
 
 func TestBrowserWallboardShowsTheSimulatorsCallsOperatorsAndTodaysFigures(t *testing.T) {
-	sim, d, keys, supervisor := wallboardDaemon(t)
+	sim, d, keys, supervisor := centreDaemon(t)
 	// Amber and red come soon, so a waiting call crosses both in the test.
 	d.cfg.Wallboard.WaitAmber, d.cfg.Wallboard.WaitRed = 1, 3
 	d.cfg.Wallboard.CallbacksAmber, d.cfg.Wallboard.CallbacksRed = 1, 3
@@ -157,7 +157,7 @@ func TestBrowserWallboardShowsTheSimulatorsCallsOperatorsAndTodaysFigures(t *tes
 }
 
 func TestBrowserWallboardRefusesAnAnalystsToken(t *testing.T) {
-	_, d, _, _ := wallboardDaemon(t)
+	_, d, _, _ := centreDaemon(t)
 	db, err := store.OpenSQLite(context.Background(), filepath.Join(d.dataDir, "screenpop.db"))
 	if err != nil {
 		t.Fatal(err)

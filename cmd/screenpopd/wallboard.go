@@ -98,18 +98,8 @@ type boardFeed struct {
 func (f *boardFeed) line(did string, at time.Time) string {
 	f.smu.RLock()
 	defer f.smu.RUnlock()
-	return sourceName(f.sources, did, at, f.region)
-}
-
-func sourceName(sources []screenpop.Source, did string, at time.Time, region string) string {
-	if did == "" {
-		return ""
-	}
-	key := screenpop.DIDKey(did, region)
-	for _, s := range sources {
-		if s.DID == key && s.Holds(at) {
-			return s.Source
-		}
+	if name := screenpop.SourceName(f.sources, did, at, f.region); name != "" {
+		return name
 	}
 	return did
 }

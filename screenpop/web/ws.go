@@ -20,6 +20,10 @@ const (
 	writeWait  = 5 * time.Second  // for one message to go out
 	pongWait   = 30 * time.Second // a page silent this long is gone
 	pingPeriod = pongWait * 9 / 10
+	// heartbeatPeriod is how often a page hears from the daemon when no
+	// call moves: a page that hears nothing for longer shows it is offline
+	// (a hung daemon keeps its sockets open, and browsers hide pings).
+	heartbeatPeriod = 3 * time.Second
 	// maxClientMessage bounds what a page may send: only small control
 	// messages are expected.
 	maxClientMessage = 4096
@@ -43,6 +47,12 @@ type welcome struct {
 	Type     string             `json:"type"`
 	Operator screenpop.Operator `json:"operator"`
 }
+
+// heartbeat is the message a page hears every heartbeatPeriod.
+var heartbeat = struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+}{screenpop.MessageVersion, "heartbeat"}
 
 // sockets serves GET /ws.
 type sockets struct {
@@ -119,8 +129,14 @@ func (s *sockets) read(ws *websocket.Conn, done chan<- struct{}) {
 func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}) {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
+	beat := time.NewTicker(heartbeatPeriod)
+	defer beat.Stop()
 	for {
 		select {
+		case <-beat.C:
+			if err := writeJSON(ws, heartbeat); err != nil {
+				return
+			}
 		case m, ok := <-sub.C:
 			if !ok {
 				// Dropped for being slow, or shutting down: the page
