@@ -154,6 +154,51 @@ func TestBrowserWallboardShowsTheSimulatorsCallsOperatorsAndTodaysFigures(t *tes
 		waitTrue("Анна is offline or free again", `["free","offline"].includes(document.querySelector('`+op("101")+`')?.dataset.state)`)); err != nil {
 		t.Fatalf("the wallboard kept the calls after they ended: %v\n%s", err, boardHTML(ctx))
 	}
+
+	// A daemon started again counts the day from the call log: the radio
+	// line's three calls (Анна's call ended too) are still there.
+	d.waitCallsRecorded(t, 4)
+	step4, cancel4 := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel4()
+	if err := chromedp.Do(step4, waitText(radio+" .n-calls", "3")); err != nil {
+		t.Fatalf("the radio line after Анна's call ended: %v\n%s", err, boardHTML(ctx))
+	}
+	d.shutdown(t)
+	d.start(t)
+	d.waitReady(t, 200)
+	if err := chromedp.Do(step4, waitText("#conn", "на связи"), waitText(radio+" .n-calls", "3"), waitText(radio+" .n-answered", "2"),
+		waitText(radio+" .n-lost", "1")); err != nil {
+		t.Fatalf("the restarted daemon's wallboard: %v\n%s", err, boardHTML(ctx))
+	}
+}
+
+func TestBrowserWallboardShowsAHungDaemonOffline(t *testing.T) {
+	_, d, _, supervisor := centreDaemon(t)
+	d.start(t)
+	d.waitReady(t, 200)
+	g := newGate(t, d.http)
+	ctx := browser(t)
+	step, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, chromedp.Navigate("http://"+g.ln.Addr().String()+"/wallboard#token="+supervisor),
+		waitText("#conn", "online")); err != nil {
+		t.Fatalf("open the wallboard: %v\n%s", err, boardHTML(ctx))
+	}
+	g.freeze()
+	hung := time.Now()
+	step2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	if err := chromedp.Do(step2, waitText("#conn", "offline"),
+		waitTrue("the board is greyed", `document.querySelector("#board").classList.contains("stale")`)); err != nil {
+		t.Fatalf("10 s after the daemon hung the wallboard still says %q: %v", text(t, ctx, "#conn"), err)
+	}
+	t.Logf("the wallboard showed the hung daemon as offline after %v", time.Since(hung).Round(100*time.Millisecond))
+	g.thaw()
+	step3, cancel3 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel3()
+	if err := chromedp.Do(step3, waitText("#conn", "online")); err != nil {
+		t.Fatalf("the wallboard did not come back when the daemon woke: %v", err)
+	}
 }
 
 func TestBrowserWallboardRefusesAnAnalystsToken(t *testing.T) {
