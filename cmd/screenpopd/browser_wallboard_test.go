@@ -22,19 +22,7 @@ import (
 // supervisor's token, which it returns with the operators' keys.
 func centreDaemon(t *testing.T) (*arisim.Sim, *daemon, map[string]string, string) {
 	t.Helper()
-	sim := arisim.New(arisim.Config{Username: "screenpop", Password: "pw", Operators: []string{"101", "102", "103", "104"},
-		Tech: arisim.TechPJSIP, ChannelVars: true, Speed: 1}, discardLogger())
-	url, err := sim.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	d := newDaemon(t, url)
-	d.cfg.InboundContexts = []string{"from-trunk"}
-	d.cfg.OperatorPattern = []string{"PJSIP/{ext}"}
-	if d.cfg.Operators, err = screenpop.ParseEndpointPatterns(d.cfg.OperatorPattern); err != nil {
-		t.Fatal(err)
-	}
+	sim, d := newSimDaemon(t, 1, "101", "102", "103", "104")
 	keys := seed(t, d.dataDir, ivanPetrov())
 	ctx := context.Background()
 	db, err := store.OpenSQLite(ctx, filepath.Join(d.dataDir, "screenpop.db"))

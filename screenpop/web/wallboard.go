@@ -161,9 +161,10 @@ func (wb *Wallboard) current(ctx context.Context) []byte {
 	return wb.last
 }
 
-// readUntilGone is a socket's only reader: it keeps the read deadline
-// moving with pongs and closes done when the page goes. Pages send
-// nothing else that matters.
+// readUntilGone is a socket's only reader (operators' and wallboards'):
+// it keeps the read deadline moving with pongs and closes done when the
+// page goes. Pages send nothing else that matters yet; anything malformed
+// or oversized ends the connection.
 func readUntilGone(ws *websocket.Conn, done chan<- struct{}) {
 	defer close(done)
 	ws.SetReadDeadline(time.Now().Add(pongWait))

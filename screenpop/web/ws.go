@@ -87,7 +87,7 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done := make(chan struct{})
-	go s.read(ws, done)
+	go readUntilGone(ws, done)
 	s.write(ws, sub, done)
 }
 
@@ -108,21 +108,6 @@ func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Oper
 		return screenpop.Operator{}, 0, errors.New("unknown token")
 	}
 	return op, h.Since, nil
-}
-
-// read is the connection's only reader: it keeps the read deadline moving
-// with pongs and notices when the page goes. Pages send nothing else that
-// matters yet; anything malformed or oversized ends the connection.
-func (s *sockets) read(ws *websocket.Conn, done chan<- struct{}) {
-	defer close(done)
-	ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
-	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
-			return
-		}
-		ws.SetReadDeadline(time.Now().Add(pongWait))
-	}
 }
 
 // write is the connection's only writer: messages from the hub, and pings.
