@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -40,15 +39,18 @@ type Wallboard struct {
 	log   *slog.Logger
 
 	upgrader websocket.Upgrader
-	open     atomic.Int64
-	done     chan struct{}
-	once     sync.Once
+
+	// open counts the sockets being served, so that Close can wait for
+	// them; closed, once set, refuses new ones.
+	life   sync.Mutex
+	closed bool
+	done   chan struct{}
+	open   sync.WaitGroup
 
 	// One board serves every page open in the same second.
-	mu      sync.Mutex
-	last    []byte
-	lastAt  time.Time
-	closing sync.WaitGroup
+	mu     sync.Mutex
+	last   []byte
+	lastAt time.Time
 }
 
 // NewWallboard returns the wallboard; board builds the current board.
@@ -62,31 +64,32 @@ func (wb *Wallboard) Mount(s *Server) {
 	s.Handle("GET /wallboard/ws", http.HandlerFunc(wb.serveSocket))
 }
 
-// Open is the number of wallboard sockets open, for metrics.
-func (wb *Wallboard) Open() int { return int(wb.open.Load()) }
-
 // Close closes every wallboard socket and waits for them to go, for
 // shutdown: pages reconnect to the next daemon.
 func (wb *Wallboard) Close() {
-	wb.once.Do(func() { close(wb.done) })
-	wb.closing.Wait()
+	wb.life.Lock()
+	if !wb.closed {
+		wb.closed = true
+		close(wb.done)
+	}
+	wb.life.Unlock()
+	wb.open.Wait()
 }
 
 func (wb *Wallboard) serveSocket(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-wb.done:
+	wb.life.Lock()
+	if wb.closed {
+		wb.life.Unlock()
 		WriteError(w, http.StatusServiceUnavailable, "the daemon is stopping")
 		return
-	default:
 	}
+	wb.open.Add(1)
+	wb.life.Unlock()
+	defer wb.open.Done()
 	ws, err := wb.upgrader.Upgrade(w, r, nil) // the default origin check stays
 	if err != nil {
 		return
 	}
-	wb.closing.Add(1)
-	defer wb.closing.Done()
-	wb.open.Add(1)
-	defer wb.open.Add(-1)
 	defer ws.Close()
 	ws.SetReadLimit(maxClientMessage)
 
