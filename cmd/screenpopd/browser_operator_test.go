@@ -99,7 +99,7 @@ func TestBrowserTheShiftListAndANoteDraftComeBackAfterAReload(t *testing.T) {
 	// Earlier in the shift: three calls Анна answered, one she missed, one
 	// Борис took from the queue that rang them both.
 	calls := []arisim.Call{
-		{ID: "s1", Caller: "+79260000001", DID: "74951112233", Scenario: arisim.Answered, Operators: []string{"101"}, RingFor: 100 * time.Millisecond, TalkFor: 100 * time.Millisecond},
+		{ID: "s1", Caller: "89161234567", DID: "74951112233", Scenario: arisim.Answered, Operators: []string{"101"}, RingFor: 100 * time.Millisecond, TalkFor: 100 * time.Millisecond},
 		{ID: "s2", Caller: "+79260000002", DID: "74957778899", Scenario: arisim.Answered, Operators: []string{"101"}, RingFor: 100 * time.Millisecond, TalkFor: 100 * time.Millisecond},
 		{ID: "s3", Caller: "+79260000003", DID: "74951112233", Scenario: arisim.Missed, Operators: []string{"101"}, RingFor: 200 * time.Millisecond},
 		{ID: "s4", Caller: "+79260000004", DID: "74951112233", Scenario: arisim.Queue, Operators: []string{"101", "102"}, AnswerBy: "102", RingFor: 200 * time.Millisecond, TalkFor: 100 * time.Millisecond},
@@ -133,6 +133,7 @@ func TestBrowserTheShiftListAndANoteDraftComeBackAfterAReload(t *testing.T) {
 		waitText(`.call[data-state="active"] .greeting`, "Иван Петрович"),
 		waitTrue("the draft is back", `document.querySelector('`+note+`')?.value === "Хочет на ТО в субботу"`),
 		waitText(`#history tbody tr[data-call-id="s4"]`, "Принят · Борис Волков"),
+		waitText(`#history tbody tr[data-call-id="s1"]`, "Петров Иван Петрович"),
 	); err != nil {
 		t.Fatalf("after the reload: %v\n%s", err, pageHTML(ctx))
 	}

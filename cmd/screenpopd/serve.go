@@ -265,7 +265,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tracker.Observe(dialer) // before the tracker runs: a phone that does not answer is told to its operator's page
 	routes = append(routes, web.DialRoutes(dialer, db, log)...)
 	routes = append(routes, web.HistoryRoutes(db)...)
-	routes = append(routes, web.ShiftRoutes(db, db, cfg.Region, log)...) // the session list and names a reloaded page gets back
+	routes = append(routes, web.ShiftRoutes(db, db, dir, cfg.Region, log)...) // the session list and names a reloaded page gets back
 	operators := web.New(hub, db, log, routes...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "screenpop_operator_sockets", Help: "Operator pages connected."},
 		func() float64 { return float64(operators.OpenSockets()) }))

@@ -20,6 +20,10 @@ const (
 	ShiftCalls = 500
 	// maxLineLookups bounds the numbers one directory request may ask about.
 	maxLineLookups = 100
+	// shiftLookups bounds the callers a shift listing names, and
+	// shiftLookupTime the time it spends on it: a reload must be quick.
+	shiftLookups    = 100
+	shiftLookupTime = 2 * time.Second
 )
 
 // Directory names what the operator's page shows as numbers: the
@@ -32,11 +36,17 @@ type Directory interface {
 // ShiftCall is a call of the operator's shift as the page's session list
 // shows it: as the page's pops name them, plus the line's source.
 type ShiftCall struct {
-	ID         string              `json:"call_id"`
-	Caller     string              `json:"caller"`
-	Withheld   bool                `json:"withheld"`
-	DID        string              `json:"did"`
-	Source     string              `json:"source"`
+	ID       string `json:"call_id"`
+	Caller   string `json:"caller"`
+	Withheld bool   `json:"withheld"`
+	DID      string `json:"did"`
+	Source   string `json:"source"`
+	// Client is the full name of the (first) client with the caller's
+	// number, as the pop showed it; "" for an unknown or withheld caller,
+	// and for callers past the first shiftLookups, or when the client
+	// base did not answer in time (then the response's clients_incomplete
+	// is true).
+	Client     string              `json:"client"`
 	Direction  screenpop.Direction `json:"direction"`
 	State      string              `json:"state"`
 	Status     screenpop.Status    `json:"status"`
@@ -49,8 +59,8 @@ type ShiftCall struct {
 //
 //	GET /api/shift                  my calls of the last ShiftHours, newest first
 //	GET /api/directory?did=N&did=M  {operators: {ext: name}, lines: {N: source}}
-func ShiftRoutes(calls CallLog, dir Directory, region string, log *slog.Logger) []Route {
-	h := &shift{calls: calls, dir: dir, region: region, log: log, now: time.Now}
+func ShiftRoutes(calls CallLog, dir Directory, clients screenpop.Directory, region string, log *slog.Logger) []Route {
+	h := &shift{calls: calls, dir: dir, clients: clients, region: region, log: log, now: time.Now}
 	return []Route{
 		{"GET /api/shift", h.list},
 		{"GET /api/directory", h.directory},
@@ -58,17 +68,24 @@ func ShiftRoutes(calls CallLog, dir Directory, region string, log *slog.Logger) 
 }
 
 type shift struct {
-	calls  CallLog
-	dir    Directory
-	region string
-	log    *slog.Logger
-	now    func() time.Time
+	calls   CallLog
+	dir     Directory
+	clients screenpop.Directory
+	region  string
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 func (h *shift) list(w http.ResponseWriter, r *http.Request, op screenpop.Operator) {
 	f := CallFilter{From: h.now().Add(-ShiftHours * time.Hour), Operator: op.Extension, Limit: ShiftCalls}
 	out := []ShiftCall{}
+	var numbers []string // each row's caller in E.164, "" if none
 	err := h.calls.Calls(r.Context(), f, func(c screenpop.Call) error {
+		e164 := ""
+		if c.CallerE164 != nil && !c.Withheld {
+			e164 = *c.CallerE164
+		}
+		numbers = append(numbers, e164)
 		sc := ShiftCall{ID: c.ID, Caller: c.Caller, Withheld: c.Withheld, DID: c.DID, Source: c.Source, Direction: c.Direction,
 			State: screenpop.StateEnded, Status: c.Status, StartedAt: c.StartedAt}
 		if c.Withheld {
@@ -85,7 +102,43 @@ func (h *shift) list(w http.ResponseWriter, r *http.Request, op screenpop.Operat
 		WriteError(w, http.StatusServiceUnavailable, "the call log cannot be read now; try again")
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"calls": out, "hours": ShiftHours})
+	complete := h.nameClients(r.Context(), out, numbers)
+	WriteJSON(w, http.StatusOK, map[string]any{"calls": out, "hours": ShiftHours, "clients_incomplete": !complete})
+}
+
+// nameClients sets each call's client from the client base, within the
+// lookups' bounds; it reports whether every caller was looked up.
+func (h *shift) nameClients(ctx context.Context, out []ShiftCall, numbers []string) bool {
+	if h.clients == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, shiftLookupTime)
+	defer cancel()
+	names := map[string]string{}
+	complete := true
+	for i, num := range numbers {
+		if num == "" {
+			continue
+		}
+		name, done := names[num]
+		if !done {
+			if len(names) >= shiftLookups {
+				complete = false
+				continue
+			}
+			recs, err := h.clients.LookupPhone(ctx, num)
+			if err != nil {
+				h.log.Warn("name the callers of a shift", "caller", screenpop.MaskNumber(num), "err", err)
+				return false
+			}
+			if len(recs) > 0 {
+				name = recs[0].FullName()
+			}
+			names[num] = name
+		}
+		out[i].Client = name
+	}
+	return complete
 }
 
 func (h *shift) directory(w http.ResponseWriter, r *http.Request, _ screenpop.Operator) {

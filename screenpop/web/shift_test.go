@@ -50,16 +50,25 @@ func (f fakeDirectory) Sources(context.Context) ([]screenpop.Source, error) {
 
 func ptr[T any](v T) *T { return &v }
 
+type fakeClients struct{}
+
+func (fakeClients) LookupPhone(_ context.Context, e164 string) ([]screenpop.ClientRecord, error) {
+	if e164 == "+79161234567" {
+		return []screenpop.ClientRecord{{Client: screenpop.Client{LastName: "Петров", FirstName: "Иван", Patronymic: "Петрович"}}}, nil
+	}
+	return nil, nil
+}
+
 func TestShiftAPIGivesTheOperatorsCallsAndTheNamesBehindNumbers(t *testing.T) {
 	by := "102"
 	start := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	log := &fakeLog{calls: []screenpop.Call{
 		{ID: "c2", Caller: "anonymous", Withheld: true, DID: "74957778899", Status: screenpop.StatusMissed, StartedAt: start.Add(time.Minute)},
-		{ID: "c1", Caller: "89161234567", DID: "74951112233", Source: "Радио", Status: screenpop.StatusAnswered, AnsweredBy: &by, StartedAt: start},
+		{ID: "c1", Caller: "89161234567", CallerE164: ptr("+79161234567"), DID: "74951112233", Source: "Радио", Status: screenpop.StatusAnswered, AnsweredBy: &by, StartedAt: start},
 	}}
 	hub := screenpop.NewHub(0, 0)
 	srv := httptest.NewServer(New(hub, operators, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ShiftRoutes(log, fakeDirectory{}, "RU", slog.New(slog.NewTextHandler(io.Discard, nil)))...))
+		ShiftRoutes(log, fakeDirectory{}, fakeClients{}, "RU", slog.New(slog.NewTextHandler(io.Discard, nil)))...))
 	t.Cleanup(func() { hub.Close(); srv.Close() })
 
 	code, got := callAPI(t, srv, "tok-101", "GET", "/api/shift", nil)
@@ -70,13 +79,13 @@ func TestShiftAPIGivesTheOperatorsCallsAndTheNamesBehindNumbers(t *testing.T) {
 		t.Errorf("the call log was asked for %+v, want 101's calls of the last %d hours", log.got, ShiftHours)
 	}
 	want := []any{
-		map[string]any{"call_id": "c2", "caller": "", "withheld": true, "did": "74957778899", "source": "", "direction": "",
+		map[string]any{"call_id": "c2", "caller": "", "withheld": true, "did": "74957778899", "source": "", "client": "", "direction": "",
 			"state": "ended", "status": "missed", "started_at": "2026-11-24T10:01:00Z"},
-		map[string]any{"call_id": "c1", "caller": "89161234567", "withheld": false, "did": "74951112233", "source": "Радио", "direction": "",
+		map[string]any{"call_id": "c1", "caller": "89161234567", "withheld": false, "did": "74951112233", "source": "Радио", "client": "Петров Иван Петрович", "direction": "",
 			"state": "ended", "status": "answered", "answered_by": "102", "started_at": "2026-11-24T10:00:00Z"},
 	}
-	if diff := cmp.Diff(want, got["calls"]); diff != "" {
-		t.Errorf("the shift (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, got["calls"]); diff != "" || got["clients_incomplete"] != false {
+		t.Errorf("the shift (clients incomplete: %v) (-want +got):\n%s", got["clients_incomplete"], diff)
 	}
 
 	code, got = callAPI(t, srv, "tok-101", "GET", "/api/directory?did=74951112233&did=74957778899&did=84951112233", nil)

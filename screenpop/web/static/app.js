@@ -243,7 +243,7 @@ function byUrgency(a, b) {
 
 function clientName(call) {
   const c = call.card && call.card.clients && call.card.clients[0];
-  return c ? c.full_name : "";
+  return c ? c.full_name : call.client || ""; // a row from the server after a reload has no card
 }
 
 function resultText(call) {
