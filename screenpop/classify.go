@@ -58,6 +58,9 @@ type OpenCall struct {
 	// operator who placed it).
 	Ringing []string `json:"ringing"`
 	Talking string   `json:"talking,omitempty"`
+	// AnsweredBy and AnsweredAt are who first answered and when.
+	AnsweredBy string     `json:"answered_by,omitempty"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	// Classification says so far which rules decided the direction,
 	// caller, DID and operators; the status comes when the call ends.
 	Classification []string `json:"classification"`
@@ -148,6 +151,11 @@ func (t *Tracker) openCall(c *call) OpenCall {
 		oc.State = OpenEnded
 	case c.rec.AnsweredAt != nil:
 		oc.State = OpenAnswered
+		at := *c.rec.AnsweredAt
+		oc.AnsweredAt = &at
+		if c.rec.AnsweredBy != nil {
+			oc.AnsweredBy = *c.rec.AnsweredBy
+		}
 		if n := len(c.rec.TalkedTo); n > 0 {
 			oc.Talking = c.rec.TalkedTo[n-1]
 		}

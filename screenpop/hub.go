@@ -283,6 +283,14 @@ func (h *Hub) Subscribers() int {
 	return n
 }
 
+// Online reports whether the operator has a page open.
+func (h *Hub) Online(operator string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.operators[operator]
+	return s != nil && len(s.subs) > 0
+}
+
 // Close drops every page, for shutdown.
 func (h *Hub) Close() {
 	h.mu.Lock()

@@ -180,3 +180,23 @@ func TestHubUnderConcurrentUse(t *testing.T) {
 		t.Errorf("%d subscribers and %d calls left", h.Subscribers(), len(h.callOps))
 	}
 }
+
+func TestHubSaysWhoHasAPageOpen(t *testing.T) {
+	h := NewHub(0, 0)
+	defer h.Close()
+	if h.Online("101") {
+		t.Error("101 is online before opening a page")
+	}
+	a, b := h.Subscribe("101", 0), h.Subscribe("101", 0)
+	if !h.Online("101") || h.Online("102") {
+		t.Errorf("with two pages of 101 open: 101 online %v, 102 online %v", h.Online("101"), h.Online("102"))
+	}
+	a.Close()
+	if !h.Online("101") {
+		t.Error("101 is offline with one page still open")
+	}
+	b.Close()
+	if h.Online("101") {
+		t.Error("101 is online with every page closed")
+	}
+}

@@ -58,6 +58,21 @@ func (s Source) Holds(t time.Time) bool {
 	return !t.Before(s.From) && (s.To == nil || t.Before(*s.To))
 }
 
+// SourceName names the source a dialled number advertised at an instant,
+// among sources; "" when none of them maps it then.
+func SourceName(sources []Source, did string, at time.Time, region string) string {
+	if strings.TrimSpace(did) == "" {
+		return ""
+	}
+	key := DIDKey(did, region)
+	for _, s := range sources {
+		if s.DID == key && s.Holds(at) {
+			return s.Source
+		}
+	}
+	return ""
+}
+
 // DIDKey is the form a dialled number is matched in: its E.164 form when
 // it has one, so that 74951112233, 84951112233 and +7 (495) 111-22-33 are
 // one line; otherwise the number as given, without spaces.

@@ -11,16 +11,18 @@ var ErrNotFound = errors.New("not found")
 // Role is what a staff token may do besides an operator's page.
 type Role string
 
-// The staff roles. An admin may do everything an analyst may.
+// The staff roles. An admin may do everything the others may.
 const (
 	// RoleAnalyst reads the whole call log, its exports and reports.
 	RoleAnalyst Role = "analyst"
 	// RoleAdmin also sees the daemon's diagnostics.
 	RoleAdmin Role = "admin"
+	// RoleSupervisor watches the call centre live: the wallboard.
+	RoleSupervisor Role = "supervisor"
 )
 
 // Roles lists the staff roles.
-var Roles = []Role{RoleAnalyst, RoleAdmin}
+var Roles = []Role{RoleAnalyst, RoleAdmin, RoleSupervisor}
 
 // Allows reports whether a token of role r may use what needs role need.
 func (r Role) Allows(need Role) bool {

@@ -23,7 +23,7 @@ func checkStaff(name string, role screenpop.Role) error {
 		errs = append(errs, errors.New("the name is empty"))
 	}
 	if !slices.Contains(screenpop.Roles, role) {
-		errs = append(errs, fmt.Errorf("role %q is not analyst or admin", role))
+		errs = append(errs, fmt.Errorf("role %q is not analyst, supervisor or admin", role))
 	}
 	return errors.Join(errs...)
 }

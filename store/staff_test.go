@@ -64,8 +64,26 @@ func TestStaff(t *testing.T) {
 				t.Errorf("revoking it again: %v, want ErrNotFound", err)
 			}
 			_, _, err = s.AddStaff(ctx, " ", "root")
-			if err == nil || !strings.Contains(err.Error(), "the name is empty") || !strings.Contains(err.Error(), `role "root" is not analyst or admin`) {
+			if err == nil || !strings.Contains(err.Error(), "the name is empty") || !strings.Contains(err.Error(), `role "root" is not analyst, supervisor or admin`) {
 				t.Errorf("a token with no name and role root: %v", err)
+			}
+		})
+	}
+}
+
+func TestStaffKeepsASupervisorsToken(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := openMigrated(t, b).(staffBase)
+			head, token, err := s.AddStaff(ctx, "Ольга, старший смены", screenpop.RoleSupervisor)
+			if err != nil {
+				t.Fatalf("add a supervisor's token: %v", err)
+			}
+			got, err := s.StaffByToken(ctx, token)
+			if err != nil || got != head || got.Role != screenpop.RoleSupervisor {
+				t.Errorf("StaffByToken(the supervisor's token) = %+v, %v; want %+v", got, err, head)
 			}
 		})
 	}

@@ -27,14 +27,7 @@ import (
 // from-internal, an outbound context). The client base holds Иван Петров.
 func simDaemon(t *testing.T, speed float64) (*arisim.Sim, *daemon, map[string]string) {
 	t.Helper()
-	sim, url := newSim(t, speed)
-	d := newDaemon(t, url)
-	var err error
-	d.cfg.InboundContexts = []string{"from-trunk"}
-	d.cfg.OperatorPattern = []string{"PJSIP/{ext}"}
-	if d.cfg.Operators, err = screenpop.ParseEndpointPatterns(d.cfg.OperatorPattern); err != nil {
-		t.Fatal(err)
-	}
+	sim, d := newSimDaemon(t, speed, "101", "102")
 	if d.cfg.DialEndpoint != "PJSIP/{ext}" || d.cfg.DialContext != "from-internal" || !slices.Contains(d.cfg.OutboundContexts, "from-internal") {
 		t.Fatalf("the default config dials %s in %s with outbound contexts %v", d.cfg.DialEndpoint, d.cfg.DialContext, d.cfg.OutboundContexts)
 	}
@@ -42,6 +35,26 @@ func simDaemon(t *testing.T, speed float64) (*arisim.Sim, *daemon, map[string]st
 	d.start(t)
 	d.waitReady(t, 200)
 	return sim, d, keys
+}
+
+// newSimDaemon configures the daemon for a simulated PJSIP call centre
+// with the operators' phones, running at speed.
+func newSimDaemon(t *testing.T, speed float64, operators ...string) (*arisim.Sim, *daemon) {
+	t.Helper()
+	sim := arisim.New(arisim.Config{Username: "screenpop", Password: "pw", Operators: operators,
+		Tech: arisim.TechPJSIP, ChannelVars: true, Speed: speed}, discardLogger())
+	url, err := sim.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	d := newDaemon(t, url)
+	d.cfg.InboundContexts = []string{"from-trunk"}
+	d.cfg.OperatorPattern = []string{"PJSIP/{ext}"}
+	if d.cfg.Operators, err = screenpop.ParseEndpointPatterns(d.cfg.OperatorPattern); err != nil {
+		t.Fatal(err)
+	}
+	return sim, d
 }
 
 // openOperatorPage opens operator ext's page and waits until it is online.

@@ -122,8 +122,8 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 	defer send(t, ws, lines[answered:])
 	step2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
-	if err := chromedp.Do(step2, waitText(`.call[data-state="taken"] .state`, "Принят оператором 102")); err != nil {
-		t.Fatalf("101's pop did not say 102 took the call: %v\n%s", err, pageHTML(ctx))
+	if err := chromedp.Do(step2, waitText(`.call[data-state="taken"] .state`, "Принят · Борис Волков")); err != nil {
+		t.Fatalf("101's pop did not name Борис (102) as who took the call: %v\n%s", err, pageHTML(ctx))
 	}
 	// ...and is withdrawn; the session list keeps the call.
 	step3, cancel3 := context.WithTimeout(ctx, 10*time.Second)
@@ -131,7 +131,7 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 	if err := chromedp.Do(step3,
 		chromedp.WaitNotPresent(".call"),
 		waitText("#history tbody", "Петров Иван Петрович"),
-		waitText("#history tbody", "Принят оператором 102"),
+		waitText("#history tbody", "Принят · Борис Волков"),
 	); err != nil {
 		t.Fatalf("the pop was not withdrawn when 102 answered: %v\n%s", err, pageHTML(ctx))
 	}

@@ -64,6 +64,15 @@ var settings = []setting{
 	{"crm.dsn", "", "PostgreSQL DSN of the dealership's CRM to look callers up in; empty: the client base in the store", ""},
 	{"crm.query", "", "SQL that finds the CRM's clients with a number: $1 the number in E.164, $2 its national digits; columns named as the card's fields", ""},
 	{"crm.timeout", 300 * time.Millisecond, "longest a CRM lookup may take; the pop goes on without it", ""},
+	{"wallboard.service_level", 20 * time.Second, "a call answered within this long counts as answered in time (service level)", ""},
+	{"wallboard.wait_amber", 20 * time.Second, "a call waiting this long turns its wallboard tile amber", ""},
+	{"wallboard.wait_red", 60 * time.Second, "a call waiting this long turns its wallboard tile red", ""},
+	{"wallboard.service_level_amber", int64(80), "a service level (percent) below this is amber on the wallboard", ""},
+	{"wallboard.service_level_red", int64(60), "a service level (percent) below this is red on the wallboard", ""},
+	{"wallboard.callbacks_amber", int64(5), "this many clients on the callback list is amber on the wallboard", ""},
+	{"wallboard.callbacks_red", int64(15), "this many clients on the callback list is red on the wallboard", ""},
+	{"wallboard.callback_age_amber", 30 * time.Minute, "the oldest callback waiting this long is amber on the wallboard", ""},
+	{"wallboard.callback_age_red", 2 * time.Hour, "the oldest callback waiting this long is red on the wallboard", ""},
 	{"http.listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics", ""},
 	{"log.level", "info", "debug, info, warn or error", ""},
 	{"log.format", "text", "text or json", ""},
@@ -122,6 +131,7 @@ type Config struct {
 	Region           string
 	KeepWithheld     bool
 	Card             screenpop.CardRules
+	Wallboard        screenpop.BoardThresholds
 	DSN              Secret
 	DataDir          string
 	SpoolMaxBytes    int64
@@ -319,6 +329,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		bad("store.data_dir", "must be set")
 	}
 	checkCRMConfig(c, bad)
+	c.Wallboard = wallboardConfig(v, duration, bad)
 	if c.SpoolMaxBytes < 1<<20 {
 		bad("store.spool_max_bytes", "must be at least 1 MiB, got %d", c.SpoolMaxBytes)
 	}

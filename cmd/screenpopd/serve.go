@@ -275,6 +275,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tracker.Observe(dialer) // before the tracker runs: a phone that does not answer is told to its operator's page
 	routes = append(routes, web.DialRoutes(dialer, db, log)...)
 	routes = append(routes, web.HistoryRoutes(db, access)...)
+	routes = append(routes, web.ShiftRoutes(db, db, dir, cfg.Region, log)...) // the session list and names a reloaded page gets back
 	operators := web.New(hub, db, log, routes...)
 	keys := web.NewKeyGuard(func(err error) bool { return errors.Is(err, store.ErrNotFound) })
 	operators.GuardKeys(keys)
@@ -287,13 +288,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, staff: keys.Staff(db), client: client, intake: intake, tracker: tracker, web: operators, writer: writer}
+	deps := serveDeps{log: log, reg: reg, db: db, staff: keys.Staff(db), client: client, intake: intake, tracker: tracker, web: operators, writer: writer, region: cfg.Region}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()
 			return err
 		}
 	}
+	wallboard := mountWallboard(deps, hub, cfg.Wallboard)
 
 	// Say at once what is wrong with Asterisk, then keep trying anyway.
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -351,6 +353,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stasis.Wait()
 	popper.Wait()
 	hub.Close() // closes operator sockets: pages reconnect to the next daemon
+	wallboard.Close()
 	hctx, hcancel := bounded()
 	errs = append(errs, srv.Shutdown(hctx))
 	hcancel()

@@ -132,7 +132,7 @@ func TestTokenCommands(t *testing.T) {
 	if m == nil || !strings.Contains(out, "token #1 for Metabase (analyst) added") {
 		t.Fatalf("token add printed:\n%s", out)
 	}
-	if _, err := cli(t, "token", "add", data, "--name", "Root", "--role", "superuser"); err == nil || !strings.Contains(err.Error(), `role "superuser" is not analyst or admin`) {
+	if _, err := cli(t, "token", "add", data, "--name", "Root", "--role", "superuser"); err == nil || !strings.Contains(err.Error(), `role "superuser" is not analyst, supervisor or admin`) {
 		t.Errorf("a token of an unknown role: %v", err)
 	}
 	mustCLI(t, "token", "add", data, "--name", "Admin", "--role", "admin")

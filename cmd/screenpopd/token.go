@@ -23,11 +23,11 @@ type staffStore interface {
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Manage staff tokens: analysts (the whole call log, reports) and admins (also diagnostics)",
+		Short: "Manage staff tokens: analysts (the whole call log, reports), supervisors (the wallboard) and admins (everything, diagnostics too)",
 	}
 	var name, role string
 	add := withDB(&cobra.Command{
-		Use:     "add --name NAME --role analyst|admin",
+		Use:     "add --name NAME --role analyst|supervisor|admin",
 		Short:   "Make a staff token and print it (shown once)",
 		Example: "  screenpopd token add --name 'Marketing: Metabase' --role analyst",
 		Args:    cobra.NoArgs,
@@ -44,7 +44,7 @@ func newTokenCmd() *cobra.Command {
 		return nil
 	})
 	add.Flags().StringVar(&name, "name", "", "who or what uses the token")
-	add.Flags().StringVar(&role, "role", string(screenpop.RoleAnalyst), "analyst (call log, exports, reports) or admin (also the admin page)")
+	add.Flags().StringVar(&role, "role", string(screenpop.RoleAnalyst), "analyst (call log, exports, reports), supervisor (the wallboard) or admin (everything, the admin page too)")
 
 	list := withDB(&cobra.Command{Use: "list", Short: "List staff tokens (their holders, never the tokens)", Args: cobra.NoArgs},
 		func(ctx context.Context, _ Config, st staffStore, out io.Writer, _ []string) error {

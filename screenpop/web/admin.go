@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"io/fs"
 	"net/http"
 	"time"
 
@@ -103,12 +102,4 @@ func AdminStatusHandler(status func(ctx context.Context) AdminStatus) StaffHandl
 
 // AdminPage serves the admin page itself; it asks for the token and
 // reads the API.
-func AdminPage() http.Handler {
-	page, err := fs.Sub(static, "static")
-	if err != nil {
-		panic(err) // the embed directive guarantees it exists
-	}
-	return noCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, page, "admin.html")
-	}))
-}
+func AdminPage() http.Handler { return staticPage("admin.html") }

@@ -1,6 +1,7 @@
 // Package web is the operators' face of screenpop: the pop page, served
 // from embedded files with no build step, and the websocket that streams
-// each operator's calls from the screenpop.Hub.
+// each operator's calls from the screenpop.Hub; and the supervisors'
+// wallboard (Wallboard), which streams a screenpop.Board every second.
 //
 // It speaks HTTP and websockets only; it must never import ari or store.
 // Operators are authenticated through the Authenticator it is given.

@@ -43,6 +43,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.front.Ser
 // OpenSockets is the number of operator websockets open, for metrics.
 func (s *Server) OpenSockets() int { return int(s.sockets.open.Load()) }
 
+// staticPage serves one of the static pages at another path (/admin,
+// /wallboard); the page asks for its token and reads its API.
+func staticPage(name string) http.Handler {
+	page, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees it exists
+	}
+	return noCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, page, name)
+	}))
+}
+
 // noCache makes browsers revalidate the page, so an upgraded daemon's
 // page replaces the old one at the next reload.
 func noCache(h http.Handler) http.Handler {

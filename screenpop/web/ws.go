@@ -20,6 +20,10 @@ const (
 	writeWait  = 5 * time.Second  // for one message to go out
 	pongWait   = 30 * time.Second // a page silent this long is gone
 	pingPeriod = pongWait * 9 / 10
+	// heartbeatPeriod is how often a page hears from the daemon when no
+	// call moves: a page that hears nothing for longer shows it is offline
+	// (a hung daemon keeps its sockets open, and browsers hide pings).
+	heartbeatPeriod = 3 * time.Second
 	// maxClientMessage bounds what a page may send: only small control
 	// messages are expected.
 	maxClientMessage = 4096
@@ -63,6 +67,12 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.reason }
 
+// heartbeat is the message a page hears every heartbeatPeriod.
+var heartbeat = struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+}{screenpop.MessageVersion, "heartbeat"}
+
 // sockets serves GET /ws.
 type sockets struct {
 	hub      *screenpop.Hub
@@ -96,7 +106,7 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done := make(chan struct{})
-	go s.read(ws, done)
+	go readUntilGone(ws, done)
 	s.write(ws, sub, done)
 }
 
@@ -120,27 +130,18 @@ func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Oper
 	return op, h, nil
 }
 
-// read is the connection's only reader: it keeps the read deadline moving
-// with pongs and notices when the page goes. Pages send nothing else that
-// matters yet; anything malformed or oversized ends the connection.
-func (s *sockets) read(ws *websocket.Conn, done chan<- struct{}) {
-	defer close(done)
-	ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
-	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
-			return
-		}
-		ws.SetReadDeadline(time.Now().Add(pongWait))
-	}
-}
-
 // write is the connection's only writer: messages from the hub, and pings.
 func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}) {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
+	beat := time.NewTicker(heartbeatPeriod)
+	defer beat.Stop()
 	for {
 		select {
+		case <-beat.C:
+			if err := writeJSON(ws, heartbeat); err != nil {
+				return
+			}
 		case m, ok := <-sub.C:
 			if !ok {
 				// Dropped for being slow, or shutting down: the page

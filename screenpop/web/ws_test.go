@@ -63,14 +63,19 @@ func login(t *testing.T, srv *httptest.Server, token string, since uint64) (*web
 	return ws, read(t, ws)
 }
 
+// read reads the next message about calls, past the heartbeats.
 func read(t *testing.T, ws *websocket.Conn) screenpop.Message {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(3 * time.Second))
-	var m screenpop.Message
-	if err := ws.ReadJSON(&m); err != nil {
-		t.Fatalf("read message: %v", err)
+	for {
+		ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+		var m screenpop.Message
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatalf("read message: %v", err)
+		}
+		if m.Type != "heartbeat" {
+			return m
+		}
 	}
-	return m
 }
 
 func closeCode(t *testing.T, ws *websocket.Conn) int {
@@ -193,4 +198,17 @@ func TestSocketThatStopsReadingIsDroppedWhileOthersKeepUp(t *testing.T) {
 		t.Errorf("%d pages subscribed, want only the live tab: the stuck page was not dropped", n)
 	}
 	_ = stuck
+}
+
+func TestSocketHeartbeatsWhileNoCallMoves(t *testing.T) {
+	_, srv := newTestServer(t)
+	ws, _ := login(t, srv, "tok-101", 0)
+	ws.SetReadDeadline(time.Now().Add(2 * heartbeatPeriod))
+	var m struct {
+		V    int    `json:"v"`
+		Type string `json:"type"`
+	}
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "heartbeat" || m.V != screenpop.MessageVersion {
+		t.Fatalf("a quiet socket sent %+v (%v), want a heartbeat within %v", m, err, 2*heartbeatPeriod)
+	}
 }

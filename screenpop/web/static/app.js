@@ -9,33 +9,45 @@ const TEXT = {
     signin: "Войти", token: "Ключ оператора", logout: "Выйти", offline: "нет связи", online: "на связи",
     badToken: "Неверный ключ", now: "Сейчас", session: "Звонки за смену", noCalls: "Звонков нет",
     time: "Время", caller: "Номер", client: "Клиент", line: "Линия", result: "Итог",
-    ringing: "Звонит", active: "Разговор", taken: "Принят оператором {op}", transferred: "Переведён на {op}", transferred_from: "Переведён от {op}", missed: "Пропущен", ended: "Завершён",
+    ringing: "Звонит", active: "Разговор", taken: "Принят · {op}", transferred: "Переведён на {op}", transferred_from: "Переведён от {op}", missed: "Пропущен", ended: "Завершён",
     pending: "Ищем клиента…", unknown: "Новый номер: клиента нет в базе", withheld: "Номер скрыт",
     failed: "База клиентов недоступна", several: "Этот номер у нескольких клиентов",
     potential: "потенциальный", real: "клиент", regular: "постоянный", lost: "потерянный", lead: "лид",
     open_complaint: "Открытая жалоба", warranty_ending: "Заканчивается гарантия", insurance_ending: "Заканчивается страховка",
     service_due: "Пора на ТО", lost_client: "Давно не был — вернуть", conflict: "Конфликтный клиент", low_satisfaction: "Низкая оценка",
     lastContact: "Последний контакт", lastVisit: "Последний визит", manager: "Менеджер", visits: "Визиты за год",
-    notifyHint: "Включите уведомления, чтобы видеть звонки в фоне.", enable: "Включить",
-    answered: "отвечен", abandoned: "брошен", busy: "занято", failed_status: "не дозвонился",
+    answered: "Отвечен", abandoned: "Брошен", busy: "Занято", failed_status: "Не дозвонился",
     service: "ТО", repair: "ремонт", warranty: "гарантия", body: "кузовной", sale: "покупка",
     incoming: "Входящий звонок",
+    attention: "Включите звук и уведомления, чтобы не пропустить звонок.", attentionOn: "Включить звук и уведомления",
+    soundRefused: "Браузер не включил звук: разрешите звук для этого сайта и нажмите ещё раз.",
+    notifyRefused: "Браузер запретил уведомления: разрешите их в настройках сайта (значок слева от адреса).",
+    notifyMissing: "Этот браузер не показывает уведомления: держите вкладку на виду.",
+    attentionDone: "Звук и уведомления включены.",
+    networkError: "нет связи с сервером", serverError: "сервер не смог ответить ({status}), попробуйте ещё раз",
+    shiftFailed: "Звонки смены не загрузились: {reason}",
   },
   en: {
     signin: "Sign in", token: "Operator key", logout: "Sign out", offline: "offline", online: "online",
     badToken: "Wrong key", now: "Now", session: "This session's calls", noCalls: "No calls",
     time: "Time", caller: "Number", client: "Client", line: "Line", result: "Result",
-    ringing: "Ringing", active: "Talking", taken: "Taken by operator {op}", transferred: "Transferred to {op}", transferred_from: "Transferred from {op}", missed: "Missed", ended: "Ended",
+    ringing: "Ringing", active: "Talking", taken: "Taken by {op}", transferred: "Transferred to {op}", transferred_from: "Transferred from {op}", missed: "Missed", ended: "Ended",
     pending: "Looking up…", unknown: "New number: not in the client base", withheld: "Number withheld",
     failed: "Client base unavailable", several: "This number belongs to several clients",
     potential: "potential", real: "client", regular: "regular", lost: "lost", lead: "lead",
     open_complaint: "Open complaint", warranty_ending: "Warranty ending", insurance_ending: "Insurance ending",
     service_due: "Service due", lost_client: "Lost client — win back", conflict: "Conflict flag", low_satisfaction: "Low satisfaction",
     lastContact: "Last contact", lastVisit: "Last visit", manager: "Manager", visits: "Visits this year",
-    notifyHint: "Turn on notifications to see calls while this tab is in the background.", enable: "Turn on",
-    answered: "answered", abandoned: "abandoned", busy: "busy", failed_status: "failed",
+    answered: "Answered", abandoned: "Abandoned", busy: "Busy", failed_status: "Failed",
     service: "service", repair: "repair", warranty: "warranty", body: "body work", sale: "purchase",
     incoming: "Incoming call",
+    attention: "Turn on sound and notifications so that no call goes unnoticed.", attentionOn: "Turn on sound and notifications",
+    soundRefused: "The browser did not turn the sound on: allow sound for this site and click again.",
+    notifyRefused: "The browser blocked notifications: allow them in the site settings (the icon left of the address).",
+    notifyMissing: "This browser shows no notifications: keep this tab in view.",
+    attentionDone: "Sound and notifications are on.",
+    networkError: "no connection to the server", serverError: "the server could not answer ({status}); try again",
+    shiftFailed: "This shift's calls did not load: {reason}",
   },
 };
 
@@ -52,7 +64,15 @@ const state = {
   token: null, operator: null, seq: 0, epoch: "", ws: null, retry: 0,
   calls: new Map(),   // call_id -> call as last received
   history: new Map(), // call_id -> call, this session
+  // Names the page shows instead of numbers: colleagues by extension,
+  // the sources lines advertise by dialled number (as the calls carry it).
+  names: { operators: {}, lines: {} }, asked: new Set(),
+  watchdog: null,
 };
+// A page that hears nothing from the daemon for this long (it sends a
+// heartbeat every 3 s) shows it is offline and reconnects: a hung daemon
+// keeps the socket open.
+const SILENCE_MS = 8000;
 
 // SP is what the page's feature scripts (notes.js, dial.js) build on:
 // they add texts, render into each call card and history row, hear every
@@ -65,15 +85,32 @@ const SP = window.SP = {
   onRender: [],   // fn() after the page is drawn (language change, etc.)
   addText(dicts) { for (const [l, d] of Object.entries(dicts)) Object.assign(TEXT[l], d); },
   render() { renderCalls(); renderHistory(); },
+  // opName is a colleague's name for an extension; lineName the source a
+  // dialled number advertises, or the number itself.
+  opName: (ext) => { if (!namesLoaded) askLines([], true); return (ext && state.names.operators[ext]) || ext || ""; },
+  lineName: (did) => { askLines([did]); return (did && state.names.lines[did]) || did || ""; },
+  // lineCell fills el with a line's name, its number on hover.
+  lineCell(el, did) {
+    el.textContent = SP.lineName(did);
+    if (did && SP.lineName(did) !== did) el.title = did;
+    return el;
+  },
   async api(method, path, body) {
-    const resp = await fetch(path, {
-      method,
-      headers: { "Authorization": "Bearer " + state.token, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let resp;
+    try {
+      resp = await fetch(path, {
+        method,
+        headers: { "Authorization": "Bearer " + state.token, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new Error(t("networkError")); // the browser's own words are in its language, not the page's
+    }
     let data = null;
     try { data = await resp.json(); } catch (e) { /* empty body */ }
-    if (!resp.ok) throw new Error((data && data.error) || resp.status + " " + resp.statusText);
+    if (resp.status === 401) throw new Error(t("badToken"));
+    if (resp.status >= 500) throw new Error(t("serverError", { status: resp.status }));
+    if (!resp.ok) throw new Error((data && data.error) || String(resp.status));
     return data;
   },
 };
@@ -83,6 +120,7 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $("#lang").textContent = lang === "ru" ? "EN" : "RU";
   $("#conn").textContent = t(state.ws && state.ws.readyState === 1 ? "online" : "offline");
+  if (state.attention) showAttention(state.attention);
   renderCalls();
   renderHistory();
   for (const fn of SP.onRender) fn();
@@ -146,11 +184,18 @@ function renderClient(c) {
 }
 
 function stateText(call) {
-  if (call.state === "taken") return t("taken", { op: call.answered_by });
-  if (call.state === "transferred") return t("transferred", { op: call.transferred_to });
-  if (call.state === "active" && call.transferred_from) return t("active") + " · " + t("transferred_from", { op: call.transferred_from });
+  if (call.state === "taken") return t("taken", { op: SP.opName(call.answered_by) });
+  if (call.state === "transferred") return t("transferred", { op: SP.opName(call.transferred_to) });
+  if (call.state === "active" && call.transferred_from) return t("active") + " · " + t("transferred_from", { op: SP.opName(call.transferred_from) });
   return t(call.state);
 }
+
+// withheld reports whether the caller hid their number: the carrier's
+// word for it ("anonymous") is no number to show.
+function withheld(call) {
+  return Boolean(call.withheld || (call.card && call.card.lookup === "withheld") || !call.caller);
+}
+const callerText = (call) => (withheld(call) ? t("withheld") : call.caller);
 
 function renderCall(call) {
   const el = $("#call-tpl").content.firstElementChild.cloneNode(true);
@@ -158,8 +203,8 @@ function renderCall(call) {
   el.dataset.state = call.state;
   el.classList.add("state-" + call.state);
   el.querySelector(".state").textContent = stateText(call);
-  el.querySelector(".number").textContent = call.caller || t("withheld");
-  el.querySelector(".did").textContent = call.did ? "→ " + call.did : "";
+  el.querySelector(".number").textContent = callerText(call);
+  if (call.did) SP.lineCell(el.querySelector(".did"), call.did);
   const card = call.card || { lookup: "pending", clients: [] };
   const lookup = el.querySelector(".lookup");
   lookup.dataset.lookup = card.lookup;
@@ -174,24 +219,39 @@ function renderCall(call) {
 function renderCalls() {
   const box = $("#calls");
   box.replaceChildren();
-  const shown = [...state.calls.values()];
+  const shown = [...state.calls.values()].sort(byUrgency);
   if (shown.length === 0) {
     const p = document.createElement("p"); p.className = "empty"; p.textContent = t("noCalls");
     box.append(p);
     return;
   }
-  for (const call of shown) box.append(renderCall(call));
+  // A ringing call is on top, whatever came before it; the calls under
+  // way stay below, compact, while one rings.
+  const ringing = shown.some((c) => c.state === "ringing");
+  for (const call of shown) {
+    const el = renderCall(call);
+    if (ringing && call.state !== "ringing") el.classList.add("compact");
+    box.append(el);
+  }
+}
+
+const URGENCY = { ringing: 0, active: 1, taken: 2, missed: 2, ended: 3 };
+function byUrgency(a, b) {
+  const u = (URGENCY[a.state] ?? 3) - (URGENCY[b.state] ?? 3);
+  if (u) return u;
+  // The newest ringing call first: it is the one just popped.
+  return a.state === "ringing" ? Date.parse(b.started_at) - Date.parse(a.started_at) : Date.parse(a.started_at) - Date.parse(b.started_at);
 }
 
 function clientName(call) {
   const c = call.card && call.card.clients && call.card.clients[0];
-  return c ? c.full_name : "";
+  return c ? c.full_name : call.client || ""; // a row from the server after a reload has no card
 }
 
 function resultText(call) {
   const me = state.operator && state.operator.extension;
-  if (call.transferred_to) return t("transferred", { op: call.transferred_to });
-  if (call.state === "taken" || (call.answered_by && me && call.answered_by !== me)) return t("taken", { op: call.answered_by });
+  if (call.transferred_to) return t("transferred", { op: SP.opName(call.transferred_to) });
+  if (call.state === "taken" || (call.answered_by && me && call.answered_by !== me)) return t("taken", { op: SP.opName(call.answered_by) });
   if (call.status === "failed") return t("failed_status");
   return call.status ? t(call.status) : t(call.state);
 }
@@ -199,11 +259,17 @@ function resultText(call) {
 function renderHistory() {
   const body = $("#history tbody");
   body.replaceChildren();
-  for (const call of [...state.history.values()].reverse()) {
+  // In time order, newest first, however the calls reached the page (live,
+  // caught up after a reconnect, or from the server after a reload).
+  const rows = [...state.history.values()].sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+  for (const call of rows) {
     const tr = document.createElement("tr");
     tr.dataset.callId = call.call_id;
-    for (const v of [fmtTime(call.started_at), call.caller, clientName(call), call.did, resultText(call)]) {
-      const td = document.createElement("td"); td.textContent = v || ""; tr.append(td);
+    const cells = [fmtTime(call.started_at), callerText(call), clientName(call), null, resultText(call)];
+    for (const v of cells) {
+      const td = document.createElement("td");
+      if (v === null) SP.lineCell(td, call.did); else td.textContent = v || "";
+      tr.append(td);
     }
     for (const fn of SP.onHistory) fn(tr, call);
     body.append(tr);
@@ -213,6 +279,38 @@ function renderHistory() {
 // ---- attention ----
 
 let audio;
+// enableAttention is the one click the browser needs before it plays a
+// sound or shows a notification; it says what the browser refused.
+async function enableAttention() {
+  const problems = [];
+  try {
+    audio = audio || new AudioContext();
+    await audio.resume();
+    if (audio.state !== "running") problems.push("soundRefused");
+  } catch (e) {
+    problems.push("soundRefused");
+  }
+  if (!("Notification" in window)) problems.push("notifyMissing");
+  else {
+    let perm = Notification.permission;
+    if (perm === "default") {
+      try { perm = await Notification.requestPermission(); } catch (e) { perm = Notification.permission; }
+    }
+    if (perm !== "granted") problems.push("notifyRefused");
+  }
+  showAttention(problems);
+}
+
+// showAttention shows what the browser refused (text keys), or hides the
+// request once all is on.
+function showAttention(problems) {
+  const hint = $("#notify-hint");
+  state.attention = problems;
+  hint.classList.toggle("refused", problems.length > 0);
+  $("#attention-status").textContent = problems.map((k) => t(k)).join(" ");
+  hint.hidden = problems.length === 0;
+}
+
 function ring() {
   try {
     audio = audio || new AudioContext();
@@ -241,6 +339,7 @@ function notify(call) {
 
 function handle(msg) {
   if (msg.v !== MESSAGE_VERSION) { location.reload(); return; }
+  if (msg.type === "heartbeat") return;
   for (const fn of SP.onMessage) fn(msg);
   if (msg.type === "welcome") {
     // Another epoch is another daemon: its seq counts from 1 again, and
@@ -253,6 +352,8 @@ function handle(msg) {
     }
     state.operator = msg.operator;
     $("#who").textContent = msg.operator.name + " · " + msg.operator.extension;
+    loadShift();
+    askLines([], true);
     return;
   }
   if (msg.seq) state.seq = Math.max(state.seq, msg.seq);
@@ -298,6 +399,57 @@ function withdrawLater(id) {
   }, 3000);
 }
 
+// ---- what a reload must not lose ----
+
+// loadShift puts the operator's calls of this shift, from the call log,
+// in the session list; what the page heard live about a call stays.
+async function loadShift() {
+  try {
+    const d = await SP.api("GET", "/api/shift");
+    for (const c of d.calls || []) {
+      const live = state.history.get(c.call_id);
+      if (live && live.state !== "ended" && live.state !== "missed" && live.state !== "taken") continue;
+      state.history.set(c.call_id, Object.assign({}, live || {}, c, { card: live ? live.card : c.card }));
+    }
+    $("#shift-error").hidden = true;
+  } catch (e) {
+    $("#shift-error").hidden = false;
+    $("#shift-error").textContent = t("shiftFailed", { reason: e.message });
+  }
+  askLines([...state.history.values()].map((c) => c.did));
+  renderHistory();
+}
+
+// askLines asks the daemon once for the names of lines not named yet
+// (and of the colleagues, with the first ask or when force is set).
+let asking = null, namesLoaded = false;
+function askLines(dids, force) {
+  const fresh = dids.filter((d) => d && !state.asked.has(d));
+  if (!fresh.length && !force) return;
+  for (const d of fresh) state.asked.add(d);
+  if (!state.token) return;
+  const batch = asking || { dids: [] };
+  batch.dids.push(...fresh);
+  if (asking) return;
+  asking = batch;
+  setTimeout(async () => {
+    asking = null;
+    const q = batch.dids.slice(0, 100).map((d) => "did=" + encodeURIComponent(d)).join("&");
+    try {
+      const d = await SP.api("GET", "/api/directory" + (q ? "?" + q : ""));
+      state.names.operators = d.operators || {};
+      Object.assign(state.names.lines, d.lines || {});
+      namesLoaded = true;
+    } catch (e) {
+      // Asked again at the next draw, a moment from now.
+      for (const did of batch.dids) state.asked.delete(did);
+      setTimeout(() => SP.render(), 2000);
+      return;
+    }
+    SP.render();
+  }, 50);
+}
+
 // ---- connection ----
 
 function setOnline(on) {
@@ -310,17 +462,20 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(proto + "//" + location.host + "/ws");
   state.ws = ws;
+  arm(ws);
   ws.onopen = () => {
     ws.send(JSON.stringify({ type: "hello", token: state.token, since: state.seq, epoch: state.epoch }));
   };
   ws.onmessage = (ev) => {
     state.retry = 0;
+    arm(ws);
     setOnline(true);
     let msg;
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
     handle(msg);
   };
   ws.onclose = (ev) => {
+    clearTimeout(state.watchdog);
     setOnline(false);
     if (ev.code === 1008) { // policy violation: the store says the key is no one's
       signOut(t("badToken"));
@@ -333,18 +488,34 @@ function connect() {
   };
 }
 
+// arm restarts the watchdog: if the daemon stays silent past SILENCE_MS,
+// the socket is given up and a new one tried.
+function arm(ws) {
+  clearTimeout(state.watchdog);
+  state.watchdog = setTimeout(() => {
+    if (state.ws !== ws) return;
+    setOnline(false);
+    ws.onclose = null; ws.onmessage = null;
+    ws.close();
+    const wait = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
+    setTimeout(() => { if (state.token && state.ws === ws) connect(); }, wait);
+  }, SILENCE_MS);
+}
+
 function signIn(token) {
   state.token = token;
   localStorage.setItem("screenpop.token", token);
   $("#login").hidden = true;
   $("#desk").hidden = false;
   $("#logout").hidden = false;
-  if ("Notification" in window && Notification.permission === "default") $("#notify-hint").hidden = false;
+  // Sound needs a click on every page load; notifications once.
+  $("#notify-hint").hidden = false;
   connect();
 }
 
 function signOut(reason) {
   state.token = null;
+  clearTimeout(state.watchdog);
   localStorage.removeItem("screenpop.token");
   if (state.ws) state.ws.close();
   $("#desk").hidden = true;
@@ -361,7 +532,7 @@ document.addEventListener("DOMContentLoaded", () => {
   applyLanguage();
   $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
   $("#logout").onclick = () => signOut("");
-  $("#notify").onclick = () => Notification.requestPermission().then(() => { $("#notify-hint").hidden = true; });
+  $("#notify").onclick = () => enableAttention();
   $("#login").onsubmit = (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); };
   // A link from `screenpopd demo` or an admin carries the token in the
   // fragment, which browsers never send to the server.

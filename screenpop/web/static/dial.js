@@ -199,7 +199,7 @@
         : "";
       const cells = [item.number, client, String(item.attempts), item.did, fmtTime(item.last_missed_at), claimText(item.claim)];
       const classes = ["cb-number", "cb-client", "cb-attempts", "cb-line", "cb-last", "cb-claim"];
-      cells.forEach((v, i) => tr.append(el("td", classes[i], v)));
+      cells.forEach((v, i) => tr.append(classes[i] === "cb-line" ? SP.lineCell(el("td", "cb-line"), v) : el("td", classes[i], v)));
       if (item.claim) tr.classList.add(item.claim.operator === me() ? "claimed-mine" : "claimed");
       const actions = el("td", "cb-actions");
       const call = el("button", "callback-call", t("callBack"));

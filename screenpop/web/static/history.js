@@ -18,8 +18,8 @@
     li.className = "history-call";
     li.dataset.callId = c.call_id;
     const when = new Date(c.started_at).toLocaleString(document.documentElement.lang);
-    const what = [when, t(c.direction === "outbound" ? "out" : "in"), c.number, c.did, t(c.status === "failed" ? "failed_status" : c.status)];
-    if (c.answered_by) what.push(c.answered_by);
+    const what = [when, t(c.direction === "outbound" ? "out" : "in"), c.number, SP.lineName(c.did), t(c.status === "failed" ? "failed_status" : c.status)];
+    if (c.answered_by) what.push(SP.opName(c.answered_by));
     const span = document.createElement("span");
     span.textContent = what.filter(Boolean).join(" · ");
     li.append(span);

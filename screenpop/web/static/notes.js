@@ -47,6 +47,27 @@
     return drafts.get(key);
   };
 
+  // Unsaved notes outlive a reload: they are kept in this browser for a
+  // day, and dropped once saved.
+  const DRAFTS_KEY = "screenpop.drafts", DRAFT_DAYS_MS = 24 * 3600 * 1000;
+  try {
+    const kept = JSON.parse(localStorage.getItem(DRAFTS_KEY) || "{}");
+    for (const [key, d] of Object.entries(kept)) {
+      if (key.startsWith("note:") && Date.now() - d.at < DRAFT_DAYS_MS) {
+        drafts.set(key, { status: "", message: "", purpose: d.purpose || "", note: d.note || "", client_id: d.client_id || "" });
+      }
+    }
+  } catch (e) { /* a damaged entry: nothing to restore */ }
+  function keepDrafts() {
+    const kept = {};
+    for (const [key, d] of drafts) {
+      if (key.startsWith("note:") && d.status !== "saved" && (d.note || d.purpose)) {
+        kept[key] = { purpose: d.purpose, note: d.note, client_id: d.client_id, at: d.at || Date.now() };
+      }
+    }
+    try { localStorage.setItem(DRAFTS_KEY, JSON.stringify(kept)); } catch (e) { /* storage full or off: drafts stay in the page */ }
+  }
+
   // The default purposes have texts; a dealership's own show as they are.
   const purposeText = (p) => (SP.TEXT.en["purpose_" + p] ? t("purpose_" + p) : p);
 
@@ -84,6 +105,8 @@
     input.value = d[name] == null ? "" : String(d[name]);
     const keep = () => {
       d[name] = input.value;
+      d.at = Date.now();
+      keepDrafts();
       if (d.status === "saved" || d.status === "error") {
         d.status = "";
         if (onEdit) onEdit();
@@ -149,6 +172,7 @@
       if (d.client_id) body.client_id = Number(d.client_id);
       await SP.api("POST", "/api/calls/" + encodeURIComponent(call.call_id) + "/note", body);
       d.status = "saved";
+      keepDrafts();
     } catch (e) {
       d.status = "error"; d.message = e.message;
     }
