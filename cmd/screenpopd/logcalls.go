@@ -39,4 +39,6 @@ func maskedCaller(c screenpop.Call) string {
 	return screenpop.MaskNumber(c.Caller)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)).Round(time.Millisecond) }
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
+}

@@ -44,7 +44,9 @@ func storeNote(cmd *cobra.Command) io.Writer {
 	return cmd.ErrOrStderr()
 }
 
-func importing(cmd *cobra.Command) bool { return cmd.Parent() != nil && cmd.Parent().Name() == "import" }
+func importing(cmd *cobra.Command) bool {
+	return cmd.Parent() != nil && cmd.Parent().Name() == "import"
+}
 
 // openStoreFor opens the configured store for a command; note hears that
 // a new store was created. Unlike openStore it does not seed

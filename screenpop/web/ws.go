@@ -73,7 +73,9 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := s.log.With("operator", op.Extension, "remote", r.RemoteAddr)
 	log.Info("operator page connected")
-	defer func(start time.Time) { log.Info("operator page left", "connected_for", time.Since(start).Round(time.Second)) }(time.Now())
+	defer func(start time.Time) {
+		log.Info("operator page left", "connected_for", time.Since(start).Round(time.Second))
+	}(time.Now())
 	sub := s.hub.Subscribe(op.Extension, since)
 	defer sub.Close()
 	if err := writeJSON(ws, welcome{V: screenpop.MessageVersion, Type: "welcome", Operator: op}); err != nil {
