@@ -15,8 +15,8 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-// browser starts headless Chromium for a test.
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium for a test, with any extra options.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -31,6 +31,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
