@@ -43,7 +43,9 @@ func (d *daemon) startLogged(t *testing.T, level slog.Level) *syncBuffer {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
-	go func() { d.done <- serve(ctx, d.cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))) }()
+	go func() {
+		d.done <- serve(ctx, d.cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})))
+	}()
 	t.Cleanup(func() { cancel(); <-d.done })
 	return logs
 }

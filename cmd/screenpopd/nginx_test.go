@@ -86,9 +86,9 @@ func startNginx(t *testing.T, listen, upstream, serverName, certFile, keyFile st
 	conf := string(site)
 	conf = conf[:strings.Index(conf, "server {\n    listen 80;")] // the redirect from port 80 needs root
 	for old, new := range map[string]string{
-		"listen 443 ssl http2;":       "listen " + listen + " ssl http2;",
-		"listen [::]:443 ssl http2;\n": "",
-		"server_name pbx.example.com;": "server_name " + serverName + ";",
+		"listen 443 ssl http2;":                               "listen " + listen + " ssl http2;",
+		"listen [::]:443 ssl http2;\n":                        "",
+		"server_name pbx.example.com;":                        "server_name " + serverName + ";",
 		"/etc/letsencrypt/live/pbx.example.com/fullchain.pem": certFile,
 		"/etc/letsencrypt/live/pbx.example.com/privkey.pem":   keyFile,
 		"proxy_pass http://127.0.0.1:8080;":                   "proxy_pass http://" + upstream + ";",
