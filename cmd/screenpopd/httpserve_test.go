@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -109,7 +110,7 @@ func TestHTTPSIsServedDirectlyAndTheCertificateReloadedWhenItChangesAndOnSIGHUP(
 	ast := newFakeAsterisk(t)
 	d := newDaemon(t, ast.srv.URL+"/ari")
 	d.cfg.TLSCert, d.cfg.TLSKey = certFile, keyFile
-	d.start(t)
+	logs := d.startLogged(t, slog.LevelInfo)
 	ast.nextConn(t)
 
 	pool := x509.NewCertPool()
@@ -156,6 +157,15 @@ func TestHTTPSIsServedDirectlyAndTheCertificateReloadedWhenItChangesAndOnSIGHUP(
 		t.Fatal(err)
 	}
 	waitCert("third", "SIGHUP")
+
+	// A bad new certificate is logged, and the good one kept.
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitRecord(t, "reload the TLS certificate; still serving the previous one")
+	if got := servedCert(t, d.http); got != "third" {
+		t.Errorf("after a bad certificate the daemon serves %q, want the previous one, third", got)
+	}
 }
 
 // replace puts src's content at dst as a renewal would: a new file
