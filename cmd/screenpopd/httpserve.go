@@ -56,7 +56,8 @@ func listenHTTP(ctx context.Context, cfg Config, log *slog.Logger) (net.Listener
 		return nil, fmt.Errorf("http.tls_cert: %w", err)
 	}
 	go certs.watch(ctx, hup, log)
-	return tls.NewListener(ln, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}), nil
+	// HTTP/1.1 only: the operator socket's websocket upgrade needs it.
+	return tls.NewListener(ln, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}), nil
 }
 
 // certReloader serves the newest good certificate from its files.
