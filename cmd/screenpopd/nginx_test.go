@@ -210,3 +210,24 @@ func TestBrowserThroughNginxWithTLSIsASecurePageThatMayNotifyAndConnects(t *test
 		t.Errorf("the page over plain HTTP from %s is a secure context: %v, %v; want false", host, secure, err)
 	}
 }
+
+func TestBrowserOverTheDaemonsOwnHTTPSIsASecurePageAndConnects(t *testing.T) {
+	const host = "pbx.test"
+	ast := newFakeAsterisk(t)
+	d := newDaemon(t, ast.srv.URL+"/ari")
+	d.cfg.TLSCert, d.cfg.TLSKey = selfSigned(t, t.TempDir(), host, host)
+	keys := seed(t, d.dataDir, ivanPetrov())
+	d.start(t)
+	ast.nextConn(t)
+
+	_, port, _ := net.SplitHostPort(d.http)
+	ctx := browser(t, chromedp.IgnoreCertErrors, chromedp.Flag("host-resolver-rules", "MAP "+host+" 127.0.0.1"))
+	open, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(open, chromedp.Navigate("https://"+host+":"+port+"/#token="+keys["101"]), chromedp.WaitVisible("#desk"), waitText("#conn", "online")); err != nil {
+		t.Fatalf("the operator page over the daemon's HTTPS did not connect: %v\n%s", err, pageHTML(ctx))
+	}
+	if secure, err := chromedp.Run(open, chromedp.Evaluate[bool]("window.isSecureContext")); err != nil || !secure {
+		t.Errorf("the page over the daemon's HTTPS is a secure context: %v, %v; want true", secure, err)
+	}
+}
