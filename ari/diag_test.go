@@ -28,7 +28,12 @@ func TestDiagnosticsOfTheConnection(t *testing.T) {
 		cfg.ReconnectMin, cfg.ReconnectMax = 5*time.Millisecond, 20*time.Millisecond
 		before := time.Now()
 		h := startClient(t, cfg)
-		waitFor(t, "the client tried three times", func() bool { return s.handshakeCount() >= 3 })
+		// The client's own count, not the server's: the server sees a
+		// handshake before the client has recorded its failure.
+		waitFor(t, "the client to record three failed tries", func() bool {
+			d := h.c.Diagnostics()
+			return len(d.Errors) > 0 && d.Errors[len(d.Errors)-1].Count >= 3
+		})
 
 		d := h.c.Diagnostics()
 		if d.Connected || d.URL != cfg.URL || d.App != "screenpop" || d.Failures < 3 || d.Since.Before(before) {

@@ -161,7 +161,11 @@ func (c *CRM) Check(ctx context.Context) ([]string, error) {
 	defer conn.Release()
 	sd, err := conn.Conn().PgConn().Prepare(ctx, "", c.query, c.paramOIDs())
 	if err != nil {
-		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		pgErr, isPg := errors.AsType[*pgconn.PgError](err)
+		switch {
+		case isPg && pgErr.Code == "57014": // query_canceled: a slow server hit statement_timeout while preparing
+			return nil, fmt.Errorf("prepare the CRM query: no answer within %s: %w", c.timeout, context.DeadlineExceeded)
+		case isPg:
 			return nil, fmt.Errorf("the CRM query does not run: %s (%s): %w", pgErr.Message, pgErr.Code, ErrBadCRMQuery)
 		}
 		return nil, fmt.Errorf("prepare the CRM query: %w", redact(err, c.password))

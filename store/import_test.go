@@ -481,40 +481,31 @@ func manyRows(n int) []ImportRow {
 	return rows
 }
 
-// TestMergeClientsOfALargeExportTakesSeconds imports 50,000 rows into
-// PostgreSQL (some 3 s here without -race), and 10,000 into SQLite, whose
-// engine the race detector slows tenfold (BenchmarkMergeClients50k has it
-// at 50,000 rows in under 2 s).
-func TestMergeClientsOfALargeExportTakesSeconds(t *testing.T) {
+// TestMergeClientsOfALargeExportReportsEveryRow imports an export of
+// thousands of rows twice: the report counts each row once, and the second
+// import changes nothing. How fast it goes is BenchmarkMergeClients50k's
+// business, not a test's.
+func TestMergeClientsOfALargeExportReportsEveryRow(t *testing.T) {
+	const n = 5_000
 	for _, b := range backends {
-		n := map[string]int{"PostgreSQL": 50_000, "SQLite": 10_000}[b.name]
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			s := openImportBase(t, b)
 			rows := manyRows(n)
-			start := time.Now()
 			rep, err := s.MergeClients(t.Context(), rows, MergeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			first := time.Since(start)
 			want := MergeReport{Rows: n, ClientsAdded: n * 9 / 10, PhonesAdded: n * 9 / 10, CarsAdded: n, Merged: n / 10}
 			if diff := cmp.Diff(want, counts(rep)); diff != "" {
 				t.Errorf("report (-want +got):\n%s", diff)
 			}
-			start = time.Now()
 			rep, err = s.MergeClients(t.Context(), rows, MergeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			again := time.Since(start)
 			if diff := cmp.Diff(MergeReport{Rows: n, Unchanged: n}, counts(rep)); diff != "" {
 				t.Errorf("second report (-want +got):\n%s", diff)
-			}
-			t.Logf("%s: %d rows imported in %v, again (unchanged) in %v", b.name, n, first.Round(time.Millisecond), again.Round(time.Millisecond))
-			// Generous for -race on a shared machine.
-			if first > 45*time.Second || again > 45*time.Second {
-				t.Errorf("%d rows took %v and %v, want seconds", n, first, again)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -131,11 +132,13 @@ func (b *logBuffer) String() string {
 }
 
 const (
-	msgOutage   = "cannot write the call log; calls wait in the spool and writes are retried"
-	msgResumed  = "call log writes resumed"
-	msgLost     = "lost a call: it could not be spooled for the call log"
-	msgSkipped  = "skipped a corrupt call log spool record"
-	waitTimeout = 10 * time.Second
+	msgOutage  = "cannot write the call log; calls wait in the spool and writes are retried"
+	msgResumed = "call log writes resumed"
+	msgLost    = "lost a call: it could not be spooled for the call log"
+	msgSkipped = "skipped a corrupt call log spool record"
+	// waitTimeout bounds a wait on a condition: only a broken writer
+	// reaches it, so it is generous enough for a starved, loaded machine.
+	waitTimeout = 2 * time.Minute
 )
 
 // testWriter is a Writer with short waits, and its Run goroutine.
@@ -167,7 +170,7 @@ func (w *testWriter) start(t *testing.T) *testWriter {
 			select {
 			case err = <-done:
 			case <-time.After(waitTimeout):
-				err = errors.New("Run did not return within 10s of its context ending")
+				err = fmt.Errorf("Run did not return within %v of its context ending", waitTimeout)
 				t.Error(err)
 			}
 		})

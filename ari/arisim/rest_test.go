@@ -469,7 +469,10 @@ func TestOriginateCallsTheOperatorsPhoneThenTheClient(t *testing.T) {
 			s, url := newSim(t, arisim.Config{Tech: tech, ChannelVars: true})
 			l := listen(t, s, url, "screenpop", true)
 			status, body := rest(t, http.MethodPost, url+"/channels?endpoint="+endpoint+"&extension=89161234567&context=from-internal&callerId=Operator%20101%20%3C101%3E",
-				`{"channelId":"c2d-1","variables":{"CLICK_TO_DIAL":"1"}}`)
+				// A long talk (5 s at the tests' speed) keeps the channel up
+				// while the second originate below asks for its ID, however
+				// slow a loaded machine is to send it.
+				`{"channelId":"c2d-1","variables":{"CLICK_TO_DIAL":"1","TALK":"500"}}`)
 			if status != http.StatusOK || !strings.Contains(body, `"id":"c2d-1"`) || !strings.Contains(body, `"state":"Down"`) {
 				t.Fatalf("originate: %d %s", status, body)
 			}

@@ -28,7 +28,7 @@ func TestBrowserAdminPageShowsTheConnectionTheEventsAndHowEachCallWasClassified(
 	d.waitReady(t, http.StatusOK)
 
 	ctx := browser(t)
-	open, cancel := context.WithTimeout(ctx, 15*time.Second)
+	open, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	// The browser speaks English.
 	if err := chromedp.Do(open, append([]chromedp.Action[chromedp.Void]{chromedp.Navigate("http://" + d.http + "/admin")},

@@ -61,7 +61,7 @@ func newSimDaemon(t *testing.T, speed float64, operators ...string) (*arisim.Sim
 func openOperatorPage(t *testing.T, d *daemon, key string) context.Context {
 	t.Helper()
 	ctx := browser(t)
-	open, cancel := context.WithTimeout(ctx, 15*time.Second)
+	open, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(open, chromedp.Navigate("http://"+d.http+"/#token="+key), chromedp.WaitVisible("#desk"),
 		waitText("#conn", "online")); err != nil {
@@ -92,7 +92,7 @@ func TestBrowserCallsTheClientBackFromThePop(t *testing.T) {
 	go sim.Place(pctx, arisim.Call{ID: "pop-1", Caller: "89161234567", DID: "74951112233", Operators: []string{"101"},
 		RingFor: 60 * time.Second})
 
-	step, cancel := context.WithTimeout(ctx, 10*time.Second)
+	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович"),
 		waitText(`.call .dial-btn`, "Call back"), chromedp.Click(`.call .dial-btn`),
@@ -120,7 +120,7 @@ func TestBrowserCallbackListShowsAMissedCallUntilItIsCalledBackOrClosed(t *testi
 		}
 	}
 	ivan, maria := `#callbacks tr[data-number="+79161234567"]`, `#callbacks tr[data-number="+79035550101"]`
-	step, cancel := context.WithTimeout(ctx, 15*time.Second)
+	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(ivan+" .cb-client", "Петров Иван Петрович"), waitText(ivan+" .cb-attempts", "1"),
 		waitText(ivan+" .cb-line", "74951112233"), waitText(maria+" .cb-line", "74957778899")); err != nil {
@@ -129,7 +129,7 @@ func TestBrowserCallbackListShowsAMissedCallUntilItIsCalledBackOrClosed(t *testi
 
 	// 102 calls Иван back from the list: their phone rings, they pick up,
 	// Иван answers; the outbound call closes the item.
-	step2, cancel2 := context.WithTimeout(ctx, 20*time.Second)
+	step2, cancel2 := context.WithTimeout(ctx, time.Minute)
 	defer cancel2()
 	if err := chromedp.Do(step2, chromedp.Click(ivan+" .callback-call"), chromedp.WaitNotPresent(ivan)); err != nil {
 		t.Fatalf("the item stayed after calling Иван back: %v\n%s", err, pageHTML(ctx))
@@ -140,7 +140,7 @@ func TestBrowserCallbackListShowsAMissedCallUntilItIsCalledBackOrClosed(t *testi
 	}
 
 	// Мария wrote to the chat meanwhile: 102 closes her item by hand.
-	step3, cancel3 := context.WithTimeout(ctx, 15*time.Second)
+	step3, cancel3 := context.WithTimeout(ctx, time.Minute)
 	defer cancel3()
 	if err := chromedp.Do(step3, chromedp.Click(maria+" .callback-close"), chromedp.WaitVisible(".callback-reason"),
 		chromedp.SendKeys(".callback-reason", "wrote to the chat"), chromedp.Click(".callback-close-ok"),
@@ -211,7 +211,7 @@ func TestBrowserSaysWhyTheOperatorsPhoneCouldNotBeRung(t *testing.T) {
 	send(t, ws, lines[:ringing])
 	defer send(t, ws, lines[ringing:])
 
-	step, cancel := context.WithTimeout(ctx, 10*time.Second)
+	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович"),
 		chromedp.Click(".call .dial-btn"), waitText("#dial-status", "Ringing your phone")); err != nil {
@@ -246,7 +246,7 @@ func TestBrowserSaysWhyTheOperatorsPhoneCouldNotBeRung(t *testing.T) {
 		event("Dial", `,"dialstatus":"","forward":"","dialstring":"101","peer":`+phone),
 		event("ChannelDestroyed", `,"cause":20,"cause_txt":"Subscriber absent","channel":`+phone),
 	})
-	step2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	step2, cancel2 := context.WithTimeout(ctx, time.Minute)
 	defer cancel2()
 	if err := chromedp.Do(step2, waitText("#dial-status.error", "Could not call +79161234567: your phone is offline (not registered)")); err != nil {
 		t.Fatalf("the page did not say why the phone was not rung: %v\n%s", err, pageHTML(ctx))

@@ -44,7 +44,7 @@ func TestBrowserCallsBackFromTheClientsCallHistory(t *testing.T) {
 	go sim.Place(pctx, arisim.Call{ID: "hist-2", Caller: "89161234567", DID: "74951112233", Operators: []string{"101"},
 		RingFor: 60 * time.Second})
 
-	step, cancel := context.WithTimeout(ctx, 15*time.Second)
+	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович"),
 		chromedp.Click(`.call .history-btn`),

@@ -35,7 +35,7 @@ func callAgain(lines [][]byte) [][]byte {
 func operatorPage(t *testing.T, d *daemon, key string) context.Context {
 	t.Helper()
 	ctx := browser(t)
-	open, cancel := context.WithTimeout(ctx, 15*time.Second)
+	open, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(open, chromedp.Navigate("http://"+d.http+"/#token="+key), chromedp.WaitVisible("#desk"),
 		waitText("#conn", "online"), chromedp.Click("#lang"), waitText("#conn", "на связи")); err != nil {
@@ -48,7 +48,7 @@ func operatorPage(t *testing.T, d *daemon, key string) context.Context {
 // the user was waiting to see.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		t.Fatalf("%s: %v\n%s", what, err, pageHTML(ctx))

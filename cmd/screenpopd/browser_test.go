@@ -15,8 +15,8 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-// browser starts headless Chromium for a test.
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium for a test, with any extra options.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -31,6 +31,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
@@ -94,7 +95,7 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 
 	ctx := browser(t)
 	page := "http://" + d.http + "/#token=" + keys["101"]
-	open, cancelOpen := context.WithTimeout(ctx, 15*time.Second)
+	open, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	defer cancelOpen()
 	// The browser speaks English; the operator switches the page to Russian.
 	if err := chromedp.Do(open, chromedp.Navigate(page), chromedp.WaitVisible("#desk"), waitText("#conn", "online"),
@@ -103,7 +104,7 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 	}
 	send(t, ws, lines[:ringing])
 
-	step, cancel := context.WithTimeout(ctx, 10*time.Second)
+	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович")); err != nil {
 		t.Fatalf("the pop did not show Иван Петрович while 101 rang: %v\n%s", err, pageHTML(ctx))
@@ -120,13 +121,13 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 	answered := indexOf(t, lines, `"ChannelEnteredBridge"`) + 1
 	send(t, ws, lines[ringing:answered])
 	defer send(t, ws, lines[answered:])
-	step2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	step2, cancel2 := context.WithTimeout(ctx, time.Minute)
 	defer cancel2()
 	if err := chromedp.Do(step2, waitText(`.call[data-state="taken"] .state`, "Принят · Борис Волков")); err != nil {
 		t.Fatalf("101's pop did not name Борис (102) as who took the call: %v\n%s", err, pageHTML(ctx))
 	}
 	// ...and is withdrawn; the session list keeps the call.
-	step3, cancel3 := context.WithTimeout(ctx, 10*time.Second)
+	step3, cancel3 := context.WithTimeout(ctx, time.Minute)
 	defer cancel3()
 	if err := chromedp.Do(step3,
 		chromedp.WaitNotPresent(".call"),

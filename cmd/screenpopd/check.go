@@ -86,11 +86,10 @@ func check(ctx context.Context, cfg Config, out io.Writer) bool {
 	report("asterisk", ariProblem(cfg, err), "")
 
 	dctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	db, err := openStore(dctx, cfg)
+	where, err := checkStore(dctx, cfg)
 	cancel()
 	if err == nil {
-		db.Close()
-		report("store", nil, " ("+db.describe+")")
+		report("store", nil, " ("+where+")")
 	} else {
 		report("store", storeProblem(cfg, err), "")
 	}

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +61,7 @@ var settings = []setting{
 	{"card.conflict_level", int64(screenpop.DefaultCardRules.ConflictLevel), "conflict level (0-3) from which a client is flagged", ""},
 	{"card.low_csi", "7", "satisfaction score (1-10) below which a client is flagged", ""},
 	{"store.dsn", "", "PostgreSQL DSN; empty: the embedded store in store.data_dir", ""},
-	{"store.data_dir", "./data", "directory for the embedded store and the call log spool", ""},
+	{"store.data_dir", "", "directory for the embedded store and the call log spool; empty: " + systemDataDir + " where screenpop is installed (" + defaultSystemConfig + " exists), else ./data", ""},
 	{"store.spool_max_bytes", int64(1 << 30), "most the call log spool may hold while the database is down", ""},
 	{"crm.dsn", "", "PostgreSQL DSN of the dealership's CRM to look callers up in; empty: the client base in the store", ""},
 	{"crm.query", "", "SQL that finds the CRM's clients with a number: $1 the number in E.164, $2 its national digits; columns named as the card's fields", ""},
@@ -73,7 +75,11 @@ var settings = []setting{
 	{"wallboard.callbacks_red", int64(15), "this many clients on the callback list is red on the wallboard", ""},
 	{"wallboard.callback_age_amber", 30 * time.Minute, "the oldest callback waiting this long is amber on the wallboard", ""},
 	{"wallboard.callback_age_red", 2 * time.Hour, "the oldest callback waiting this long is red on the wallboard", ""},
-	{"http.listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics", ""},
+	{"http.listen", "127.0.0.1:8080", "address (host:port) of the operators' page, the staff's pages and APIs, /healthz, /readyz and /metrics", ""},
+	{"http.tls_cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded on SIGHUP and when the file changes", ""},
+	{"http.tls_key", "", "PEM private key of http.tls_cert", ""},
+	{"http.public_url", "", "the address users open, e.g. https://pbx.example.com (behind a proxy): printed page links and the websocket origin check use it", ""},
+	{"http.trusted_proxies", []string{}, "addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed", ""},
 	{"log.level", "info", "debug, info, warn or error", ""},
 	{"log.format", "text", "text or json", ""},
 }
@@ -139,8 +145,14 @@ type Config struct {
 	CRMQuery         string
 	CRMTimeout       time.Duration
 	HTTPListen       string
+	TLSCert          string
+	TLSKey           string
+	PublicURL        *url.URL // nil: not set
+	TrustedProxies   []netip.Prefix
 	LogLevel         slog.Level
 	LogFormat        string
+	// File is the config file that was read, "" for none.
+	File string
 }
 
 // Secret is a value that never prints.
@@ -170,10 +182,17 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 			return Config{}, fmt.Errorf("bind environment for %s: %w", s.key, err)
 		}
 	}
+	file := ""
 	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
-		v.SetConfigFile(f.Value.String())
+		file = f.Value.String()
+	} else if installed() {
+		file = systemConfig
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
-			return Config{}, fmt.Errorf("read config file %s: %w", f.Value.String(), err)
+			return Config{}, fmt.Errorf("read config file %s: %w", file, err)
 		}
 	}
 	var problems []error
@@ -233,7 +252,10 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		CRMQuery:         strings.TrimSpace(v.GetString("crm.query")),
 		CRMTimeout:       duration("crm.timeout"),
 		HTTPListen:       v.GetString("http.listen"),
+		TLSCert:          v.GetString("http.tls_cert"),
+		TLSKey:           v.GetString("http.tls_key"),
 		LogFormat:        v.GetString("log.format"),
+		File:             file,
 	}
 
 	if u, err := url.Parse(c.ARIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -326,8 +348,15 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		bad("store.dsn", "want a PostgreSQL URL (postgres://user@host/db) or key=value DSN")
 	}
 	if c.DataDir == "" {
-		bad("store.data_dir", "must be set")
+		c.DataDir = "./data"
+		if installed() {
+			c.DataDir = systemDataDir
+		}
 	}
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs // errors and printed paths say where, wherever the command ran
+	}
+	checkHTTPConfig(&c, v, bad)
 	checkCRMConfig(c, bad)
 	c.Wallboard = wallboardConfig(v, duration, bad)
 	if c.SpoolMaxBytes < 1<<20 {

@@ -56,16 +56,3 @@ func keepTrackerState(tracker *screenpop.Tracker, dataDir string, reg prometheus
 		}
 	})
 }
-
-// flaggedCalls logs each call record that says it is not exact: which
-// parts the daemon did not see (gaps) and why it closed the call. It is
-// the trail of what drops and restarts cost, by call ID (no personal
-// data).
-type flaggedCalls struct{ log *slog.Logger }
-
-func (f flaggedCalls) Record(c screenpop.Call) {
-	if len(c.Gaps) == 0 && c.CloseReason == "" {
-		return
-	}
-	f.log.Info("call recorded with gaps", "call_id", c.ID, "status", c.Status, "gaps", c.Gaps, "close_reason", c.CloseReason)
-}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -117,9 +115,7 @@ func (c *child) rows() int {
 	return n
 }
 
-// stored reads the call log once the daemon has stopped, each record with
-// the gaps the daemon logged for it. (A store that keeps gaps gives them
-// itself; the log says the same.)
+// stored reads the call log once the daemon has stopped.
 func (c *child) stored() []screenpop.Call {
 	c.t.Helper()
 	ctx := context.Background()
@@ -128,43 +124,14 @@ func (c *child) stored() []screenpop.Call {
 		c.t.Fatal(err)
 	}
 	defer db.Close()
-	gaps := c.loggedGaps()
 	var calls []screenpop.Call
 	if err := db.Calls(ctx, store.CallFilter{Offers: true}, func(call screenpop.Call) error {
-		if len(call.Gaps) == 0 {
-			call.Gaps = gaps[call.ID]
-		}
 		calls = append(calls, call)
 		return nil
 	}); err != nil {
 		c.t.Fatal(err)
 	}
 	return calls
-}
-
-// loggedGaps reads "call recorded with gaps" from the daemon's log: the
-// last word on each call.
-func (c *child) loggedGaps() map[string][]screenpop.Gap {
-	c.t.Helper()
-	f, err := os.Open(c.logPath)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer f.Close()
-	gaps := map[string][]screenpop.Gap{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Msg    string          `json:"msg"`
-			CallID string          `json:"call_id"`
-			Gaps   []screenpop.Gap `json:"gaps"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "call recorded with gaps" {
-			gaps[line.CallID] = line.Gaps
-		}
-	}
-	return gaps
 }
 
 func buildDaemon(t *testing.T) string {

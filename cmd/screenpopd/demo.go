@@ -137,10 +137,10 @@ func demo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ext, demoNames[i], pageURL(cfg, tokens[ext]))
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "Reports (analyst): http://%s/reports#token=%s\n", localHost(cfg.HTTPListen), tokens[string(screenpop.RoleAnalyst)])
-	fmt.Fprintf(out, "Admin page:        http://%s/admin#token=%s\n", localHost(cfg.HTTPListen), tokens[string(screenpop.RoleAdmin)])
-	fmt.Fprintf(out, "Call log: %s (screenpopd calls --store-data-dir %s). Metrics: http://%s/metrics. Ctrl-C stops.\n\n",
-		filepath.Join(cfg.DataDir, "screenpop.db"), cfg.DataDir, localHost(cfg.HTTPListen))
+	fmt.Fprintf(out, "Reports (analyst): %s/reports#token=%s\n", pageBase(cfg), tokens[string(screenpop.RoleAnalyst)])
+	fmt.Fprintf(out, "Admin page:        %s/admin#token=%s\n", pageBase(cfg), tokens[string(screenpop.RoleAdmin)])
+	fmt.Fprintf(out, "Call log: %s (screenpopd calls --store-data-dir %s). Metrics: %s/metrics. Ctrl-C stops.\n\n",
+		filepath.Join(cfg.DataDir, "screenpop.db"), cfg.DataDir, pageBase(cfg))
 
 	known := synth.Phones(o.seed, min(o.clients, 1000))
 	simDone := make(chan error, 1)

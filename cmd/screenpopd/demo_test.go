@@ -40,7 +40,7 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	dataDir := t.TempDir()
 	listen := freePort(t)
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "4", "--speed", "20", "--calls", "12",
+	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "4", "--speed", "5", "--calls", "12",
 		"--http-listen", listen, "--store-data-dir", dataDir, "--log-level", "warn"})
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
@@ -62,6 +62,25 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 		}
 		if len(tokens) < 4 {
 			tokens = nil
+		}
+	}
+	// The reports and admin links it printed open their pages' APIs (now,
+	// while the demo runs: it stops after its calls).
+	for _, page := range []struct{ name, api string }{{"reports", "/api/reports/summary"}, {"admin", "/api/admin/status"}} {
+		m := regexp.MustCompile(`http://` + regexp.QuoteMeta(listen) + `/` + page.name + `#token=(\S+)`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Errorf("the demo printed no %s link:\n%s", page.name, out.String())
+			continue
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+page.api, nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with the %s link's token: %s", page.api, page.name, resp.Status)
 		}
 	}
 	// Every operator's page connects; together they see pops.
@@ -92,24 +111,6 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no operator saw a pop within 30 s:\n%s", out.String())
-	}
-	// The reports and admin links it printed open their pages' APIs.
-	for _, page := range []struct{ name, api string }{{"reports", "/api/reports/summary"}, {"admin", "/api/admin/status"}} {
-		m := regexp.MustCompile(`http://` + regexp.QuoteMeta(listen) + `/` + page.name + `#token=(\S+)`).FindStringSubmatch(out.String())
-		if m == nil {
-			t.Errorf("the demo printed no %s link:\n%s", page.name, out.String())
-			continue
-		}
-		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+page.api, nil)
-		req.Header.Set("Authorization", "Bearer "+m[1])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("%s with the %s link's token: %s", page.api, page.name, resp.Status)
-		}
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())

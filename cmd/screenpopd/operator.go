@@ -84,7 +84,7 @@ func newOperatorCmd() *cobra.Command {
 // withStore runs a command against the configured store.
 func withStore(cmd *cobra.Command, run func(ctx context.Context, cfg Config, ops operatorStore, out io.Writer, args []string) error) *cobra.Command {
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, args []string) error {
-		db, err := openStore(cmd.Context(), cfg)
+		db, err := openStoreFor(cmd.Context(), cfg, storeUseOf(cmd), storeNote(cmd))
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func withStore(cmd *cobra.Command, run func(ctx context.Context, cfg Config, ops
 // pageURL is the operator page's address with the key in the fragment,
 // which browsers never send to a server.
 func pageURL(cfg Config, token string) string {
-	return "http://" + localHost(cfg.HTTPListen) + "/#token=" + token
+	return pageBase(cfg) + "/#token=" + token
 }
 
 // localHost is an address to reach http.listen at from this machine: a

@@ -10,7 +10,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Screen pops and a call log for Asterisk call centres",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newEmployeeCmd(), newDemoCmd(), newCheckCmd(),
 		newSourceCmd(), newTokenCmd(), newCallsCmd(), newImportCmd())
 	return root

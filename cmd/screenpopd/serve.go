@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,13 +51,7 @@ func newMigrateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, _ []string) error {
-		db, err := openStore(cmd.Context(), cfg)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		fmt.Fprintln(cmd.OutOrStdout(), "schema is up to date in", db.describe)
-		return nil
+		return migrate(cmd.Context(), cfg, cmd.OutOrStdout())
 	})
 }
 
@@ -72,12 +65,14 @@ type callStore interface {
 	SetRegion(region string)
 	Ping(ctx context.Context) error
 	Migrate(ctx context.Context) error
+	Applied(ctx context.Context) ([]string, error)
 	Close() error
 }
 
 type openedStore struct {
 	callStore
 	describe string
+	before   []string // the migrations it had before it was opened
 }
 
 // openStore opens and migrates the configured store: PostgreSQL when a
@@ -113,7 +108,7 @@ func openStore(ctx context.Context, cfg Config) (openedStore, error) {
 		db.Close()
 		return openedStore{}, fmt.Errorf("calls.sources in the config: %w", err)
 	}
-	return openedStore{db, desc}, nil
+	return openedStore{callStore: db, describe: desc}, nil
 }
 
 // lazyStore is the call log's database as the writer sees it: until the
@@ -258,7 +253,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	reg.MustRegister(lookups)
 	popper.LookupDone = func(d time.Duration, _ error) { lookups.Observe(d.Seconds()) }
-	tracker := screenpop.NewTracker(cfg.trackerConfig(), callLogs{flaggedCalls{log}, writer, countCalls{calls}}, screenpop.Observers{stasis, popper})
+	tracker := screenpop.NewTracker(cfg.trackerConfig(), callLogs{writer, countCalls{calls}, logCalls{log}}, screenpop.Observers{stasis, popper})
 	keepTrackerState(tracker, cfg.DataDir, reg, log)
 	var routes []web.Route
 	// The operators' API: notes and purposes, leads, complaints...
@@ -304,13 +299,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	cancel()
 
-	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	ln, srv, err := httpServer(ctx, cfg, log, operators, healthMux(reg, client, db, writer, operators, keys))
 	if err != nil {
 		spool.Close()
-		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTPListen, err)
+		return err
 	}
-	srv := &http.Server{Handler: healthMux(reg, client, db, writer, operators, keys), ReadHeaderTimeout: 5 * time.Second}
-	log.Info("screenpopd serving", "http", ln.Addr().String(), "ari", cfg.ARIURL, "mode", cfg.ARIMode, "store", storeName(cfg))
+	log.Info("screenpopd serving", "http", ln.Addr().String(), "url", pageBase(cfg), "ari", cfg.ARIURL, "mode", cfg.ARIMode, "store", storeName(cfg))
 
 	var (
 		wg                                 sync.WaitGroup

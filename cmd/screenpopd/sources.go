@@ -164,7 +164,7 @@ func yesNo(b bool) string {
 // store's interfaces.
 func withDB[T any](cmd *cobra.Command, run func(ctx context.Context, cfg Config, st T, out io.Writer, args []string) error) *cobra.Command {
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, args []string) error {
-		db, err := openStore(cmd.Context(), cfg)
+		db, err := openStoreFor(cmd.Context(), cfg, storeUseOf(cmd), storeNote(cmd))
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ func stasisPosts(t *testing.T, ast *fakeAsterisk, d *daemon) (vars []string, too
 	t.Helper()
 	lines := traceLines(t, "stasis.jsonl")
 	ws := ast.nextConn(t)
-	time.Sleep(200 * time.Millisecond) // the resync
+	d.waitMetricSum(t, "screenpop_ari_connected", 1) // the resync is done
 	entered := indexOf(t, lines, `"StasisStart"`) + 1
 	send(t, ws, lines[:entered])
 	sent := time.Now()
@@ -32,7 +32,7 @@ func stasisPosts(t *testing.T, ast *fakeAsterisk, d *daemon) (vars []string, too
 			case strings.HasSuffix(p.Path, "/call-stasis-2/continue"):
 				return vars, p.At.Sub(sent)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("the channel waiting in Stasis was never continued (variables set: %v)", vars)
 		}
 	}
@@ -86,7 +86,7 @@ func TestReconnectContinuesChannelsLeftWaitingInTheApp(t *testing.T) {
 		if p.Path != "/ari/channels/left-behind/continue" {
 			t.Errorf("first REST call %s, want the waiting channel continued", p.Path)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("a channel left waiting in the app was not continued on connect")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -39,6 +41,25 @@ func New(hub *screenpop.Hub, auth Authenticator, log *slog.Logger, routes ...Rou
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.front.ServeHTTP(w, r) }
+
+// TrustOrigin lets pages loaded from origin (scheme://host[:port], such as
+// the daemon's public URL behind a proxy) open the operator socket. Pages
+// from the host a request names are always let in; pages from elsewhere
+// never are, so another site cannot use an operator's browser to read
+// their calls. Call it before serving.
+func (s *Server) TrustOrigin(origin string) {
+	s.sockets.upgrader.CheckOrigin = func(r *http.Request) bool {
+		o := r.Header.Get("Origin")
+		if o == "" {
+			return true // not a browser: no page to protect from
+		}
+		u, err := url.Parse(o)
+		if err != nil {
+			return false
+		}
+		return strings.EqualFold(u.Scheme+"://"+u.Host, origin) || strings.EqualFold(u.Host, r.Host)
+	}
+}
 
 // OpenSockets is the number of operator websockets open, for metrics.
 func (s *Server) OpenSockets() int { return int(s.sockets.open.Load()) }

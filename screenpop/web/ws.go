@@ -100,6 +100,11 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, refused.code, refused.reason)
 		return
 	}
+	log := s.log.With("operator", op.Extension, "remote", r.RemoteAddr)
+	log.Info("operator page connected")
+	defer func(start time.Time) {
+		log.Info("operator page left", "connected_for", time.Since(start).Round(time.Second))
+	}(time.Now())
 	sub := s.hub.Resume(op.Extension, h.Epoch, h.Since)
 	defer sub.Close()
 	if err := writeJSON(ws, welcome{V: screenpop.MessageVersion, Type: "welcome", Epoch: s.hub.Epoch(), Operator: op}); err != nil {
@@ -107,7 +112,7 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan struct{})
 	go readUntilGone(ws, done)
-	s.write(ws, sub, done)
+	s.write(ws, sub, done, log)
 }
 
 // greet reads the hello and checks the token.
@@ -131,7 +136,7 @@ func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Oper
 }
 
 // write is the connection's only writer: messages from the hub, and pings.
-func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}) {
+func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}, log *slog.Logger) {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
 	beat := time.NewTicker(heartbeatPeriod)
@@ -151,6 +156,10 @@ func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-
 			}
 			if err := writeJSON(ws, m); err != nil {
 				return
+			}
+			if m.Type == screenpop.MsgOffered && m.Call != nil {
+				// From the hub taking the pop to the page's socket.
+				log.Debug("pop sent", "call", m.Call.ID, "seq", m.Seq, "latency", time.Since(m.At))
 			}
 		case <-ping.C:
 			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
