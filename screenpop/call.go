@@ -195,8 +195,10 @@ const (
 // CallerKinds lists the kinds of caller.
 var CallerKinds = []CallerKind{KindClient, KindLead, KindNew, KindWithheld, KindInternal}
 
-// CallLog receives every finished call. Record is called from the tracker's
-// goroutine and must not block on a database: implementations queue.
+// CallLog receives every finished call. Record is called by call tracking,
+// one call at a time (from the tracker's goroutine, or from its saver's
+// when it keeps its state: Tracker.KeepState), and must not block on a
+// database: implementations queue.
 type CallLog interface {
 	Record(Call)
 }
