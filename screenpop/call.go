@@ -161,7 +161,14 @@ const (
 	// GapEnd: the end was not seen; EndedAt (and so talk) is an estimate,
 	// and CloseReason says why.
 	GapEnd Gap = "end"
+	// GapCaller: the caller ID was not seen before the call ended unseen
+	// (the events that carried it were lost): Caller, CallerE164,
+	// Withheld and CallerName may be wrong.
+	GapCaller Gap = "caller"
 )
+
+// AllGaps lists the gaps in the order a record gives them.
+var AllGaps = []Gap{GapStart, GapCaller, GapOffers, GapAnswer, GapEnd}
 
 // Uncertain reports whether the record has gap g.
 func (c *Call) Uncertain(g Gap) bool {

@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// GapCaller: the caller ID was not seen before the call ended unseen (the
-// events that carried it were lost): Caller, CallerE164, Withheld and
-// CallerName may be wrong. (With the other gaps in call.go.)
-const GapCaller Gap = "caller"
-
 // What each Gap covers, as code: the fields of a record that may differ
 // from the truth (what a daemon that saw every event would have written)
 // when the record carries that gap. A record is exact or flagged when

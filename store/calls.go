@@ -23,7 +23,7 @@ var ErrNotFound = screenpop.ErrNotFound
 //   - lists empty rather than nil, so a call reads back the same whether it
 //     was built with a nil or an empty list, and encodes as [] in JSON;
 //   - no direction as inbound: calls were all inbound before they had one;
-//   - gaps in their canonical order (start, offers, answer, end), each once,
+//   - gaps in their canonical order (start, caller, offers, answer, end), each once,
 //     and nil (not empty) for an exact record.
 //
 // The caller's offers are copied, never changed.
@@ -66,10 +66,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// gapOrder is the canonical order of gaps in a record.
-var gapOrder = []screenpop.Gap{screenpop.GapStart, screenpop.GapOffers, screenpop.GapAnswer, screenpop.GapEnd}
-
-// canonicalGaps returns gaps in gapOrder, each once; nil for none, as the
+// canonicalGaps returns gaps in screenpop.AllGaps' order, each once; nil for none, as the
 // tracker writes an exact record. A gap
 // this daemon does not know (a newer daemon wrote it) is kept, after the
 // known ones: a record never loses the doubt it was written with.
@@ -78,7 +75,7 @@ func canonicalGaps(gaps []screenpop.Gap) []screenpop.Gap {
 		return nil
 	}
 	out := make([]screenpop.Gap, 0, len(gaps))
-	for _, g := range gapOrder {
+	for _, g := range screenpop.AllGaps {
 		if slices.Contains(gaps, g) {
 			out = append(out, g)
 		}

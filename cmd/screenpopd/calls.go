@@ -54,7 +54,7 @@ of call records, jsonl one record a line; --offers adds each call's offers.
 csv, json and jsonl stream: a month of calls needs little memory.
 
 --uncertain lists only the records that say they are not exact (their gaps
-column names what the daemon did not see: start, offers, answer, end);
+column names what the daemon did not see: start, caller, offers, answer, end);
 --gap picks those with one of the gaps given.
 
 --rejected lists instead the call records the database refused, which the
@@ -147,7 +147,7 @@ with its reason and the record as the daemon had it, in JSON.`,
 	fl.StringVar(&operator, "operator", "", "an operator's extension: calls that rang their phone, that they talked on or placed")
 	fl.StringVar(&caller, "caller", "", "a number in any form (89161234567, +7 916 123-45-67): its calls, in and out")
 	fl.BoolVar(&uncertain, "uncertain", false, "only the records that are not exact (with gaps)")
-	fl.StringSliceVar(&gaps, "gap", nil, "only the records with one of these gaps: start, offers, answer, end (comma-separated)")
+	fl.StringSliceVar(&gaps, "gap", nil, "only the records with one of these gaps: start, caller, offers, answer, end (comma-separated)")
 	fl.BoolVar(&rejected, "rejected", false, "list the records the database refused, set aside, instead of the call log")
 	fl.IntVar(&limit, "limit", 0, "list at most this many calls; 0: every call")
 	fl.StringVar(&format, "format", "table", "table, csv, json (one array) or jsonl (one call a line)")

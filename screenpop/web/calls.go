@@ -46,8 +46,6 @@ func (b BadParams) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
-var gaps = []screenpop.Gap{screenpop.GapStart, screenpop.GapOffers, screenpop.GapAnswer, screenpop.GapEnd}
-
 var statuses = []screenpop.Status{screenpop.StatusAnswered, screenpop.StatusMissed, screenpop.StatusAbandoned,
 	screenpop.StatusBusy, screenpop.StatusFailed}
 
@@ -62,7 +60,7 @@ var statuses = []screenpop.Status{screenpop.StatusAnswered, screenpop.StatusMiss
 //   - source, campaign (exactly as logged), operator (an extension),
 //     caller (a number in any form);
 //   - uncertain=1: only the records with a gap (Call.Gaps); gap: start,
-//     offers, answer, end: only those with one of these gaps.
+//     caller, offers, answer, end: only those with one of these gaps.
 //
 // The error, if any, is BadParams naming every bad one.
 func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
@@ -143,8 +141,8 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 		f.Kinds = append(f.Kinds, screenpop.CallerKind(k))
 	}
 	for _, g := range list("gap") {
-		if !slices.Contains(gaps, screenpop.Gap(g)) {
-			bad = append(bad, BadParam{"gap", fmt.Sprintf("%q is not one of start, offers, answer, end", g)})
+		if !slices.Contains(screenpop.AllGaps, screenpop.Gap(g)) {
+			bad = append(bad, BadParam{"gap", fmt.Sprintf("%q is not one of start, caller, offers, answer, end", g)})
 		}
 		f.Gaps = append(f.Gaps, screenpop.Gap(g))
 	}
