@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,7 +117,8 @@ func (c *pgCluster) start(t *testing.T) {
 func (c *pgCluster) hang(t *testing.T) {
 	t.Helper()
 	for _, pid := range c.processes(t) {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		// A backend may end between the listing and the signal.
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil && !errors.Is(err, syscall.ESRCH) {
 			t.Fatalf("SIGSTOP %d: %v", pid, err)
 		}
 	}
