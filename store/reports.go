@@ -61,11 +61,14 @@ type Shares struct {
 	Failed    float64 `json:"failed"`
 }
 
-// Day is one local day of the report.
+// Day is one local day of the report. A day without answered calls has
+// a Wait of zeros with Answered 0: nobody waited, which the page and the
+// CSV show as empty, not as 0 s.
 type Day struct {
 	Date string `json:"date"` // 2006-01-02
 	Counts
-	Wait Wait `json:"wait"`
+	Wait         Wait         `json:"wait"`
+	ServiceLevel ServiceLevel `json:"service_level"`
 }
 
 // Hour is one hour of the day (0 to 23, local) over all the report's days.
@@ -80,6 +83,13 @@ type SourceSummary struct {
 	// none.
 	Source string `json:"source"`
 	Counts
+	Wait         Wait         `json:"wait"`
+	ServiceLevel ServiceLevel `json:"service_level"`
+	Callers      Callers      `json:"callers"`
+	Callbacks    Callbacks    `json:"callbacks"`
+	// Purposes are what the operators noted the source's calls were
+	// about, most first.
+	Purposes []PurposeCount `json:"purposes"`
 	// Days has one entry per day of the report, in Summary.Days' order.
 	Days []Counts `json:"days"`
 }
@@ -93,10 +103,21 @@ type OperatorSummary struct {
 	// answered; NoAnswer how often it rang out unanswered. A call that
 	// rang them twice (a queue trying them again) counts twice, as a
 	// queue's statistics count it.
-	Offered    int     `json:"offered"`
-	Answered   int     `json:"answered"`
-	NoAnswer   int     `json:"no_answer"`
-	AnswerRate float64 `json:"answer_rate"` // Answered / Offered
+	Offered  int `json:"offered"`
+	Answered int `json:"answered"`
+	NoAnswer int `json:"no_answer"`
+	// Calls counts the calls that rang their phone, each once however
+	// often it rang; CallsAnswered those they answered; TakenByColleague
+	// those a colleague answered while every ring of theirs was still
+	// ringing (a ring-all queue: nobody missed anything); MissedCalls the
+	// rest: it rang out on them, or the caller gave up while it rang.
+	Calls            int `json:"calls"`
+	CallsAnswered    int `json:"calls_answered"`
+	TakenByColleague int `json:"taken_by_colleague"`
+	MissedCalls      int `json:"missed_calls"`
+	// AnswerRate is CallsAnswered / (CallsAnswered + MissedCalls): of the
+	// calls they could have taken, the share they took. 0 with none.
+	AnswerRate float64 `json:"answer_rate"`
 	// RingAvgSeconds is how long their phone rang before they answered;
 	// TalkAvgSeconds how long they talked (their own leg: a transfer ends
 	// it). Both over the calls they answered.
@@ -124,7 +145,84 @@ type Summary struct {
 	// Operators are those whose phones the calls dialled, most offered
 	// first.
 	Operators []OperatorSummary `json:"operators"`
+
+	ServiceLevel ServiceLevel `json:"service_level"`
+	// Callers are the distinct numbers that called; Callbacks how the
+	// missed ones were called back; Purposes what the calls were about.
+	Callers   Callers        `json:"callers"`
+	Callbacks Callbacks      `json:"callbacks"`
+	Purposes  []PurposeCount `json:"purposes"`
+	// Previous is the same figures over the days of the same number just
+	// before From (a week against the week before).
+	Previous Period `json:"previous"`
 }
+
+// Period is a summary's headline figures, for comparing two ranges.
+type Period struct {
+	From         string         `json:"from"`
+	To           string         `json:"to"`
+	Totals       Counts         `json:"totals"`
+	Wait         Wait           `json:"wait"`
+	ServiceLevel ServiceLevel   `json:"service_level"`
+	Callers      Callers        `json:"callers"`
+	Callbacks    Callbacks      `json:"callbacks"`
+	Purposes     []PurposeCount `json:"purposes"`
+}
+
+// ServiceLevel is the share of the inbound calls answered within a
+// threshold (reports.service_level in the config; 20 s by default) of
+// their start: Within / all the calls, lost ones included.
+type ServiceLevel struct {
+	ThresholdSeconds float64 `json:"threshold_seconds"`
+	Calls            int     `json:"calls"`
+	Within           int     `json:"within"`
+	Rate             float64 `json:"rate"` // 0 with no calls: see Calls
+}
+
+// Callers counts people rather than calls: the distinct numbers that
+// called (a withheld caller has none and is not counted), and those of
+// them calling for the first time (caller kind new: on no client, never
+// called before).
+type Callers struct {
+	Distinct int `json:"distinct"`
+	New      int `json:"new"`
+}
+
+// Callbacks is how the missed and abandoned inbound calls with a number
+// were called back: by the first outbound call to that number after the
+// missed one, whenever it was placed (the report may be read later than
+// its days). A number that called again and got through was still not
+// called back.
+type Callbacks struct {
+	// Missed counts the calls; CalledBack those that had a call back.
+	Missed     int `json:"missed"`
+	CalledBack int `json:"called_back"`
+	// MedianSeconds is the median time to the call back, over the calls
+	// called back (0 with none: see CalledBack).
+	MedianSeconds float64 `json:"median_seconds"`
+	// Within1h and Within1d count the calls called back within an hour
+	// and a day; Never those not called back at all. Their shares are of
+	// Missed.
+	Within1h      int     `json:"within_1h"`
+	Within1d      int     `json:"within_1d"`
+	Never         int     `json:"never"`
+	Within1hShare float64 `json:"within_1h_share"`
+	Within1dShare float64 `json:"within_1d_share"`
+	NeverShare    float64 `json:"never_share"`
+}
+
+// PurposeCount is how many calls operators noted with a purpose
+// (calls.purposes: service_booking, sales, ...), and their share of the
+// calls they are counted among. Calls without a note have no purpose
+// and are not here.
+type PurposeCount struct {
+	Purpose string  `json:"purpose"`
+	Calls   int     `json:"calls"`
+	Share   float64 `json:"share"`
+}
+
+// DefaultServiceLevel is the service level's threshold unless configured.
+const DefaultServiceLevel = 20 * time.Second
 
 // MaxSummaryDays bounds a summary's range: a year and a day (a leap year,
 // plus the day a range of "the last year" may start on).
@@ -223,8 +321,63 @@ func (r *operatorRow) plus(o operatorRow) *operatorRow {
 	return &o
 }
 
-// summarize folds a store's rows into a Summary.
-func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
+// operatorCallRow is one row of a store's per-call operator query: the
+// calls that rang an operator, those they answered, and those a colleague
+// answered while every ring of theirs was ringing (answered_elsewhere).
+type operatorCallRow struct {
+	operator                   string
+	calls, answered, elsewhere int
+}
+
+// callerRow is the distinct numbers of a source's calls (all: of every
+// source's), and those with a call of caller kind new.
+type callerRow struct {
+	source   string
+	all      bool
+	distinct int
+	newOnes  int
+}
+
+// callbackDelayRow is one missed call with a number: its source, and the
+// seconds to its first call back (nil: never called back).
+type callbackDelayRow struct {
+	source string
+	delay  *float64
+}
+
+// purposeRow counts a source's calls noted with a purpose.
+type purposeRow struct {
+	source, purpose string
+	calls           int
+}
+
+// summaryRows are what a store's queries give for one range.
+type summaryRows struct {
+	hours     []hourRow
+	ops       []operatorRow
+	opCalls   []operatorCallRow
+	callers   []callerRow
+	callbacks []callbackDelayRow
+	purposes  []purposeRow
+}
+
+// period is s's headline figures.
+func (s Summary) period() Period {
+	return Period{From: s.From, To: s.To, Totals: s.Totals, Wait: s.Wait, ServiceLevel: s.ServiceLevel,
+		Callers: s.Callers, Callbacks: s.Callbacks, Purposes: s.Purposes}
+}
+
+// previousGrid is the grid of the days of the same number just before
+// g's.
+func previousGrid(g grid) (grid, error) {
+	n := len(g.days) - 1
+	first := g.start()
+	return newGrid(time.Date(first.Year(), first.Month(), first.Day()-n, 0, 0, 0, 0, first.Location()), first)
+}
+
+// summarize folds a store's rows into a Summary; sl is the service
+// level's threshold.
+func summarize(g grid, rows summaryRows, sl time.Duration) Summary {
 	nDays := len(g.days) - 1
 	s := Summary{
 		From:      g.days[0].Format(time.DateOnly),
@@ -234,6 +387,7 @@ func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
 		Hours:     make([]Hour, 24),
 		Sources:   []SourceSummary{},
 		Operators: []OperatorSummary{},
+		Purposes:  []PurposeCount{},
 	}
 	for i := range s.Days {
 		s.Days[i].Date = g.days[i].Format(time.DateOnly)
@@ -242,53 +396,101 @@ func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
 		s.Hours[h].Hour = h
 	}
 	sources := map[string]*SourceSummary{}
+	source := func(name string) *SourceSummary {
+		src := sources[name]
+		if src == nil {
+			src = &SourceSummary{Source: name, Days: make([]Counts, nDays), Purposes: []PurposeCount{}}
+			sources[name] = src
+		}
+		return src
+	}
 	dayWaits := make([][]float64, nDays)
-	for _, r := range hours {
+	srcWaits := map[string][]float64{}
+	for _, r := range rows.hours {
 		if r.hour < 0 || r.hour >= len(g.hourDay) {
 			continue // outside the range: the queries never give one
 		}
 		day := g.hourDay[r.hour]
-		src := sources[r.source]
-		if src == nil {
-			src = &SourceSummary{Source: r.source, Days: make([]Counts, nDays)}
-			sources[r.source] = src
-		}
+		src := source(r.source)
 		for _, c := range []*Counts{&s.Totals, &s.Days[day].Counts, &s.Hours[g.hourOfDay[r.hour]].Counts, &src.Counts, &src.Days[day]} {
 			c.add(r)
 		}
 		dayWaits[day] = append(dayWaits[day], r.waits...)
+		srcWaits[r.source] = append(srcWaits[r.source], r.waits...)
 	}
 	s.Totals.finish()
 	var waits []float64
 	for i := range s.Days {
 		s.Days[i].finish()
+		s.Days[i].ServiceLevel = serviceLevel(dayWaits[i], s.Days[i].Total, sl)
 		s.Days[i].Wait = waitOf(dayWaits[i])
 		waits = append(waits, dayWaits[i]...)
 	}
 	for h := range s.Hours {
 		s.Hours[h].finish()
 	}
+	s.ServiceLevel = serviceLevel(waits, s.Totals.Total, sl)
+	s.Wait = waitOf(waits)
+
+	for _, r := range rows.callers {
+		c := Callers{Distinct: r.distinct, New: r.newOnes}
+		if r.all {
+			s.Callers = c
+		} else {
+			source(r.source).Callers = c
+		}
+	}
+	var delays []*float64
+	srcDelays := map[string][]*float64{}
+	for _, r := range rows.callbacks {
+		delays = append(delays, r.delay)
+		srcDelays[r.source] = append(srcDelays[r.source], r.delay)
+		source(r.source)
+	}
+	s.Callbacks = callbacksOf(delays)
+	purposes := map[string]int{}
+	srcPurposes := map[string]map[string]int{}
+	for _, r := range rows.purposes {
+		purposes[r.purpose] += r.calls
+		if srcPurposes[r.source] == nil {
+			srcPurposes[r.source] = map[string]int{}
+		}
+		srcPurposes[r.source][r.purpose] += r.calls
+		source(r.source)
+	}
+	s.Purposes = purposeCounts(purposes, s.Totals.Total)
+
 	for _, src := range sources {
 		src.finish()
 		for i := range src.Days {
 			src.Days[i].finish()
 		}
+		src.Wait = waitOf(srcWaits[src.Source])
+		src.ServiceLevel = serviceLevel(srcWaits[src.Source], src.Total, sl)
+		src.Callbacks = callbacksOf(srcDelays[src.Source])
+		src.Purposes = purposeCounts(srcPurposes[src.Source], src.Total)
 		s.Sources = append(s.Sources, *src)
 	}
 	slices.SortFunc(s.Sources, func(a, b SourceSummary) int {
 		return cmp.Or(cmp.Compare(b.Total, a.Total), cmp.Compare(a.Source, b.Source))
 	})
-	s.Wait = waitOf(waits)
 	t := s.Totals
 	s.Shares = Shares{
 		Answered: ratio(t.Answered, t.Total), Missed: ratio(t.Missed, t.Total), Abandoned: ratio(t.Abandoned, t.Total),
 		Busy: ratio(t.Busy, t.Total), Failed: ratio(t.Failed, t.Total),
 	}
-	for _, o := range ops {
+	perCall := map[string]operatorCallRow{}
+	for _, r := range rows.opCalls {
+		perCall[r.operator] = r
+	}
+	for _, o := range rows.ops {
+		c := perCall[o.operator]
+		missed := c.calls - c.answered - c.elsewhere
 		s.Operators = append(s.Operators, OperatorSummary{
 			Operator: o.operator, Name: o.name,
 			Offered: o.offered, Answered: o.answered, NoAnswer: o.noAnswer,
-			AnswerRate:     ratio(o.answered, o.offered),
+			Calls: c.calls, CallsAnswered: c.answered, TakenByColleague: c.elsewhere, MissedCalls: missed,
+			AnswerRate:     ratio(c.answered, c.answered+missed),
 			RingAvgSeconds: avgSeconds(o.ringMs, o.ringN),
 			TalkAvgSeconds: avgSeconds(o.talkMs, o.talkN),
 		})
@@ -297,6 +499,64 @@ func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
 		return cmp.Or(cmp.Compare(b.Offered, a.Offered), cmp.Compare(a.Operator, b.Operator))
 	})
 	return s
+}
+
+// serviceLevel counts the waits (of answered calls, in seconds) within
+// sl, of total calls.
+func serviceLevel(waits []float64, total int, sl time.Duration) ServiceLevel {
+	l := ServiceLevel{ThresholdSeconds: sl.Seconds(), Calls: total}
+	for _, w := range waits {
+		// The waits are kept to the millisecond: compare them so.
+		if time.Duration(math.Round(w*1000))*time.Millisecond <= sl {
+			l.Within++
+		}
+	}
+	l.Rate = ratio(l.Within, total)
+	return l
+}
+
+// callbacksOf measures the delays (seconds; nil: never called back) of
+// missed calls. The median of an even number is the mean of the middle
+// two.
+func callbacksOf(delays []*float64) Callbacks {
+	var c Callbacks
+	var back []float64
+	for _, d := range delays {
+		c.Missed++
+		if d == nil {
+			c.Never++
+			continue
+		}
+		back = append(back, *d)
+		if *d <= 3600 {
+			c.Within1h++
+		}
+		if *d <= 86400 {
+			c.Within1d++
+		}
+	}
+	c.CalledBack = len(back)
+	if n := len(back); n > 0 {
+		slices.Sort(back)
+		c.MedianSeconds = round((back[(n-1)/2]+back[n/2])/2, 1)
+	}
+	c.Within1hShare = ratio(c.Within1h, c.Missed)
+	c.Within1dShare = ratio(c.Within1d, c.Missed)
+	c.NeverShare = ratio(c.Never, c.Missed)
+	return c
+}
+
+// purposeCounts lists purposes' calls, most first, with their share of
+// total calls.
+func purposeCounts(purposes map[string]int, total int) []PurposeCount {
+	l := make([]PurposeCount, 0, len(purposes))
+	for p, n := range purposes {
+		l = append(l, PurposeCount{Purpose: p, Calls: n, Share: ratio(n, total)})
+	}
+	slices.SortFunc(l, func(a, b PurposeCount) int {
+		return cmp.Or(cmp.Compare(b.Calls, a.Calls), cmp.Compare(a.Purpose, b.Purpose))
+	})
+	return l
 }
 
 func (c *Counts) add(r hourRow) {

@@ -46,11 +46,55 @@ FROM (
 ) a
 LEFT JOIN operators op ON op.extension = a.operator`
 
+// pgSummaryOperatorCalls: for each operator, the calls of the range that
+// rang their phone, those they answered, and those a colleague answered
+// while each of their rings was ringing.
+const pgSummaryOperatorCalls = `SELECT operator, count(*), count(*) FILTER (WHERE answered),
+	count(*) FILTER (WHERE NOT answered AND elsewhere)
+FROM (
+	SELECT o.operator, bool_or(o.outcome = 'answered') AS answered, bool_and(o.outcome = 'answered_elsewhere') AS elsewhere
+	FROM offers o
+	JOIN calls c USING (call_id)
+	WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
+		AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)
+	GROUP BY o.operator, o.call_id
+) x
+GROUP BY operator`
+
+// pgSummaryCallers counts the distinct numbers by source, and over all
+// sources (the row with a NULL source).
+const pgSummaryCallers = `SELECT source, count(DISTINCT caller_e164), count(DISTINCT caller_e164) FILTER (WHERE caller_kind = 'new')
+FROM calls
+WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2
+GROUP BY GROUPING SETS ((source), ())`
+
+// pgSummaryCallbacks gives each missed call with a number the seconds to
+// the first outbound call to that number after it (calls_resolving holds
+// them by number).
+const pgSummaryCallbacks = `SELECT c.source, date_part('epoch', (SELECT min(r.started_at) FROM calls r
+		WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at) - c.started_at)
+FROM calls c
+WHERE c.direction = 'inbound' AND c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
+	AND c.started_at >= $1 AND c.started_at < $2`
+
+// pgSummaryPurposes counts the calls by source and the purpose their note
+// gives.
+const pgSummaryPurposes = `SELECT c.source, n.purpose, count(*)
+FROM calls c
+JOIN call_notes n ON n.call_id = c.call_id
+WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
+GROUP BY 1, 2`
+
 // Summary aggregates the inbound calls of the local days from from's date
-// to to's (excluded), in from's location. The two queries read one
-// snapshot, so their numbers agree while calls are being written.
-func (p *Postgres) Summary(ctx context.Context, from, to time.Time) (Summary, error) {
+// to to's (excluded), in from's location, and of as many days before; sl
+// is the service level's threshold. The queries read one snapshot, so
+// their numbers agree while calls are being written.
+func (p *Postgres) Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error) {
 	g, err := newGrid(from, to)
+	if err != nil {
+		return Summary{}, err
+	}
+	prev, err := previousGrid(g)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -59,15 +103,36 @@ func (p *Postgres) Summary(ctx context.Context, from, to time.Time) (Summary, er
 		return Summary{}, fmt.Errorf("summary: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	rows, err := pgSummaryRows(ctx, tx, g)
+	if err != nil {
+		return Summary{}, err
+	}
+	prevRows, err := pgSummaryRows(ctx, tx, prev)
+	if err != nil {
+		return Summary{}, fmt.Errorf("previous period: %w", err)
+	}
+	s := summarize(g, rows, sl)
+	s.Previous = summarize(prev, prevRows, sl).period()
+	return s, nil
+}
+
+// pgSummaryRows runs the summary's queries over g's range in tx.
+func pgSummaryRows(ctx context.Context, tx pgx.Tx, g grid) (summaryRows, error) {
+	var out summaryRows
 	start, end := g.start(), g.end()
 	var b pgx.Batch
 	b.Queue(pgSummaryHours, start, end, g.hours[:len(g.hours)-1])
 	b.Queue(pgSummaryOperators, start, end)
+	b.Queue(pgSummaryOperatorCalls, start, end)
+	b.Queue(pgSummaryCallers, start, end)
+	b.Queue(pgSummaryCallbacks, start, end)
+	b.Queue(pgSummaryPurposes, start, end)
 	res := tx.SendBatch(ctx, &b)
 	defer res.Close()
 
+	var err error
 	rows, _ := res.Query()
-	hours, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hourRow, error) {
+	out.hours, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (hourRow, error) {
 		var r hourRow
 		var status string
 		err := row.Scan(&r.hour, &r.source, &status, &r.calls, &r.newOnes, &r.waits)
@@ -75,16 +140,58 @@ func (p *Postgres) Summary(ctx context.Context, from, to time.Time) (Summary, er
 		return r, err
 	})
 	if err != nil {
-		return Summary{}, fmt.Errorf("summary: count calls by hour: %w", err)
+		return out, fmt.Errorf("summary: count calls by hour: %w", err)
 	}
 	rows, _ = res.Query()
-	ops, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorRow, error) {
+	out.ops, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorRow, error) {
 		var o operatorRow
 		err := row.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs)
 		return o, err
 	})
 	if err != nil {
-		return Summary{}, fmt.Errorf("summary: operators: %w", err)
+		return out, fmt.Errorf("summary: operators: %w", err)
 	}
-	return summarize(g, hours, ops), nil
+	rows, _ = res.Query()
+	out.opCalls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorCallRow, error) {
+		var o operatorCallRow
+		err := row.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere)
+		return o, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("summary: operators' calls: %w", err)
+	}
+	rows, _ = res.Query()
+	out.callers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (callerRow, error) {
+		var r callerRow
+		var source *string
+		err := row.Scan(&source, &r.distinct, &r.newOnes)
+		if source == nil {
+			r.all = true
+		} else {
+			r.source = *source
+		}
+		return r, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("summary: callers: %w", err)
+	}
+	rows, _ = res.Query()
+	out.callbacks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (callbackDelayRow, error) {
+		var r callbackDelayRow
+		err := row.Scan(&r.source, &r.delay)
+		return r, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("summary: callbacks: %w", err)
+	}
+	rows, _ = res.Query()
+	out.purposes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (purposeRow, error) {
+		var r purposeRow
+		err := row.Scan(&r.source, &r.purpose, &r.calls)
+		return r, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("summary: purposes: %w", err)
+	}
+	return out, nil
 }

@@ -68,14 +68,75 @@ func sqliteHours(g grid, first, last int) string {
 	return string(b)
 }
 
+// sqliteSummaryOperatorCalls is pgSummaryOperatorCalls in SQLite's
+// words.
+const sqliteSummaryOperatorCalls = `SELECT operator, count(*), sum(answered), sum(NOT answered AND elsewhere)
+FROM (
+	SELECT o.operator, max(o.outcome = 'answered') AS answered, min(o.outcome = 'answered_elsewhere') AS elsewhere
+	FROM calls c
+	JOIN offers o ON o.call_id = c.call_id
+	WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
+		AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)
+	GROUP BY o.operator, o.call_id
+)
+GROUP BY operator`
+
+// sqliteSummaryCallers is pgSummaryCallers without grouping sets: the
+// row of all sources comes second, with a NULL source.
+const sqliteSummaryCallers = `SELECT source, count(DISTINCT caller_e164), count(DISTINCT caller_e164) FILTER (WHERE caller_kind = 'new')
+FROM calls
+WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2
+GROUP BY source
+UNION ALL
+SELECT NULL, count(DISTINCT caller_e164), count(DISTINCT caller_e164) FILTER (WHERE caller_kind = 'new')
+FROM calls
+WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2`
+
+// sqliteSummaryCallbacks is pgSummaryCallbacks in SQLite's words, the
+// seconds rounded to the millisecond the times were kept to.
+const sqliteSummaryCallbacks = `SELECT c.source, round((julianday((SELECT min(r.started_at) FROM calls r
+		WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400, 3)
+FROM calls c
+WHERE c.direction = 'inbound' AND c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
+	AND c.started_at >= ?1 AND c.started_at < ?2`
+
+// sqliteSummaryPurposes is pgSummaryPurposes.
+const sqliteSummaryPurposes = `SELECT c.source, n.purpose, count(*)
+FROM calls c
+JOIN call_notes n ON n.call_id = c.call_id
+WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
+GROUP BY 1, 2`
+
 // Summary: see Postgres.Summary.
-func (s *SQLite) Summary(ctx context.Context, from, to time.Time) (Summary, error) {
+func (s *SQLite) Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error) {
 	g, err := newGrid(from, to)
 	if err != nil {
 		return Summary{}, err
 	}
-	var hours []hourRow
+	prev, err := previousGrid(g)
+	if err != nil {
+		return Summary{}, err
+	}
+	rows, err := s.summaryRows(ctx, g)
+	if err != nil {
+		return Summary{}, err
+	}
+	prevRows, err := s.summaryRows(ctx, prev)
+	if err != nil {
+		return Summary{}, fmt.Errorf("previous period: %w", err)
+	}
+	sum := summarize(g, rows, sl)
+	sum.Previous = summarize(prev, prevRows, sl).period()
+	return sum, nil
+}
+
+// summaryRows runs the summary's queries over g's range: those that fold
+// a day at a time, then those that count over the whole range (distinct
+// numbers do not add up by day).
+func (s *SQLite) summaryRows(ctx context.Context, g grid) (summaryRows, error) {
+	var out summaryRows
 	ops := map[string]*operatorRow{}
+	opCalls := map[string]operatorCallRow{}
 	first := 0 // the day's first hour
 	for d := range len(g.days) - 1 {
 		last := first
@@ -83,7 +144,7 @@ func (s *SQLite) Summary(ctx context.Context, from, to time.Time) (Summary, erro
 			last++
 		}
 		start, end := formatTime(g.days[d]), formatTime(g.days[d+1])
-		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
+		err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
 			var r hourRow
 			var status, waits string
 			if err := rows.Scan(&r.hour, &r.source, &status, &r.calls, &r.newOnes, &waits); err != nil {
@@ -93,11 +154,11 @@ func (s *SQLite) Summary(ctx context.Context, from, to time.Time) (Summary, erro
 			if err := json.Unmarshal([]byte(waits), &r.waits); err != nil {
 				return fmt.Errorf("read waits: %w", err)
 			}
-			hours = append(hours, r)
+			out.hours = append(out.hours, r)
 			return nil
 		}, sqliteSummaryHours, sqliteHours(g, first, last), start, end)
 		if err != nil {
-			return Summary{}, fmt.Errorf("summary of %s: count calls by hour: %w", g.days[d].Format(time.DateOnly), err)
+			return out, fmt.Errorf("summary of %s: count calls by hour: %w", g.days[d].Format(time.DateOnly), err)
 		}
 		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
 			var o operatorRow
@@ -108,15 +169,73 @@ func (s *SQLite) Summary(ctx context.Context, from, to time.Time) (Summary, erro
 			return nil
 		}, sqliteSummaryOperators, start, end)
 		if err != nil {
-			return Summary{}, fmt.Errorf("summary of %s: operators: %w", g.days[d].Format(time.DateOnly), err)
+			return out, fmt.Errorf("summary of %s: operators: %w", g.days[d].Format(time.DateOnly), err)
+		}
+		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
+			var o operatorCallRow
+			if err := rows.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere); err != nil {
+				return err
+			}
+			sum := opCalls[o.operator]
+			sum.operator = o.operator
+			sum.calls += o.calls
+			sum.answered += o.answered
+			sum.elsewhere += o.elsewhere
+			opCalls[o.operator] = sum
+			return nil
+		}, sqliteSummaryOperatorCalls, start, end)
+		if err != nil {
+			return out, fmt.Errorf("summary of %s: operators' calls: %w", g.days[d].Format(time.DateOnly), err)
 		}
 		first = last
 	}
-	opList := make([]operatorRow, 0, len(ops))
 	for _, o := range ops {
-		opList = append(opList, *o)
+		out.ops = append(out.ops, *o)
 	}
-	return summarize(g, hours, opList), nil
+	for _, o := range opCalls {
+		out.opCalls = append(out.opCalls, o)
+	}
+	start, end := formatTime(g.start()), formatTime(g.end())
+	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
+		var r callerRow
+		var source sql.NullString
+		if err := rows.Scan(&source, &r.distinct, &r.newOnes); err != nil {
+			return err
+		}
+		r.source, r.all = source.String, !source.Valid
+		out.callers = append(out.callers, r)
+		return nil
+	}, sqliteSummaryCallers, start, end)
+	if err != nil {
+		return out, fmt.Errorf("summary: callers: %w", err)
+	}
+	err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
+		var r callbackDelayRow
+		var delay sql.NullFloat64
+		if err := rows.Scan(&r.source, &delay); err != nil {
+			return err
+		}
+		if delay.Valid {
+			r.delay = &delay.Float64
+		}
+		out.callbacks = append(out.callbacks, r)
+		return nil
+	}, sqliteSummaryCallbacks, start, end)
+	if err != nil {
+		return out, fmt.Errorf("summary: callbacks: %w", err)
+	}
+	err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
+		var r purposeRow
+		if err := rows.Scan(&r.source, &r.purpose, &r.calls); err != nil {
+			return err
+		}
+		out.purposes = append(out.purposes, r)
+		return nil
+	}, sqliteSummaryPurposes, start, end)
+	if err != nil {
+		return out, fmt.Errorf("summary: purposes: %w", err)
+	}
+	return out, nil
 }
 
 // eachRow runs q and hands each row to scan.

@@ -51,6 +51,7 @@ var settings = []setting{
 	{"calls.stale_after", screenpop.DefaultStaleAfter, "close a call with no event for this long (its end was lost)", ""},
 	{"calls.sources", []any{}, "sources seeded at start: a list of {did, source, campaign, from, to, internal} (config file only)", ""},
 	{"calls.linger", screenpop.DefaultLinger, "wait this long after a call ends for late events before recording it", ""},
+	{"reports.service_level", 20 * time.Second, "the reports' service level: the share of inbound calls answered within this long", ""},
 	{"phone.default_region", "RU", "country whose national number forms callers use (ISO code)", ""},
 	{"card.regular_visits", int64(screenpop.DefaultCardRules.RegularVisits), "a client with more visits than this in the last year is regular", ""},
 	{"card.lost_after", screenpop.DefaultCardRules.LostAfter, "a client with no visit for this long is lost", ""},
@@ -117,6 +118,7 @@ type Config struct {
 	ComplaintPurpose string
 	StaleAfter       time.Duration
 	Linger           time.Duration
+	ServiceLevel     time.Duration
 	Sources          []screenpop.Source
 	Region           string
 	Card             screenpop.CardRules
@@ -212,6 +214,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		ComplaintPurpose: v.GetString("calls.complaint_purpose"),
 		StaleAfter:       duration("calls.stale_after"),
 		Linger:           duration("calls.linger"),
+		ServiceLevel:     duration("reports.service_level"),
 		Region:           strings.ToUpper(v.GetString("phone.default_region")),
 		DSN:              Secret(v.GetString("store.dsn")),
 		DataDir:          v.GetString("store.data_dir"),
@@ -281,6 +284,9 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 	}
 	if c.ComplaintPurpose != "" && !slices.Contains(c.Purposes, c.ComplaintPurpose) {
 		bad("calls.complaint_purpose", "%q is not one of calls.purposes", c.ComplaintPurpose)
+	}
+	if c.ServiceLevel <= 0 {
+		bad("reports.service_level", "want a positive duration such as 20s, got %v", c.ServiceLevel)
 	}
 	c.Sources = configSources(v.Get("calls.sources"), func(format string, args ...any) { bad("calls.sources", format, args...) })
 	if c.DIDVariable == "" {

@@ -270,7 +270,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators}
+	deps := serveDeps{log: log, reg: reg, db: db, client: client, intake: intake, tracker: tracker, web: operators, cfg: cfg}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()

@@ -20,4 +20,5 @@ type serveDeps struct {
 	intake  *ari.Intake
 	tracker *screenpop.Tracker
 	web     *web.Server
+	cfg     Config
 }
