@@ -103,11 +103,11 @@ func (p *Postgres) Summary(ctx context.Context, from, to time.Time, sl time.Dura
 		return Summary{}, fmt.Errorf("summary: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	rows, err := pgSummaryRows(ctx, tx, g)
+	rows, err := pgSummaryRows(ctx, tx, g, true)
 	if err != nil {
 		return Summary{}, err
 	}
-	prevRows, err := pgSummaryRows(ctx, tx, prev)
+	prevRows, err := pgSummaryRows(ctx, tx, prev, false)
 	if err != nil {
 		return Summary{}, fmt.Errorf("previous period: %w", err)
 	}
@@ -116,14 +116,17 @@ func (p *Postgres) Summary(ctx context.Context, from, to time.Time, sl time.Dura
 	return s, nil
 }
 
-// pgSummaryRows runs the summary's queries over g's range in tx.
-func pgSummaryRows(ctx context.Context, tx pgx.Tx, g grid) (summaryRows, error) {
+// pgSummaryRows runs the summary's queries over g's range in tx; the
+// operators' only if asked (a Period has none).
+func pgSummaryRows(ctx context.Context, tx pgx.Tx, g grid, operators bool) (summaryRows, error) {
 	var out summaryRows
 	start, end := g.start(), g.end()
 	var b pgx.Batch
 	b.Queue(pgSummaryHours, start, end, g.hours[:len(g.hours)-1])
-	b.Queue(pgSummaryOperators, start, end)
-	b.Queue(pgSummaryOperatorCalls, start, end)
+	if operators {
+		b.Queue(pgSummaryOperators, start, end)
+		b.Queue(pgSummaryOperatorCalls, start, end)
+	}
 	b.Queue(pgSummaryCallers, start, end)
 	b.Queue(pgSummaryCallbacks, start, end)
 	b.Queue(pgSummaryPurposes, start, end)
@@ -142,23 +145,10 @@ func pgSummaryRows(ctx context.Context, tx pgx.Tx, g grid) (summaryRows, error) 
 	if err != nil {
 		return out, fmt.Errorf("summary: count calls by hour: %w", err)
 	}
-	rows, _ = res.Query()
-	out.ops, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorRow, error) {
-		var o operatorRow
-		err := row.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs)
-		return o, err
-	})
-	if err != nil {
-		return out, fmt.Errorf("summary: operators: %w", err)
-	}
-	rows, _ = res.Query()
-	out.opCalls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorCallRow, error) {
-		var o operatorCallRow
-		err := row.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere)
-		return o, err
-	})
-	if err != nil {
-		return out, fmt.Errorf("summary: operators' calls: %w", err)
+	if operators {
+		if err := pgSummaryOperatorRows(res, &out); err != nil {
+			return out, err
+		}
 	}
 	rows, _ = res.Query()
 	out.callers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (callerRow, error) {
@@ -194,4 +184,28 @@ func pgSummaryRows(ctx context.Context, tx pgx.Tx, g grid) (summaryRows, error) 
 		return out, fmt.Errorf("summary: purposes: %w", err)
 	}
 	return out, nil
+}
+
+// pgSummaryOperatorRows reads the answers of the operators' two queries.
+func pgSummaryOperatorRows(res pgx.BatchResults, out *summaryRows) error {
+	var err error
+	rows, _ := res.Query()
+	out.ops, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorRow, error) {
+		var o operatorRow
+		err := row.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs)
+		return o, err
+	})
+	if err != nil {
+		return fmt.Errorf("summary: operators: %w", err)
+	}
+	rows, _ = res.Query()
+	out.opCalls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorCallRow, error) {
+		var o operatorCallRow
+		err := row.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere)
+		return o, err
+	})
+	if err != nil {
+		return fmt.Errorf("summary: operators' calls: %w", err)
+	}
+	return nil
 }

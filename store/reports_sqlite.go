@@ -117,11 +117,11 @@ func (s *SQLite) Summary(ctx context.Context, from, to time.Time, sl time.Durati
 	if err != nil {
 		return Summary{}, err
 	}
-	rows, err := s.summaryRows(ctx, g)
+	rows, err := s.summaryRows(ctx, g, true)
 	if err != nil {
 		return Summary{}, err
 	}
-	prevRows, err := s.summaryRows(ctx, prev)
+	prevRows, err := s.summaryRows(ctx, prev, false)
 	if err != nil {
 		return Summary{}, fmt.Errorf("previous period: %w", err)
 	}
@@ -132,8 +132,9 @@ func (s *SQLite) Summary(ctx context.Context, from, to time.Time, sl time.Durati
 
 // summaryRows runs the summary's queries over g's range: those that fold
 // a day at a time, then those that count over the whole range (distinct
-// numbers do not add up by day).
-func (s *SQLite) summaryRows(ctx context.Context, g grid) (summaryRows, error) {
+// numbers do not add up by day). The operators' only if asked (a Period
+// has none).
+func (s *SQLite) summaryRows(ctx context.Context, g grid, operators bool) (summaryRows, error) {
 	var out summaryRows
 	ops := map[string]*operatorRow{}
 	opCalls := map[string]operatorCallRow{}
@@ -159,6 +160,10 @@ func (s *SQLite) summaryRows(ctx context.Context, g grid) (summaryRows, error) {
 		}, sqliteSummaryHours, sqliteHours(g, first, last), start, end)
 		if err != nil {
 			return out, fmt.Errorf("summary of %s: count calls by hour: %w", g.days[d].Format(time.DateOnly), err)
+		}
+		if !operators {
+			first = last
+			continue
 		}
 		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
 			var o operatorRow
