@@ -124,4 +124,3 @@ func TestReportViewsCountAsTheSummary(t *testing.T) {
 		})
 	}
 }
-
