@@ -72,6 +72,23 @@ func figureCalls() ([]screenpop.Call, []screenpop.Note) {
 	return calls, notes
 }
 
+// openFigures opens a store holding openReports' and figureCalls' calls
+// and notes.
+func openFigures(t *testing.T, b backend) reportStore {
+	t.Helper()
+	s := openReports(t, b)
+	calls, notes := figureCalls()
+	if err := s.SaveCalls(t.Context(), calls); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		if _, err := s.SaveNote(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 func TestSummaryFigures(t *testing.T) {
 	level := func(within, calls int, rate float64) ServiceLevel {
 		return ServiceLevel{ThresholdSeconds: 20, Calls: calls, Within: within, Rate: rate}
@@ -127,17 +144,8 @@ func TestSummaryFigures(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			s := openReports(t, b)
+			s := openFigures(t, b)
 			ctx := context.Background()
-			calls, notes := figureCalls()
-			if err := s.SaveCalls(ctx, calls); err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range notes {
-				if _, err := s.SaveNote(ctx, n); err != nil {
-					t.Fatal(err)
-				}
-			}
 			got, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)

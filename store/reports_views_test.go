@@ -15,17 +15,8 @@ func TestReportViewsCountAsTheSummary(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			s := openReports(t, b)
+			s := openFigures(t, b)
 			ctx := context.Background()
-			calls, notes := figureCalls()
-			if err := s.SaveCalls(ctx, calls); err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range notes {
-				if _, err := s.SaveNote(ctx, n); err != nil {
-					t.Fatal(err)
-				}
-			}
 			sum, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
