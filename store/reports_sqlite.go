@@ -81,16 +81,14 @@ FROM (
 )
 GROUP BY operator`
 
-// sqliteSummaryCallers is pgSummaryCallers without grouping sets: the
-// row of all sources comes second, with a NULL source.
-const sqliteSummaryCallers = `SELECT source, count(DISTINCT caller_e164), count(DISTINCT caller_e164) FILTER (WHERE caller_kind = 'new')
+// sqliteSummaryCallers gives each source's distinct numbers, and whether
+// each had a call of kind new, for Go to count: SQLite has no grouping
+// sets, and counting distinct numbers twice over (by source, then in all)
+// read the range twice.
+const sqliteSummaryCallers = `SELECT source, caller_e164, max(caller_kind = 'new')
 FROM calls
-WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2
-GROUP BY source
-UNION ALL
-SELECT NULL, count(DISTINCT caller_e164), count(DISTINCT caller_e164) FILTER (WHERE caller_kind = 'new')
-FROM calls
-WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2`
+WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2 AND caller_e164 IS NOT NULL
+GROUP BY source, caller_e164`
 
 // sqliteSummaryCallbacks is pgSummaryCallbacks in SQLite's words, the
 // seconds rounded to the millisecond the times were kept to.
@@ -201,18 +199,38 @@ func (s *SQLite) summaryRows(ctx context.Context, g grid, operators bool) (summa
 		out.opCalls = append(out.opCalls, o)
 	}
 	start, end := formatTime(g.start()), formatTime(g.end())
+	bySource := map[string]*callerRow{}
+	isNew := map[string]bool{} // every number, and whether it was new anywhere
 	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
-		var r callerRow
-		var source sql.NullString
-		if err := rows.Scan(&source, &r.distinct, &r.newOnes); err != nil {
+		var source, number string
+		var fresh bool
+		if err := rows.Scan(&source, &number, &fresh); err != nil {
 			return err
 		}
-		r.source, r.all = source.String, !source.Valid
-		out.callers = append(out.callers, r)
+		r := bySource[source]
+		if r == nil {
+			r = &callerRow{source: source}
+			bySource[source] = r
+		}
+		r.distinct++
+		if fresh {
+			r.newOnes++
+		}
+		isNew[number] = isNew[number] || fresh
 		return nil
 	}, sqliteSummaryCallers, start, end)
 	if err != nil {
 		return out, fmt.Errorf("summary: callers: %w", err)
+	}
+	all := callerRow{all: true, distinct: len(isNew)}
+	for _, fresh := range isNew {
+		if fresh {
+			all.newOnes++
+		}
+	}
+	out.callers = append(out.callers, all)
+	for _, r := range bySource {
+		out.callers = append(out.callers, *r)
 	}
 	err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var r callbackDelayRow
