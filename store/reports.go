@@ -231,12 +231,13 @@ type hourRow struct {
 
 // operatorRow is one row of a store's operator query: ringMs and talkMs
 // are the ring and talk time of ringN and talkN answered offers, summed in
-// milliseconds.
+// milliseconds; callsAnswered and missedCalls count calls, not rings.
 type operatorRow struct {
 	operator, name              string
 	offered, answered, noAnswer int
 	ringN, talkN                int
 	ringMs, talkMs              int64
+	callsAnswered, missedCalls  int
 }
 
 // plus adds o's counts and sums to r's (r nil: none yet); both are of one
@@ -250,16 +251,19 @@ func (r *operatorRow) plus(o operatorRow) *operatorRow {
 		o.talkN += r.talkN
 		o.ringMs += r.ringMs
 		o.talkMs += r.talkMs
+		o.callsAnswered += r.callsAnswered
+		o.missedCalls += r.missedCalls
 	}
 	return &o
 }
 
 // operatorCallRow is one row of a store's per-call operator query: the
-// calls that rang an operator, those they answered, and those a colleague
-// answered while every ring of theirs was ringing (answered_elsewhere).
+// calls that rang an operator (calls.offered_to). Those they neither
+// answered nor missed, a colleague answered while each of their rings was
+// ringing.
 type operatorCallRow struct {
-	operator                   string
-	calls, answered, elsewhere int
+	operator string
+	calls    int
 }
 
 // callerRow is the distinct numbers of a source's calls (all: of every
@@ -417,13 +421,13 @@ func summarize(g grid, rows summaryRows, sl time.Duration) Summary {
 		perCall[r.operator] = r
 	}
 	for _, o := range rows.ops {
-		c := perCall[o.operator]
-		missed := c.calls - c.answered - c.elsewhere
+		calls := perCall[o.operator].calls
 		s.Operators = append(s.Operators, OperatorSummary{
 			Operator: o.operator, Name: o.name,
 			Offered: o.offered, Answered: o.answered, NoAnswer: o.noAnswer,
-			Calls: c.calls, CallsAnswered: c.answered, TakenByColleague: c.elsewhere, MissedCalls: missed,
-			AnswerRate:     ratio(c.answered, c.answered+missed),
+			Calls: calls, CallsAnswered: o.callsAnswered, MissedCalls: o.missedCalls,
+			TakenByColleague: calls - o.callsAnswered - o.missedCalls,
+			AnswerRate:       ratio(o.callsAnswered, o.callsAnswered+o.missedCalls),
 			RingAvgSeconds: avgSeconds(o.ringMs, o.ringN),
 			TalkAvgSeconds: avgSeconds(o.talkMs, o.talkN),
 		})

@@ -27,7 +27,7 @@ GROUP BY 1, 2, 3`
 // dialled, how often it rang, was answered and rang out, and the answered
 // offers' ring and talk time in milliseconds.
 const pgSummaryOperators = `SELECT a.operator, coalesce(op.name, ''), a.offered, a.answered, a.no_answer,
-	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms
+	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls
 FROM (
 	SELECT o.operator,
 		count(*) FILTER (WHERE o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
@@ -38,7 +38,12 @@ FROM (
 			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL), 0)::bigint AS ring_ms,
 		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL) AS talk_n,
 		coalesce(sum(round(date_part('epoch', o.ended_at - o.answered_at) * 1000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0)::bigint AS talk_ms
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0)::bigint AS talk_ms,
+		count(DISTINCT o.call_id) FILTER (WHERE o.outcome = 'answered') AS calls_answered,
+		-- A call they did not answer that rang out on them, or that the
+		-- caller gave up on while it rang, at least once.
+		count(DISTINCT o.call_id) FILTER (WHERE o.outcome IN ('no_answer', 'cancelled')
+			AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AND c.answered_by IS DISTINCT FROM o.operator) AS missed_calls
 	FROM offers o
 	JOIN calls c USING (call_id)
 	WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
@@ -47,19 +52,12 @@ FROM (
 LEFT JOIN operators op ON op.extension = a.operator`
 
 // pgSummaryOperatorCalls: for each operator, the calls of the range that
-// rang their phone, those they answered, and those a colleague answered
-// while each of their rings was ringing.
-const pgSummaryOperatorCalls = `SELECT operator, count(*), count(*) FILTER (WHERE answered),
-	count(*) FILTER (WHERE NOT answered AND elsewhere)
-FROM (
-	SELECT o.operator, bool_or(o.outcome = 'answered') AS answered, bool_and(o.outcome = 'answered_elsewhere') AS elsewhere
-	FROM offers o
-	JOIN calls c USING (call_id)
-	WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
-		AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)
-	GROUP BY o.operator, o.call_id
-) x
-GROUP BY operator`
+// rang their phone (offered_to holds each operator once), read from the
+// calls alone: grouping the offers by call took three times as long.
+const pgSummaryOperatorCalls = `SELECT op, count(*)
+FROM calls c CROSS JOIN LATERAL unnest(c.offered_to) AS op
+WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
+GROUP BY op`
 
 // pgSummaryCallers counts the distinct numbers by source, and over all
 // sources (the row with a NULL source).
@@ -192,7 +190,8 @@ func pgSummaryOperatorRows(res pgx.BatchResults, out *summaryRows) error {
 	rows, _ := res.Query()
 	out.ops, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorRow, error) {
 		var o operatorRow
-		err := row.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs)
+		err := row.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs,
+			&o.callsAnswered, &o.missedCalls)
 		return o, err
 	})
 	if err != nil {
@@ -201,7 +200,7 @@ func pgSummaryOperatorRows(res pgx.BatchResults, out *summaryRows) error {
 	rows, _ = res.Query()
 	out.opCalls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (operatorCallRow, error) {
 		var o operatorCallRow
-		err := row.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere)
+		err := row.Scan(&o.operator, &o.calls)
 		return o, err
 	})
 	if err != nil {

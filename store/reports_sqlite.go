@@ -38,7 +38,7 @@ GROUP BY b.i, c.source, c.status`
 // are text, so durations come from julianday, rounded to the millisecond
 // they were stored with.
 const sqliteSummaryOperators = `SELECT a.operator, coalesce(op.name, ''), a.offered, a.answered, a.no_answer,
-	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms
+	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls
 FROM (
 	SELECT o.operator,
 		count(*) FILTER (WHERE o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
@@ -49,7 +49,10 @@ FROM (
 			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL), 0) AS INTEGER) AS ring_ms,
 		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL) AS talk_n,
 		CAST(coalesce(sum(round((julianday(o.ended_at) - julianday(o.answered_at)) * 86400000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0) AS INTEGER) AS talk_ms
+			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL), 0) AS INTEGER) AS talk_ms,
+		count(DISTINCT o.call_id) FILTER (WHERE o.outcome = 'answered') AS calls_answered,
+		count(DISTINCT o.call_id) FILTER (WHERE o.outcome IN ('no_answer', 'cancelled')
+			AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AND c.answered_by IS NOT o.operator) AS missed_calls
 	FROM calls c
 	JOIN offers o ON o.call_id = c.call_id
 	WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
@@ -69,17 +72,11 @@ func sqliteHours(g grid, first, last int) string {
 }
 
 // sqliteSummaryOperatorCalls is pgSummaryOperatorCalls in SQLite's
-// words.
-const sqliteSummaryOperatorCalls = `SELECT operator, count(*), sum(answered), sum(NOT answered AND elsewhere)
-FROM (
-	SELECT o.operator, max(o.outcome = 'answered') AS answered, min(o.outcome = 'answered_elsewhere') AS elsewhere
-	FROM calls c
-	JOIN offers o ON o.call_id = c.call_id
-	WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
-		AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)
-	GROUP BY o.operator, o.call_id
-)
-GROUP BY operator`
+// words: offered_to is a JSON array.
+const sqliteSummaryOperatorCalls = `SELECT j.value, count(*)
+FROM calls c, json_each(c.offered_to) j
+WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
+GROUP BY j.value`
 
 // sqliteSummaryCallers gives each source's distinct numbers, and whether
 // each had a call of kind new, for Go to count: SQLite has no grouping
@@ -165,7 +162,8 @@ func (s *SQLite) summaryRows(ctx context.Context, g grid, operators bool) (summa
 		}
 		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
 			var o operatorRow
-			if err := rows.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs); err != nil {
+			if err := rows.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs,
+				&o.callsAnswered, &o.missedCalls); err != nil {
 				return err
 			}
 			ops[o.operator] = ops[o.operator].plus(o)
@@ -176,14 +174,12 @@ func (s *SQLite) summaryRows(ctx context.Context, g grid, operators bool) (summa
 		}
 		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
 			var o operatorCallRow
-			if err := rows.Scan(&o.operator, &o.calls, &o.answered, &o.elsewhere); err != nil {
+			if err := rows.Scan(&o.operator, &o.calls); err != nil {
 				return err
 			}
 			sum := opCalls[o.operator]
 			sum.operator = o.operator
 			sum.calls += o.calls
-			sum.answered += o.answered
-			sum.elsewhere += o.elsewhere
 			opCalls[o.operator] = sum
 			return nil
 		}, sqliteSummaryOperatorCalls, start, end)

@@ -69,8 +69,9 @@ func reportCall(id, number, line string, start time.Time, status screenpop.Statu
 		a := start.Add(time.Duration(wait * float64(time.Second))).UTC()
 		c.AnsweredAt = &a
 	}
+	// As the tracker lists them: each operator whose phone rang, once.
 	for _, o := range offers {
-		if o.RingingAt != nil || o.AnsweredAt != nil {
+		if (o.RingingAt != nil || o.AnsweredAt != nil) && !slices.Contains(c.OfferedTo, o.Operator) {
 			c.OfferedTo = append(c.OfferedTo, o.Operator)
 		}
 	}
