@@ -428,8 +428,8 @@ func summarize(g grid, rows summaryRows, sl time.Duration) Summary {
 			Calls: calls, CallsAnswered: o.callsAnswered, MissedCalls: o.missedCalls,
 			TakenByColleague: calls - o.callsAnswered - o.missedCalls,
 			AnswerRate:       ratio(o.callsAnswered, o.callsAnswered+o.missedCalls),
-			RingAvgSeconds: avgSeconds(o.ringMs, o.ringN),
-			TalkAvgSeconds: avgSeconds(o.talkMs, o.talkN),
+			RingAvgSeconds:   avgSeconds(o.ringMs, o.ringN),
+			TalkAvgSeconds:   avgSeconds(o.talkMs, o.talkN),
 		})
 	}
 	slices.SortFunc(s.Operators, func(a, b OperatorSummary) int {
