@@ -106,8 +106,12 @@ func (r CardRules) NewClientCard(rec ClientRecord, now time.Time) ClientCard {
 		c.OpenComplaintList = []Complaint{}
 	}
 	switch {
-	case rec.Visits == 0 || rec.LastVisit == nil:
+	case rec.Visits == 0 && rec.LastVisit == nil:
 		c.Segment = SegmentPotential
+	case rec.LastVisit == nil:
+		// Visits counted by a client base export with no date: a
+		// customer, not known to be lost.
+		c.Segment = SegmentReal
 	case now.Sub(rec.LastVisit.Date) > r.LostAfter:
 		c.Segment = SegmentLost
 	case rec.VisitsLastYear > r.RegularVisits:

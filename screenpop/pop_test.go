@@ -26,6 +26,8 @@ func TestClientCardSegmentsAndAlerts(t *testing.T) {
 		wantAlerts  []string
 	}{
 		{"a client who never came is potential", ClientRecord{}, SegmentPotential, nil},
+		{"a client an export counts five visits of, with no date, is real",
+			ClientRecord{Visits: 5}, SegmentReal, nil},
 		{"a client with a recent visit is real",
 			ClientRecord{Visits: 1, VisitsLastYear: 1, LastVisit: &Visit{Date: *days(-40)}}, SegmentReal, nil},
 		{"a client with three visits this year is regular",

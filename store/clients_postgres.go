@@ -22,7 +22,7 @@ const pgLookupPhone = `SELECT c.client_id, c.last_name, c.first_name, c.patronym
 	ph.phones, cr.cars,
 	lv.date, lv.kind, lv.amount, lv.employee,
 	lc.at, lc.channel, lc.employee, lc.summary,
-	vs.visits, vs.visits_last_year, cp.open_complaints
+	vs.visits, vs.visits_last_year, cp.open_complaints, c.last_visit_on, c.visit_count
 FROM client_phones p
 JOIN clients c ON c.client_id = p.client_id
 LEFT JOIN employees e ON e.employee_id = c.manager_id
@@ -73,13 +73,15 @@ func (p *Postgres) LookupPhone(ctx context.Context, e164 string) ([]screenpop.Cl
 			visitKind, visitEmployee                   *string
 			visitAmount                                *float64
 			contactChannel, contactEmployee, contactIs *string
+			importedVisit                              *time.Time
+			importedVisits                             *int
 		)
 		err := row.Scan(&r.ID, &r.LastName, &r.FirstName, &r.Patronymic, &r.ConflictLevel, &csi, &r.Lead,
 			&managerID, &managerName, &managerExt,
 			&r.Phones, &cars,
 			&visitDate, &visitKind, &visitAmount, &visitEmployee,
 			&contactAt, &contactChannel, &contactEmployee, &contactIs,
-			&r.Visits, &r.VisitsLastYear, &complaints)
+			&r.Visits, &r.VisitsLastYear, &complaints, &importedVisit, &importedVisits)
 		if err != nil {
 			return r, err
 		}
@@ -98,6 +100,7 @@ func (p *Postgres) LookupPhone(ctx context.Context, e164 string) ([]screenpop.Cl
 		if contactAt != nil {
 			r.LastContact = &screenpop.Contact{At: contactAt.UTC(), Channel: *contactChannel, Employee: *contactEmployee, Summary: *contactIs}
 		}
+		addImportedVisits(&r, importedVisit, importedVisits, time.Now())
 		return r, nil
 	})
 	if err != nil {

@@ -29,7 +29,8 @@ const sqliteLookupPhone = `SELECT c.client_id, c.last_name, c.first_name, c.patr
 	(SELECT count(*) FROM visits WHERE client_id = c.client_id),
 	(SELECT count(*) FROM visits WHERE client_id = c.client_id AND date >= ?2),
 	(SELECT json_group_array(json_object('complaint_id', complaint_id, 'opened_at', opened_at, 'summary', summary)
-		ORDER BY opened_at, complaint_id) FROM complaints WHERE client_id = c.client_id AND closed_at IS NULL)
+		ORDER BY opened_at, complaint_id) FROM complaints WHERE client_id = c.client_id AND closed_at IS NULL),
+	c.last_visit_on, c.visit_count
 FROM client_phones p
 JOIN clients c ON c.client_id = p.client_id
 LEFT JOIN employees e ON e.employee_id = c.manager_id
@@ -54,10 +55,12 @@ func (s *SQLite) LookupPhone(ctx context.Context, e164 string) ([]screenpop.Clie
 			phones, cars            string
 			complaints              string
 			lastVisit, lastContact  sql.NullString
+			importedVisit           *string
+			importedVisits          sql.NullInt64
 		)
 		if err := rows.Scan(&r.ID, &r.LastName, &r.FirstName, &r.Patronymic, &r.ConflictLevel, &csi, &r.Lead,
 			&managerID, &managerName, &managerExt, &phones, &cars, &lastVisit, &lastContact,
-			&r.Visits, &r.VisitsLastYear, &complaints); err != nil {
+			&r.Visits, &r.VisitsLastYear, &complaints, &importedVisit, &importedVisits); err != nil {
 			return nil, fmt.Errorf("look up phone: %w", err)
 		}
 		r.CSI = floatPtr(csi)
@@ -98,6 +101,17 @@ func (s *SQLite) LookupPhone(ctx context.Context, e164 string) ([]screenpop.Clie
 			}
 			r.LastContact.Channel, r.LastContact.Employee, r.LastContact.Summary = ct.Channel, ct.Employee, ct.Summary
 		}
+		var errs []error
+		visited := parseDate(importedVisit, &errs)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("look up phone: %w", errs[0])
+		}
+		var visits *int
+		if importedVisits.Valid {
+			n := int(importedVisits.Int64)
+			visits = &n
+		}
+		addImportedVisits(&r, visited, visits, time.Now())
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {

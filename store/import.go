@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -42,6 +43,11 @@ type ImportRow struct {
 	ConflictLevel *int
 	CSI           *float64
 	Lead          *bool
+	// LastVisit is the date of the client's last visit and Visits how many
+	// they made, when the export says (a DMS's "last visit" and "visits"
+	// columns); nil when it does not.
+	LastVisit *time.Time
+	Visits    *int
 	// Notes say what of the row was left out while reading it (a cell
 	// that is not a phone number...); the report repeats them.
 	Notes []string
@@ -111,6 +117,8 @@ type mergeClient struct {
 	externalID, email, manager      string
 	conflictLevel                   int
 	csi                             *float64
+	lastVisit                       *time.Time // a date
+	visits                          *int
 	// managerID is the stored client's manager; nil for a manager the
 	// import names, found by name when written.
 	managerID *int64
@@ -313,6 +321,7 @@ func normaliseRow(r ImportRow) ImportRow {
 		}
 	}
 	r.Phones = phones
+	r.LastVisit = datePtr(r.LastVisit)
 	if r.Car != nil {
 		car := normaliseCar(*r.Car)
 		r.Car = &car
@@ -351,6 +360,12 @@ func checkRow(r ImportRow) string {
 	}
 	if r.ConflictLevel != nil && (*r.ConflictLevel < 0 || *r.ConflictLevel > 3) {
 		why = append(why, fmt.Sprintf("conflict level %d is not 0-3", *r.ConflictLevel))
+	}
+	if r.Visits != nil && *r.Visits < 0 {
+		why = append(why, fmt.Sprintf("visit count %d is negative", *r.Visits))
+	}
+	if r.LastVisit != nil && r.LastVisit.After(time.Now().AddDate(0, 0, 1)) {
+		why = append(why, fmt.Sprintf("last visit %s is in the future", r.LastVisit.Format(time.DateOnly)))
 	}
 	if r.CSI != nil && (math.IsNaN(*r.CSI) || *r.CSI < 1 || *r.CSI > 10) {
 		why = append(why, fmt.Sprintf("CSI %v is not 1-10", *r.CSI))

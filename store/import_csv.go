@@ -11,15 +11,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wlynxg/chardet"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	xunicode "golang.org/x/text/encoding/unicode"
 )
 
-// Reading a client base as dealerships export it: from Excel or their CRM,
-// as CSV in UTF-8 or Windows-1251, with ';' (Russian Excel), ',' or tabs,
-// Russian or English headers, several numbers to a cell, dates as
-// DD.MM.YYYY.
+// Reading a client base as dealerships export it: from Excel, 1C or their
+// CRM, as CSV in UTF-8 or a Russian legacy encoding (Windows-1251, DOS's
+// CP866, KOI8-R), with ';' (Russian Excel), ',' or tabs, title rows above
+// the header (1C's reports), Russian or English headers, several numbers
+// to a cell, dates as DD.MM.YYYY.
 
 // ImportFields are the fields an export's columns can be mapped to. phones
 // may be mapped to several columns; full_name is split into last name,
@@ -27,7 +29,7 @@ import (
 var ImportFields = []string{
 	"external_id", "last_name", "first_name", "patronymic", "full_name", "phones", "email",
 	"make", "model", "year", "plate", "vin", "warranty_end", "insurance_end", "next_service_due",
-	"manager", "conflict_level", "csi", "lead",
+	"manager", "conflict_level", "csi", "lead", "last_visit", "visits",
 	"manager_extension",
 }
 
@@ -62,6 +64,12 @@ var headerFields = func() map[string]string {
 		"conflict_level": {"конфликтность", "уровень конфликтности", "конфликт", "conflict", "conflict level"},
 		"csi":            {"csi", "оценка", "удовлетворенность", "индекс удовлетворенности", "satisfaction"},
 		"lead":           {"лид", "lead", "потенциальный", "потенциальный клиент", "is lead"},
+		"last_visit": {"последний визит", "дата последнего визита", "последнее посещение", "дата последнего посещения",
+			"последний заезд", "дата последнего заезда", "последнее обращение", "дата последнего обращения",
+			"last visit", "last visit date", "last service", "last service date"},
+		"visits": {"визиты", "визитов", "количество визитов", "кол во визитов", "число визитов", "всего визитов",
+			"посещений", "количество посещений", "кол во посещений", "заездов", "количество заездов", "кол во заездов",
+			"visits", "visit count", "number of visits", "total visits"},
 	} {
 		for _, h := range headers {
 			m[h] = field
@@ -94,10 +102,16 @@ func phoneHeader(h string) bool {
 
 // CSVOptions say how to read an export.
 type CSVOptions struct {
-	// Encoding is "auto" (or ""), "utf-8" or "windows-1251". Auto takes a
+	// Encoding is "auto" (or ""), or one of ImportEncodings. Auto takes a
 	// file with a UTF-8 or UTF-16 byte order mark, or valid UTF-8, as
-	// Unicode, and anything else as Windows-1251.
+	// Unicode, and tells the legacy encodings apart by their letters'
+	// statistics (github.com/wlynxg/chardet, a port of Mozilla's
+	// detector); a file it cannot place is refused, never guessed.
 	Encoding string
+	// SkipRows is how many rows above the header to skip (title rows);
+	// 0 finds the header among the first maxTitleRows+1 rows: the first
+	// whose columns hold phone numbers and names.
+	SkipRows int
 	// Delimiter separates fields; 0 finds it in the header: ';', ',', a
 	// tab or '|'.
 	Delimiter rune
@@ -111,10 +125,12 @@ type CSVOptions struct {
 // CSVFile is an export as read: its format, which column went where, its
 // rows, and the rows refused while reading.
 type CSVFile struct {
-	Encoding  string // "utf-8", "utf-16" or "windows-1251"
+	Encoding  string // "utf-8", "utf-16" or one of ImportEncodings
 	BOM       bool
 	Delimiter rune
-	Header    []string
+	// Titles are the rows above the header that were skipped, as text.
+	Titles []string
+	Header []string
 	// Fields gives, for each column of Header, the field it was read as;
 	// "" for a column left out.
 	Fields   []string
@@ -135,26 +151,16 @@ func ReadClientCSV(data []byte, opts CSVOptions) (*CSVFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.Delimiter = opts.Delimiter; f.Delimiter == 0 {
-		if f.Delimiter, err = findDelimiter(text); err != nil {
-			return nil, err
-		}
+	text, skipped, err := locateHeader(text, opts, f)
+	if err != nil {
+		return nil, err
 	}
 	r := csv.NewReader(strings.NewReader(text))
 	r.Comma = f.Delimiter
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
-	if f.Header, err = r.Read(); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the file is empty")
-		}
+	if _, err := r.Read(); err != nil { // the header, read by locateHeader
 		return nil, fmt.Errorf("read the header: %w", err)
-	}
-	for i, h := range f.Header {
-		f.Header[i] = strings.TrimSpace(h)
-	}
-	if f.Fields, err = mapColumns(f.Header, opts.Columns); err != nil {
-		return nil, err
 	}
 	for {
 		rec, err := r.Read()
@@ -167,6 +173,7 @@ func ReadClientCSV(data []byte, opts CSVOptions) (*CSVFile, error) {
 			return nil, fmt.Errorf("read the file: %w", err)
 		}
 		line, _ := r.FieldPos(0)
+		line += skipped
 		if blank(rec) {
 			continue
 		}
@@ -211,7 +218,11 @@ func decodeExport(data []byte, enc string, f *CSVFile) (string, error) {
 		case utf8.Valid(data):
 			f.Encoding = "utf-8"
 		default:
-			f.Encoding = "windows-1251"
+			enc, err := detectEncoding(data)
+			if err != nil {
+				return "", err
+			}
+			f.Encoding = enc
 		}
 	case "utf-8", "utf8":
 		f.Encoding = "utf-8"
@@ -220,26 +231,139 @@ func decodeExport(data []byte, enc string, f *CSVFile) (string, error) {
 			data = data[len(bomUTF8):]
 		}
 		if !utf8.Valid(data) {
-			return "", errors.New("the file is not valid UTF-8: try --encoding windows-1251")
+			return "", errors.New("the file is not valid UTF-8: try --encoding auto, or name its encoding (windows-1251, cp866, koi8-r)")
 		}
-	case "windows-1251", "cp1251", "1251":
-		f.Encoding = "windows-1251"
 	default:
-		return "", fmt.Errorf("unknown encoding %q: want utf-8, windows-1251 or auto", enc)
+		name, ok := encodingNames[strings.ToLower(strings.ReplaceAll(enc, "_", "-"))]
+		if !ok {
+			return "", fmt.Errorf("unknown encoding %q: want auto, utf-8, %s", enc, strings.Join(ImportEncodings, ", "))
+		}
+		f.Encoding = name
 	}
-	if f.Encoding == "windows-1251" {
-		s, err := charmap.Windows1251.NewDecoder().Bytes(data)
+	if cm := legacyEncodings[f.Encoding]; cm != nil {
+		s, err := cm.NewDecoder().Bytes(data)
 		if err != nil {
-			return "", fmt.Errorf("decode Windows-1251: %w", err)
+			return "", fmt.Errorf("decode %s: %w", f.Encoding, err)
 		}
 		return string(s), nil
 	}
 	return string(data), nil
 }
 
+// ImportEncodings are the legacy encodings an export may be in: Windows'
+// (Excel, 1C), DOS's (old DMS exports) and Unix's Cyrillic, and two rarer
+// ones the detector also knows.
+var ImportEncodings = []string{"windows-1251", "cp866", "koi8-r", "iso-8859-5", "x-mac-cyrillic"}
+
+var legacyEncodings = map[string]*charmap.Charmap{
+	"windows-1251": charmap.Windows1251, "cp866": charmap.CodePage866, "koi8-r": charmap.KOI8R,
+	"iso-8859-5": charmap.ISO8859_5, "x-mac-cyrillic": charmap.MacintoshCyrillic,
+}
+
+// encodingNames are the names --encoding takes for each.
+var encodingNames = map[string]string{
+	"windows-1251": "windows-1251", "cp1251": "windows-1251", "1251": "windows-1251",
+	"cp866": "cp866", "ibm866": "cp866", "866": "cp866", "dos": "cp866",
+	"koi8-r": "koi8-r", "koi8r": "koi8-r",
+	"iso-8859-5": "iso-8859-5", "x-mac-cyrillic": "x-mac-cyrillic", "maccyrillic": "x-mac-cyrillic",
+}
+
+// detectEncoding tells which legacy encoding a file that is not UTF-8 is
+// in, by the statistics of its letters, or says it cannot.
+func detectEncoding(data []byte) (string, error) {
+	// The first quarter megabyte says as much as the whole file.
+	res := chardet.Detect(data[:min(len(data), 256<<10)])
+	name, ok := encodingNames[strings.ToLower(res.Encoding)]
+	if !ok || res.Confidence < minEncodingConfidence {
+		seen := res.Encoding
+		if seen == "" {
+			seen = "nothing known"
+		}
+		return "", fmt.Errorf("cannot tell the file's encoding: it is not UTF-8, and looks most like %s (confidence %.0f%%), not Cyrillic; give --encoding (utf-8, %s)",
+			seen, res.Confidence*100, strings.Join(ImportEncodings, ", "))
+	}
+	return name, nil
+}
+
+// minEncodingConfidence is how sure the detector must be: measured on
+// short Russian exports (a header and a row) it says 0.75 or more for the
+// right encoding.
+const minEncodingConfidence = 0.5
+
+// maxTitleRows is how many rows above the header ReadClientCSV looks past
+// on its own: a 1C report's title, its parameters and blank rows.
+const maxTitleRows = 15
+
+// locateHeader finds the header: after opts.SkipRows rows, or the first of
+// the first rows whose columns map (a column of phones and one of names).
+// It sets f's delimiter, titles, header and fields, and returns the text
+// from the header on and how many lines were skipped before it.
+func locateHeader(text string, opts CSVOptions, f *CSVFile) (string, int, error) {
+	if strings.TrimSpace(text) == "" {
+		return "", 0, errors.New("the file is empty")
+	}
+	try := func(rest string) (rune, []string, []string, error) {
+		line, _, _ := strings.Cut(rest, "\n")
+		delim := opts.Delimiter
+		if delim == 0 {
+			var err error
+			if delim, err = findDelimiter(line); err != nil {
+				return 0, nil, nil, err
+			}
+		}
+		r := csv.NewReader(strings.NewReader(rest))
+		r.Comma, r.FieldsPerRecord, r.LazyQuotes = delim, -1, true
+		header, err := r.Read()
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("read the header: %w", err)
+		}
+		for i, h := range header {
+			header[i] = strings.TrimSpace(h)
+		}
+		fields, err := mapColumns(header, opts.Columns)
+		return delim, header, fields, err
+	}
+	rest, skipped := text, 0
+	var titles []string
+	skipLine := func() bool {
+		line, after, ok := strings.Cut(rest, "\n")
+		if !ok {
+			return false
+		}
+		if t := strings.TrimSpace(strings.Trim(strings.TrimSpace(line), ";,\t|")); t != "" {
+			titles = append(titles, t)
+		}
+		rest, skipped = after, skipped+1
+		return true
+	}
+	for range opts.SkipRows {
+		if !skipLine() {
+			return "", 0, fmt.Errorf("the file has fewer than %d rows to skip", opts.SkipRows+1)
+		}
+	}
+	var firstErr error
+	for n := 0; ; n++ {
+		delim, header, fields, err := try(rest)
+		if err == nil {
+			f.Delimiter, f.Header, f.Fields, f.Titles = delim, header, fields, titles
+			return rest, skipped, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if opts.SkipRows > 0 || n == maxTitleRows || !skipLine() {
+			break
+		}
+	}
+	if opts.SkipRows > 0 {
+		return "", 0, fmt.Errorf("row %d, after the %d skipped: %w", opts.SkipRows+1, opts.SkipRows, firstErr)
+	}
+	return "", 0, fmt.Errorf("no header among the first %d rows (a row naming a column of phone numbers and one of names); the first row: %w; if the header is further down, give --skip-rows",
+		maxTitleRows+1, firstErr)
+}
+
 // findDelimiter is the separator the header line uses most, outside quotes.
-func findDelimiter(text string) (rune, error) {
-	header, _, _ := strings.Cut(text, "\n")
+func findDelimiter(header string) (rune, error) {
 	counts := map[rune]int{}
 	quoted := false
 	for _, r := range header {
@@ -332,8 +456,8 @@ func findHeader(header []string, h string) int {
 func WriteRejects(w io.Writer, f *CSVFile, rejected []RowResult) error {
 	var enc encoding.Encoding = encoding.Nop
 	switch f.Encoding {
-	case "windows-1251":
-		enc = charmap.Windows1251
+	case "windows-1251", "cp866", "koi8-r", "iso-8859-5", "x-mac-cyrillic":
+		enc = legacyEncodings[f.Encoding]
 	case "utf-16":
 		enc = xunicode.UTF16(xunicode.LittleEndian, xunicode.UseBOM)
 	}

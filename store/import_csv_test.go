@@ -118,8 +118,8 @@ func TestReadClientCSV(t *testing.T) {
 		{"a mapping to an unknown field lists the fields", "Фамилия;Телефон\nИванов;89161234567\n",
 			CSVOptions{Columns: map[string][]string{"surname": {"Фамилия"}}}, `unknown field "surname": the fields are external_id, last_name`},
 		{"a header with no delimiter asks for one", "Телефон\n89161234567\n", CSVOptions{}, "give --delimiter"},
-		{"Windows-1251 read as UTF-8 says to choose the encoding", "\xd4\xe0\xec\xe8\xeb\xe8\xff;Tel\n", CSVOptions{Encoding: "utf-8"}, "--encoding windows-1251"},
-		{"an unknown encoding is named", "a;b\n", CSVOptions{Encoding: "koi8-r"}, `unknown encoding "koi8-r"`},
+		{"Windows-1251 read as UTF-8 says to choose the encoding", "\xd4\xe0\xec\xe8\xeb\xe8\xff;Tel\n", CSVOptions{Encoding: "utf-8"}, "name its encoding (windows-1251, cp866, koi8-r)"},
+		{"an unknown encoding is named", "a;b\n", CSVOptions{Encoding: "koi8-u"}, `unknown encoding "koi8-u": want auto, utf-8, windows-1251, cp866, koi8-r`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ReadClientCSV([]byte(tt.data), tt.opts)

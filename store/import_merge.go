@@ -107,8 +107,9 @@ func newClient(r ImportRow) *mergeClient {
 	c := &mergeClient{
 		lastName: r.LastName, firstName: r.FirstName, patronymic: r.Patronymic,
 		externalID: r.ExternalID, email: r.Email, manager: r.Manager,
-		csi:    r.CSI,
-		phones: slices.Clone(r.Phones),
+		csi:       r.CSI,
+		phones:    slices.Clone(r.Phones),
+		lastVisit: r.LastVisit, visits: r.Visits,
 	}
 	if r.ConflictLevel != nil {
 		c.conflictLevel = *r.ConflictLevel
@@ -170,6 +171,17 @@ func (m *merger) fill(c *mergeClient, r ImportRow) bool {
 	if c.csi == nil && r.CSI != nil {
 		v := *r.CSI
 		c.csi = &v
+		changed()
+	}
+	// A later export knows a later visit, and more of them.
+	if r.LastVisit != nil && (c.lastVisit == nil || r.LastVisit.After(*c.lastVisit)) {
+		d := *r.LastVisit
+		c.lastVisit = &d
+		changed()
+	}
+	if r.Visits != nil && (c.visits == nil || *r.Visits > *c.visits) {
+		n := *r.Visits
+		c.visits = &n
 		changed()
 	}
 	for _, p := range r.Phones {

@@ -40,7 +40,8 @@ func (t pgMergeTx) rollback()                        { t.tx.Rollback(context.Bac
 
 func (t pgMergeTx) load(ctx context.Context, phones, externalIDs []string) ([]*mergeClient, error) {
 	rows, err := t.tx.Query(ctx, `SELECT c.client_id, c.last_name, c.first_name, c.patronymic,
-		coalesce(c.external_id, ''), coalesce(c.email, ''), c.conflict_level, c.csi, coalesce(e.name, ''), c.manager_id, c.lead
+		coalesce(c.external_id, ''), coalesce(c.email, ''), c.conflict_level, c.csi, coalesce(e.name, ''), c.manager_id, c.lead,
+		c.last_visit_on, c.visit_count
 		FROM clients c LEFT JOIN employees e ON e.employee_id = c.manager_id
 		WHERE c.client_id IN (
 			SELECT p.client_id FROM unnest($1::text[]) AS w(e164) JOIN client_phones p USING (e164)
@@ -53,7 +54,8 @@ func (t pgMergeTx) load(ctx context.Context, phones, externalIDs []string) ([]*m
 	clients, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*mergeClient, error) {
 		c := &mergeClient{existed: true}
 		var level int16
-		err := row.Scan(&c.id, &c.lastName, &c.firstName, &c.patronymic, &c.externalID, &c.email, &level, &c.csi, &c.manager, &c.managerID, &c.lead)
+		err := row.Scan(&c.id, &c.lastName, &c.firstName, &c.patronymic, &c.externalID, &c.email, &level, &c.csi, &c.manager, &c.managerID, &c.lead,
+			&c.lastVisit, &c.visits)
 		c.conflictLevel = int(level)
 		return c, err
 	})
@@ -143,16 +145,17 @@ func (t pgMergeTx) apply(ctx context.Context, clients []*mergeClient) error {
 		}
 		if !c.existed {
 			newClients = append(newClients, []any{c.id, c.lastName, c.firstName, c.patronymic, int16(c.conflictLevel), c.csi,
-				manager, c.lead, nullable(c.externalID), nullable(c.email)})
+				manager, c.lead, nullable(c.externalID), nullable(c.email), c.lastVisit, c.visits})
 			for i, p := range c.phones {
 				phones = append(phones, []any{c.id, p, int16(i + 1)})
 			}
 		} else {
 			if c.changed {
 				updates.Queue(`UPDATE clients SET last_name = $2, first_name = $3, patronymic = $4, conflict_level = $5,
-					csi = $6, manager_id = $7, lead = $8, external_id = $9, email = $10 WHERE client_id = $1`,
+					csi = $6, manager_id = $7, lead = $8, external_id = $9, email = $10,
+					last_visit_on = $11, visit_count = $12 WHERE client_id = $1`,
 					c.id, c.lastName, c.firstName, c.patronymic, int16(c.conflictLevel), c.csi, manager, c.lead,
-					nullable(c.externalID), nullable(c.email))
+					nullable(c.externalID), nullable(c.email), c.lastVisit, c.visits)
 			}
 			for i, p := range c.newPhones {
 				phones = append(phones, []any{c.id, p, int16(c.maxSeq + i + 1)})
@@ -180,7 +183,8 @@ func (t pgMergeTx) apply(ctx context.Context, clients []*mergeClient) error {
 		columns []string
 		rows    [][]any
 	}{
-		{"clients", []string{"client_id", "last_name", "first_name", "patronymic", "conflict_level", "csi", "manager_id", "lead", "external_id", "email"}, newClients},
+		{"clients", []string{"client_id", "last_name", "first_name", "patronymic", "conflict_level", "csi", "manager_id", "lead", "external_id", "email",
+			"last_visit_on", "visit_count"}, newClients},
 		{"client_phones", []string{"client_id", "e164", "seq"}, phones},
 		{"cars", []string{"client_id", "make", "model", "year", "plate", "vin", "warranty_end", "insurance_end", "next_service_due"}, cars},
 	} {

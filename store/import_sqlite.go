@@ -41,7 +41,8 @@ func jsonList[T any](v []T) string {
 
 func (t sqliteMergeTx) load(ctx context.Context, phones, externalIDs []string) ([]*mergeClient, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT c.client_id, c.last_name, c.first_name, c.patronymic,
-		coalesce(c.external_id, ''), coalesce(c.email, ''), c.conflict_level, c.csi, coalesce(e.name, ''), c.manager_id, c.lead
+		coalesce(c.external_id, ''), coalesce(c.email, ''), c.conflict_level, c.csi, coalesce(e.name, ''), c.manager_id, c.lead,
+		c.last_visit_on, c.visit_count
 		FROM clients c LEFT JOIN employees e ON e.employee_id = c.manager_id
 		WHERE c.client_id IN (SELECT client_id FROM client_phones WHERE e164 IN (SELECT value FROM json_each(?1)))
 		   OR c.external_id IN (SELECT value FROM json_each(?2))
@@ -55,11 +56,21 @@ func (t sqliteMergeTx) load(ctx context.Context, phones, externalIDs []string) (
 	for rows.Next() {
 		c := &mergeClient{existed: true}
 		var csi sql.NullFloat64
+		var lastVisit *string
+		var visits sql.NullInt64
 		if err := rows.Scan(&c.id, &c.lastName, &c.firstName, &c.patronymic, &c.externalID, &c.email,
-			&c.conflictLevel, &csi, &c.manager, &c.managerID, &c.lead); err != nil {
+			&c.conflictLevel, &csi, &c.manager, &c.managerID, &c.lead, &lastVisit, &visits); err != nil {
 			return nil, fmt.Errorf("read the clients the rows name: %w", err)
 		}
 		c.csi = floatPtr(csi)
+		var errs []error
+		if c.lastVisit = parseDate(lastVisit, &errs); len(errs) > 0 {
+			return nil, fmt.Errorf("read the clients the rows name: %w", errs[0])
+		}
+		if visits.Valid {
+			n := int(visits.Int64)
+			c.visits = &n
+		}
 		clients = append(clients, c)
 		byID[c.id] = c
 	}
@@ -119,10 +130,11 @@ func (t sqliteMergeTx) apply(ctx context.Context, clients []*mergeClient) error 
 	}
 	stmts := map[string]*sql.Stmt{}
 	for name, q := range map[string]string{
-		"add client": `INSERT INTO clients (last_name, first_name, patronymic, conflict_level, csi, manager_id, lead, external_id, email)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		"add client": `INSERT INTO clients (last_name, first_name, patronymic, conflict_level, csi, manager_id, lead, external_id, email,
+			last_visit_on, visit_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		"update client": `UPDATE clients SET last_name = ?2, first_name = ?3, patronymic = ?4, conflict_level = ?5,
-			csi = ?6, manager_id = ?7, lead = ?8, external_id = ?9, email = ?10 WHERE client_id = ?1`,
+			csi = ?6, manager_id = ?7, lead = ?8, external_id = ?9, email = ?10, last_visit_on = ?11, visit_count = ?12
+			WHERE client_id = ?1`,
 		"add phone": `INSERT INTO client_phones (client_id, e164, seq) VALUES (?, ?, ?)`,
 		"add car": `INSERT INTO cars (client_id, make, model, year, plate, vin, warranty_end, insurance_end, next_service_due)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -153,7 +165,7 @@ func (t sqliteMergeTx) apply(ctx context.Context, clients []*mergeClient) error 
 		switch {
 		case !c.existed:
 			res, err := exec("add client", c.lastName, c.firstName, c.patronymic, c.conflictLevel, c.csi, manager, c.lead,
-				nullable(c.externalID), nullable(c.email))
+				nullable(c.externalID), nullable(c.email), formatDatePtr(c.lastVisit), c.visits)
 			if err != nil {
 				return err
 			}
@@ -163,7 +175,7 @@ func (t sqliteMergeTx) apply(ctx context.Context, clients []*mergeClient) error 
 			phones, first = c.phones, 1
 		case c.changed:
 			if _, err := exec("update client", c.id, c.lastName, c.firstName, c.patronymic, c.conflictLevel, c.csi, manager, c.lead,
-				nullable(c.externalID), nullable(c.email)); err != nil {
+				nullable(c.externalID), nullable(c.email), formatDatePtr(c.lastVisit), c.visits); err != nil {
 				return err
 			}
 		}

@@ -100,6 +100,20 @@ func readRow(f *CSVFile, rec []string, region string) (row ImportRow, why string
 			if *dst == nil {
 				*dst = &d
 			}
+		case "last_visit":
+			d, err := parseExportDate(v)
+			if err != nil {
+				bad("%q is not a date (DD.MM.YYYY or YYYY-MM-DD)", v)
+			} else if row.LastVisit == nil {
+				row.LastVisit = &d
+			}
+		case "visits":
+			n, err := strconv.Atoi(strings.ReplaceAll(v, " ", ""))
+			if err != nil || n < 0 {
+				bad("%q is not a number of visits", v)
+			} else if row.Visits == nil {
+				row.Visits = &n
+			}
 		case "manager":
 			first(&row.Manager)
 		case "manager_extension":

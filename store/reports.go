@@ -61,11 +61,14 @@ type Shares struct {
 	Failed    float64 `json:"failed"`
 }
 
-// Day is one local day of the report.
+// Day is one local day of the report. A day without answered calls has
+// a Wait of zeros with Answered 0: nobody waited, which the page and the
+// CSV show as empty, not as 0 s.
 type Day struct {
 	Date string `json:"date"` // 2006-01-02
 	Counts
-	Wait Wait `json:"wait"`
+	Wait         Wait         `json:"wait"`
+	ServiceLevel ServiceLevel `json:"service_level"`
 }
 
 // Hour is one hour of the day (0 to 23, local) over all the report's days.
@@ -80,6 +83,13 @@ type SourceSummary struct {
 	// none.
 	Source string `json:"source"`
 	Counts
+	Wait         Wait         `json:"wait"`
+	ServiceLevel ServiceLevel `json:"service_level"`
+	Callers      Callers      `json:"callers"`
+	Callbacks    Callbacks    `json:"callbacks"`
+	// Purposes are what the operators noted the source's calls were
+	// about, most first.
+	Purposes []PurposeCount `json:"purposes"`
 	// Days has one entry per day of the report, in Summary.Days' order.
 	Days []Counts `json:"days"`
 }
@@ -93,10 +103,21 @@ type OperatorSummary struct {
 	// answered; NoAnswer how often it rang out unanswered. A call that
 	// rang them twice (a queue trying them again) counts twice, as a
 	// queue's statistics count it.
-	Offered    int     `json:"offered"`
-	Answered   int     `json:"answered"`
-	NoAnswer   int     `json:"no_answer"`
-	AnswerRate float64 `json:"answer_rate"` // Answered / Offered
+	Offered  int `json:"offered"`
+	Answered int `json:"answered"`
+	NoAnswer int `json:"no_answer"`
+	// Calls counts the calls that rang their phone, each once however
+	// often it rang; CallsAnswered those they answered; TakenByColleague
+	// those a colleague answered while every ring of theirs was still
+	// ringing (a ring-all queue: nobody missed anything); MissedCalls the
+	// rest: it rang out on them, or the caller gave up while it rang.
+	Calls            int `json:"calls"`
+	CallsAnswered    int `json:"calls_answered"`
+	TakenByColleague int `json:"taken_by_colleague"`
+	MissedCalls      int `json:"missed_calls"`
+	// AnswerRate is CallsAnswered / (CallsAnswered + MissedCalls): of the
+	// calls they could have taken, the share they took. 0 with none.
+	AnswerRate float64 `json:"answer_rate"`
 	// RingAvgSeconds is how long their phone rang before they answered;
 	// TalkAvgSeconds how long they talked (their own leg: a transfer ends
 	// it). Both over the calls they answered.
@@ -124,6 +145,16 @@ type Summary struct {
 	// Operators are those whose phones the calls dialled, most offered
 	// first.
 	Operators []OperatorSummary `json:"operators"`
+
+	ServiceLevel ServiceLevel `json:"service_level"`
+	// Callers are the distinct numbers that called; Callbacks how the
+	// missed ones were called back; Purposes what the calls were about.
+	Callers   Callers        `json:"callers"`
+	Callbacks Callbacks      `json:"callbacks"`
+	Purposes  []PurposeCount `json:"purposes"`
+	// Previous is the same figures over the days of the same number just
+	// before From (a week against the week before).
+	Previous Period `json:"previous"`
 }
 
 // MaxSummaryDays bounds a summary's range: a year and a day (a leap year,
@@ -200,12 +231,13 @@ type hourRow struct {
 
 // operatorRow is one row of a store's operator query: ringMs and talkMs
 // are the ring and talk time of ringN and talkN answered offers, summed in
-// milliseconds.
+// milliseconds; callsAnswered and missedCalls count calls, not rings.
 type operatorRow struct {
 	operator, name              string
 	offered, answered, noAnswer int
 	ringN, talkN                int
 	ringMs, talkMs              int64
+	callsAnswered, missedCalls  int
 }
 
 // plus adds o's counts and sums to r's (r nil: none yet); both are of one
@@ -219,12 +251,70 @@ func (r *operatorRow) plus(o operatorRow) *operatorRow {
 		o.talkN += r.talkN
 		o.ringMs += r.ringMs
 		o.talkMs += r.talkMs
+		o.callsAnswered += r.callsAnswered
+		o.missedCalls += r.missedCalls
 	}
 	return &o
 }
 
-// summarize folds a store's rows into a Summary.
-func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
+// operatorCallRow is one row of a store's per-call operator query: the
+// calls that rang an operator (calls.offered_to). Those they neither
+// answered nor missed, a colleague answered while each of their rings was
+// ringing.
+type operatorCallRow struct {
+	operator string
+	calls    int
+}
+
+// callerRow is the distinct numbers of a source's calls (all: of every
+// source's), and those with a call of caller kind new.
+type callerRow struct {
+	source   string
+	all      bool
+	distinct int
+	newOnes  int
+}
+
+// callbackDelayRow is one missed call with a number: its source, and the
+// seconds to its first call back (nil: never called back).
+type callbackDelayRow struct {
+	source string
+	delay  *float64
+}
+
+// purposeRow counts a source's calls noted with a purpose.
+type purposeRow struct {
+	source, purpose string
+	calls           int
+}
+
+// summaryRows are what a store's queries give for one range.
+type summaryRows struct {
+	hours     []hourRow
+	ops       []operatorRow
+	opCalls   []operatorCallRow
+	callers   []callerRow
+	callbacks []callbackDelayRow
+	purposes  []purposeRow
+}
+
+// period is s's headline figures.
+func (s Summary) period() Period {
+	return Period{From: s.From, To: s.To, Totals: s.Totals, Wait: s.Wait, ServiceLevel: s.ServiceLevel,
+		Callers: s.Callers, Callbacks: s.Callbacks, Purposes: s.Purposes}
+}
+
+// previousGrid is the grid of the days of the same number just before
+// g's.
+func previousGrid(g grid) (grid, error) {
+	n := len(g.days) - 1
+	first := g.start()
+	return newGrid(time.Date(first.Year(), first.Month(), first.Day()-n, 0, 0, 0, 0, first.Location()), first)
+}
+
+// summarize folds a store's rows into a Summary; sl is the service
+// level's threshold.
+func summarize(g grid, rows summaryRows, sl time.Duration) Summary {
 	nDays := len(g.days) - 1
 	s := Summary{
 		From:      g.days[0].Format(time.DateOnly),
@@ -234,6 +324,7 @@ func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
 		Hours:     make([]Hour, 24),
 		Sources:   []SourceSummary{},
 		Operators: []OperatorSummary{},
+		Purposes:  []PurposeCount{},
 	}
 	for i := range s.Days {
 		s.Days[i].Date = g.days[i].Format(time.DateOnly)
@@ -242,55 +333,103 @@ func summarize(g grid, hours []hourRow, ops []operatorRow) Summary {
 		s.Hours[h].Hour = h
 	}
 	sources := map[string]*SourceSummary{}
+	source := func(name string) *SourceSummary {
+		src := sources[name]
+		if src == nil {
+			src = &SourceSummary{Source: name, Days: make([]Counts, nDays), Purposes: []PurposeCount{}}
+			sources[name] = src
+		}
+		return src
+	}
 	dayWaits := make([][]float64, nDays)
-	for _, r := range hours {
+	srcWaits := map[string][]float64{}
+	for _, r := range rows.hours {
 		if r.hour < 0 || r.hour >= len(g.hourDay) {
 			continue // outside the range: the queries never give one
 		}
 		day := g.hourDay[r.hour]
-		src := sources[r.source]
-		if src == nil {
-			src = &SourceSummary{Source: r.source, Days: make([]Counts, nDays)}
-			sources[r.source] = src
-		}
+		src := source(r.source)
 		for _, c := range []*Counts{&s.Totals, &s.Days[day].Counts, &s.Hours[g.hourOfDay[r.hour]].Counts, &src.Counts, &src.Days[day]} {
 			c.add(r)
 		}
 		dayWaits[day] = append(dayWaits[day], r.waits...)
+		srcWaits[r.source] = append(srcWaits[r.source], r.waits...)
 	}
 	s.Totals.finish()
 	var waits []float64
 	for i := range s.Days {
 		s.Days[i].finish()
+		s.Days[i].ServiceLevel = serviceLevel(dayWaits[i], s.Days[i].Counts, sl)
 		s.Days[i].Wait = waitOf(dayWaits[i])
 		waits = append(waits, dayWaits[i]...)
 	}
 	for h := range s.Hours {
 		s.Hours[h].finish()
 	}
+	s.ServiceLevel = serviceLevel(waits, s.Totals, sl)
+	s.Wait = waitOf(waits)
+
+	for _, r := range rows.callers {
+		c := Callers{Distinct: r.distinct, New: r.newOnes}
+		if r.all {
+			s.Callers = c
+		} else {
+			source(r.source).Callers = c
+		}
+	}
+	var delays []*float64
+	srcDelays := map[string][]*float64{}
+	for _, r := range rows.callbacks {
+		delays = append(delays, r.delay)
+		srcDelays[r.source] = append(srcDelays[r.source], r.delay)
+		source(r.source)
+	}
+	s.Callbacks = callbacksOf(delays)
+	purposes := map[string]int{}
+	srcPurposes := map[string]map[string]int{}
+	for _, r := range rows.purposes {
+		purposes[r.purpose] += r.calls
+		if srcPurposes[r.source] == nil {
+			srcPurposes[r.source] = map[string]int{}
+		}
+		srcPurposes[r.source][r.purpose] += r.calls
+		source(r.source)
+	}
+	s.Purposes = purposeCounts(purposes, s.Totals.Total)
+
 	for _, src := range sources {
 		src.finish()
 		for i := range src.Days {
 			src.Days[i].finish()
 		}
+		src.Wait = waitOf(srcWaits[src.Source])
+		src.ServiceLevel = serviceLevel(srcWaits[src.Source], src.Counts, sl)
+		src.Callbacks = callbacksOf(srcDelays[src.Source])
+		src.Purposes = purposeCounts(srcPurposes[src.Source], src.Total)
 		s.Sources = append(s.Sources, *src)
 	}
 	slices.SortFunc(s.Sources, func(a, b SourceSummary) int {
 		return cmp.Or(cmp.Compare(b.Total, a.Total), cmp.Compare(a.Source, b.Source))
 	})
-	s.Wait = waitOf(waits)
 	t := s.Totals
 	s.Shares = Shares{
 		Answered: ratio(t.Answered, t.Total), Missed: ratio(t.Missed, t.Total), Abandoned: ratio(t.Abandoned, t.Total),
 		Busy: ratio(t.Busy, t.Total), Failed: ratio(t.Failed, t.Total),
 	}
-	for _, o := range ops {
+	perCall := map[string]operatorCallRow{}
+	for _, r := range rows.opCalls {
+		perCall[r.operator] = r
+	}
+	for _, o := range rows.ops {
+		calls := perCall[o.operator].calls
 		s.Operators = append(s.Operators, OperatorSummary{
 			Operator: o.operator, Name: o.name,
 			Offered: o.offered, Answered: o.answered, NoAnswer: o.noAnswer,
-			AnswerRate:     ratio(o.answered, o.offered),
-			RingAvgSeconds: avgSeconds(o.ringMs, o.ringN),
-			TalkAvgSeconds: avgSeconds(o.talkMs, o.talkN),
+			Calls: calls, CallsAnswered: o.callsAnswered, MissedCalls: o.missedCalls,
+			TakenByColleague: calls - o.callsAnswered - o.missedCalls,
+			AnswerRate:       ratio(o.callsAnswered, o.callsAnswered+o.missedCalls),
+			RingAvgSeconds:   avgSeconds(o.ringMs, o.ringN),
+			TalkAvgSeconds:   avgSeconds(o.talkMs, o.talkN),
 		})
 	}
 	slices.SortFunc(s.Operators, func(a, b OperatorSummary) int {

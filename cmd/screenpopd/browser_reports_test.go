@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -101,8 +102,23 @@ func seedReports(t *testing.T, dataDir string) string {
 		{ID: "z2", Direction: screenpop.Outbound, Caller: "+79160000001", CallerE164: repPtr("+79160000001"), Status: ans,
 			AnsweredBy: repPtr("101"), StartedAt: at(10, 12, 0), EndedAt: at(10, 12, 5), OfferedTo: []string{}, TalkedTo: []string{"101"}},
 	}
+	// a2's caller is called back half an hour later; the day before the
+	// report (its previous period) had one call, answered.
+	a2 := calls[1]
+	calls = append(calls,
+		screenpop.Call{ID: "z3", Direction: screenpop.Outbound, Caller: *a2.CallerE164, CallerE164: a2.CallerE164, Status: ans,
+			AnsweredBy: repPtr("102"), StartedAt: a2.StartedAt.Add(30 * time.Minute), EndedAt: a2.StartedAt.Add(33 * time.Minute),
+			OfferedTo: []string{}, TalkedTo: []string{"102"}},
+		repCall("p1", repYandex, at(9, 12, 0), ans, 4, "101", 3, 60))
 	if err := db.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
+	}
+	// What the operators noted the calls were about.
+	for id, purpose := range map[string]string{"a1": "service_booking", "a3": "sales", "b1": "service_booking", "b3": "sales", "p1": "sales"} {
+		if _, err := db.SaveNote(ctx, screenpop.Note{CallID: id, Purpose: purpose, Text: "",
+			Operator: screenpop.Operator{Name: "Анна Смирнова", Extension: "101"}, At: at(11, 18, 0)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return token
 }
@@ -253,7 +269,7 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 		}
 		want["chart-outcomes"] = []series{{"", []float64{float64(s.Totals.Answered), float64(s.Totals.Missed),
 			float64(s.Totals.Abandoned), float64(s.Totals.Busy), float64(s.Totals.Failed)}}}
-		var rate, calls, avg, p90, offered, answered, noAnswer []float64
+		var rate, calls, avg, p90, answered, missed, colleague []float64
 		for _, h := range s.Hours {
 			rate, calls = append(rate, h.LostRate), append(calls, float64(h.Total))
 		}
@@ -261,11 +277,22 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 			avg, p90 = append(avg, d.Wait.AvgSeconds), append(p90, d.Wait.P90Seconds)
 		}
 		for _, o := range s.Operators {
-			offered, answered, noAnswer = append(offered, float64(o.Offered)), append(answered, float64(o.Answered)), append(noAnswer, float64(o.NoAnswer))
+			answered, missed = append(answered, float64(o.CallsAnswered)), append(missed, float64(o.MissedCalls))
+			colleague = append(colleague, float64(o.TakenByColleague))
 		}
 		want["chart-hours"] = []series{{"Lost share", rate}, {"Calls", calls}}
 		want["chart-wait"] = []series{{"Wait, average", avg}, {"Wait, 90% within", p90}}
-		want["chart-operators"] = []series{{"Rang", offered}, {"Answered", answered}, {"Not answered", noAnswer}}
+		want["chart-operators"] = []series{{"Answered", answered}, {"Missed", missed}, {"Taken by a colleague", colleague}}
+		var bookings, sales []float64
+		for _, src := range s.Sources[:2] { // the sources with noted calls
+			n := map[string]float64{}
+			for _, p := range src.Purposes {
+				n[p.Purpose] = float64(p.Calls)
+			}
+			bookings, sales = append(bookings, n["service_booking"]), append(sales, n["sales"])
+		}
+		// Two of each: the tie goes by name, sales first.
+		want["chart-purposes"] = []series{{"Car purchase", sales}, {"Service booking", bookings}}
 
 		for id, w := range want {
 			c, ok := charts[id]
@@ -319,7 +346,8 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 				link = ""
 			}
 			want["table-sources"] = append(want["table-sources"], []string{name, repInt(src.Total), repInt(src.Answered), repInt(src.Missed),
-				repInt(src.Abandoned), repInt(src.Busy), repInt(src.Failed), repPct(src.LostRate), repInt(src.NewCallers), link})
+				repInt(src.Abandoned), repInt(src.Busy), repInt(src.Failed), repPct(src.LostRate), repInt(src.NewCallers),
+				repInt(src.Callers.Distinct), repPct(src.ServiceLevel.Rate), link})
 		}
 		for i, d := range s.Days {
 			r := []string{map[string]string{"2025-03-10": "Mon, Mar 10, 2025", "2025-03-11": "Tue, Mar 11, 2025"}[d.Date]}
@@ -327,7 +355,8 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 				r = append(r, repInt(src.Days[i].Total))
 			}
 			want["table-sources-days"] = append(want["table-sources-days"], append(r, repInt(d.Total)))
-			want["table-wait"] = append(want["table-wait"], []string{r[0], repInt(d.Wait.Answered), repSecs(d.Wait.AvgSeconds), repSecs(d.Wait.P90Seconds)})
+			want["table-wait"] = append(want["table-wait"], []string{r[0], repInt(d.Wait.Answered), repSecs(d.Wait.AvgSeconds), repSecs(d.Wait.P90Seconds),
+				repPct(d.ServiceLevel.Rate)})
 		}
 		tot, sh := s.Totals, s.Shares
 		want["table-outcomes"] = [][]string{
@@ -339,8 +368,8 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 			want["table-hours"] = append(want["table-hours"], []string{fmt.Sprintf("%02d:00", h.Hour), repInt(h.Total), repInt(h.Lost), repPct(h.LostRate)})
 		}
 		for _, o := range s.Operators {
-			want["table-operators"] = append(want["table-operators"], []string{o.Name + " (" + o.Operator + ")", repInt(o.Offered), repInt(o.Answered),
-				repInt(o.NoAnswer), repPct(o.AnswerRate), repSecs(o.RingAvgSeconds), repSecs(o.TalkAvgSeconds)})
+			want["table-operators"] = append(want["table-operators"], []string{o.Name + " (" + o.Operator + ")", repInt(o.Calls), repInt(o.CallsAnswered),
+				repInt(o.TakenByColleague), repInt(o.MissedCalls), repPct(o.AnswerRate), repInt(o.Offered), repSecs(o.RingAvgSeconds), repSecs(o.TalkAvgSeconds)})
 		}
 		for id, w := range want {
 			if diff := cmp.Diff(w, tables[id]); diff != "" {
@@ -353,12 +382,17 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantHeads := map[string][]string{
-			"table-sources":      {"Source", "Calls", "Answered", "Missed", "Abandoned", "Busy", "Failed", "Lost share", "New callers", ""},
+			"table-sources": {"Source", "Calls", "Answered", "Missed", "Abandoned", "Busy", "Failed", "Lost share", "New callers",
+				"Distinct callers", "Service level: answered within 20 s", ""},
 			"table-sources-days": {"Day", "Яндекс.Директ", "Авито", "(no source)", "Total"},
 			"table-outcomes":     {"Outcome", "Calls", "Share"},
 			"table-hours":        {"Hour", "Calls", "Lost", "Lost share"},
-			"table-wait":         {"Day", "Answered", "Wait, average", "Wait, 90% within"},
-			"table-operators":    {"Operator", "Rang", "Answered", "Not answered", "Answer rate", "Ringing before answer, average", "Talk, average"},
+			"table-wait":         {"Day", "Answered", "Wait, average", "Wait, 90% within", "Service level: answered within 20 s"},
+			"table-operators": {"Operator", "Calls that rang", "Answered", "Taken by a colleague", "Missed", "Answer rate", "Rings",
+				"Ringing before answer, average", "Talk, average"},
+			"table-purposes":   {"Source", "Calls", "Car purchase", "Service booking"},
+			"table-callbacks":  {"Source", "Missed (with a number)", "Called back", "Median", "Within an hour", "Within a day", "Never"},
+			"table-comparison": {"Figure", "Mar 10 to Mar 11", "Mar 08 to Mar 09", "Change"},
 		}
 		if diff := cmp.Diff(wantHeads, heads); diff != "" {
 			t.Errorf("the tables' columns (-want +page):\n%s", diff)
@@ -392,6 +426,91 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 		}
 	})
 
+	t.Run("the marketing figures: purposes, callers, callbacks, service level, the previous period", func(t *testing.T) {
+		tables, err := chromedp.Run(ctx, chromedp.Evaluate[map[string][][]string](readTables))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Counted by hand from seedReports: Яндекс.Директ's five calls had
+		// two service bookings (a1, b1) and a sale (a3), Авито's four a
+		// sale (b3); a2's caller was called back after 30 minutes, a4's and
+		// b2's never (a6 was busy and b4 failed: not missed).
+		want := map[string][][]string{
+			"table-purposes": {
+				{"Яндекс.Директ", "5", "1 (20.0%)", "2 (40.0%)"},
+				{"Авито", "4", "1 (25.0%)", "0"},
+				{"(no source)", "2", "0", "0"},
+			},
+			"table-callbacks": {
+				{"Яндекс.Директ", "2", "1", "30 min", "1 · 50.0%", "1 · 50.0%", "1 · 50.0%"},
+				{"Авито", "1", "0", "—", "0 · 0.0%", "0 · 0.0%", "1 · 100.0%"},
+				{"Total", "3", "1", "30 min", "1 · 33.3%", "1 · 33.3%", "2 · 66.7%"},
+			},
+		}
+		for id, w := range want {
+			if diff := cmp.Diff(w, tables[id]); diff != "" {
+				t.Errorf("%s (-hand-counted +page):\n%s", id, diff)
+			}
+		}
+		// repCall's numbers repeat every 50 minutes: the eleven calls came
+		// from eight numbers.
+		if s.Callers.Distinct != 8 || s.Previous.Totals.Total != 1 || s.Callbacks.CalledBack != 1 || s.Callbacks.MedianSeconds != 1800 {
+			t.Errorf("the API's callers %+v, previous period %+v, callbacks %+v; want 8 numbers, 1 call before, 1 called back after 30 min",
+				s.Callers, s.Previous.Totals, s.Callbacks)
+		}
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[map[string][]string](`Object.fromEntries([...document.querySelectorAll("#table-comparison tbody tr")].map(
+			(tr) => [tr.dataset.figure, [...tr.cells].map((c) => c.innerText.trim())]))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, w := range map[string][]string{
+			"calls":           {"Calls", "11", "1", "+1,000.0%"},
+			"distinctCallers": {"Distinct callers", "8", "1", "+700.0%"},
+			"purpose_sales":   {"Car purchase", "2", "1", "+100.0%"},
+			"serviceLevel": {"Service level: answered within 20 s", repPct(s.ServiceLevel.Rate), "100.0%",
+				strconv.FormatFloat(math.Round((s.ServiceLevel.Rate-1)*1000)/10, 'f', 1, 64) + " pp"},
+		} {
+			if diff := cmp.Diff(w, rows[key]); diff != "" {
+				t.Errorf("the comparison's %s row (-want +page):\n%s", key, diff)
+			}
+		}
+		tiles := text(t, ctx, "#totals")
+		for _, w := range []string{"Service level: answered within 20 s\n" + repPct(s.ServiceLevel.Rate) + "\nprevious period: 100.0%",
+			"Distinct callers\n8\nprevious period: 1", "Missed callers called back, median\n30 min"} {
+			if !strings.Contains(tiles, w) {
+				t.Errorf("the totals %q do not say %q", tiles, w)
+			}
+		}
+		// The tables' CSV links give the same figures.
+		link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('a[data-table="sources"]').href`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(body), "\uFEFF")), "\r\n")
+		if resp.StatusCode != 200 || len(lines) != 1+len(s.Sources) || !strings.HasPrefix(lines[0], "source,total,answered") ||
+			!strings.HasPrefix(lines[1], "Яндекс.Директ,5,") || !strings.HasSuffix(lines[1], ",1,2") {
+			t.Errorf("the sources CSV: %d\n%s", resp.StatusCode, body)
+		}
+		if dir := os.Getenv("SCREENPOP_SCREENSHOTS"); dir != "" {
+			if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
+				t.Fatal(err)
+			}
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "reports.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
 	t.Run("the page speaks Russian", func(t *testing.T) {
 		step(t, ctx, "the page did not switch to Russian", chromedp.Click("#lang"),
 			waitText("#h-sources", "Звонки по источникам и дням"), waitText("#table-outcomes tbody", "Отвечены"),
@@ -417,6 +536,13 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 			step(t, ctx, "the "+tc.button+" button did not show "+from+" to "+to,
 				chromedp.Click(`#range [data-days="`+tc.button+`"]`), waitText("#status", "No inbound calls on these days"),
 				waitValue("#from", from), waitValue("#to", to))
+		}
+		// The last days had no calls: nobody waited, and the wait is a gap
+		// in the chart and a dash in its table, not 0 s.
+		empty, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Chart.getChart("chart-wait").data.datasets.every((d) => d.data.every((v) => v === null))
+			&& [...document.querySelectorAll("#table-wait tbody tr")].every((tr) => tr.cells[2].innerText.trim() === "—" && tr.cells[4].innerText.trim() === "—")`))
+		if err != nil || !empty {
+			t.Errorf("days without calls show a wait: %v", err)
 		}
 		step(t, ctx, "the range typed in was not shown",
 			chromedp.SetValue("#from", "2025-03-11"), chromedp.SetValue("#to", "2025-03-11"), chromedp.Click(`#range button[type="submit"]`),

@@ -53,6 +53,7 @@ var settings = []setting{
 	{"calls.stale_after", screenpop.DefaultStaleAfter, "close a call with no event for this long (its end was lost)", ""},
 	{"calls.sources", []any{}, "sources seeded at start: a list of {did, source, campaign, from, to, internal} (config file only)", ""},
 	{"calls.linger", screenpop.DefaultLinger, "wait this long after a call ends for late events before recording it", ""},
+	{"reports.service_level", 20 * time.Second, "the reports' service level: the share of inbound calls answered within this long", ""},
 	{"phone.default_region", "RU", "country whose national number forms callers use (ISO code)", ""},
 	{"phone.keep_withheld_numbers", false, "keep in the call log (for the company's own use) the number of a caller whose presentation is prohibited; it is never shown nor looked up", ""},
 	{"card.regular_visits", int64(screenpop.DefaultCardRules.RegularVisits), "a client with more visits than this in the last year is regular", ""},
@@ -133,6 +134,7 @@ type Config struct {
 	ComplaintPurpose string
 	StaleAfter       time.Duration
 	Linger           time.Duration
+	ServiceLevel     time.Duration
 	Sources          []screenpop.Source
 	Region           string
 	KeepWithheld     bool
@@ -243,6 +245,7 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		ComplaintPurpose: v.GetString("calls.complaint_purpose"),
 		StaleAfter:       duration("calls.stale_after"),
 		Linger:           duration("calls.linger"),
+		ServiceLevel:     duration("reports.service_level"),
 		Region:           strings.ToUpper(v.GetString("phone.default_region")),
 		KeepWithheld:     v.GetBool("phone.keep_withheld_numbers"),
 		DSN:              Secret(v.GetString("store.dsn")),
@@ -316,6 +319,9 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 	}
 	if c.ComplaintPurpose != "" && !slices.Contains(c.Purposes, c.ComplaintPurpose) {
 		bad("calls.complaint_purpose", "%q is not one of calls.purposes", c.ComplaintPurpose)
+	}
+	if c.ServiceLevel <= 0 {
+		bad("reports.service_level", "want a positive duration such as 20s, got %v", c.ServiceLevel)
 	}
 	c.Sources = configSources(v.Get("calls.sources"), func(format string, args ...any) { bad("calls.sources", format, args...) })
 	if c.DIDVariable == "" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +29,9 @@ type demoOptions struct {
 	operators []string
 	speed     float64
 	calls     int
+	// historyDays of made-up call history are seeded before today, so
+	// that the reports have something to show from the start.
+	historyDays int
 }
 
 // demoNames are the demo operators' names, by position.
@@ -68,6 +72,7 @@ services are needed; Ctrl-C stops it.`,
 	f.StringSliceVar(&o.operators, "operators", []string{"101", "102", "103", "104"}, "operators' extensions")
 	f.Float64Var(&o.speed, "speed", 1, "time compression: 2 rings and talks twice as fast")
 	f.IntVar(&o.calls, "calls", 0, "stop after this many calls (0: until Ctrl-C)")
+	f.IntVar(&o.historyDays, "history-days", 28, "days of made-up call history to seed before today, for the reports (0: none)")
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, _ []string) error {
 		if !cmd.Flags().Changed("store-data-dir") {
 			dir, err := os.MkdirTemp("", "screenpop-demo-")
@@ -92,6 +97,8 @@ func demo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) error {
 		return fmt.Errorf("demo: give 1 to %d operators", len(demoNames))
 	case o.speed <= 0:
 		return errors.New("demo: --speed must be positive")
+	case o.historyDays < 0 || o.historyDays > 366:
+		return errors.New("demo: --history-days must be 0 to 366")
 	}
 	log := cfg.logger()
 	tokens, err := seedDemo(ctx, cfg, o, out)
@@ -206,6 +213,11 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 	if _, err := store.SeedSources(ctx, lite, cfg.Region, demoSources); err != nil {
 		return nil, fmt.Errorf("seed the demo's sources: %w", err)
 	}
+	if len(existing) == 0 && o.historyDays > 0 {
+		if err := seedDemoHistory(ctx, lite, cfg, o, out); err != nil {
+			return nil, err
+		}
+	}
 	tokens := map[string]string{}
 	for _, role := range screenpop.Roles {
 		_, tok, err := lite.AddStaff(ctx, "demo "+string(role), role)
@@ -225,6 +237,35 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 		tokens[ext] = tok
 	}
 	return tokens, nil
+}
+
+// seedDemoHistory logs o.historyDays of made-up calls up to the start of
+// today, with the callbacks of missed callers and the purposes operators
+// noted, as the daemon would have: the reports' charts and the callback
+// figures mean something at first sight.
+func seedDemoHistory(ctx context.Context, lite *store.SQLite, cfg Config, o demoOptions, out io.Writer) error {
+	today := screenpop.StartOfDay(time.Now())
+	h := synth.Calls(synth.CallsConfig{Seed: o.seed, From: today.AddDate(0, 0, -o.historyDays), To: today,
+		PerDay: 60, DIDs: demoDIDs, Operators: o.operators, Known: synth.Phones(o.seed, min(o.clients, 1000)), Purposes: cfg.Purposes})
+	fmt.Fprintf(out, "seeding %d days of call history (%d calls) ...\n", o.historyDays, len(h.Calls))
+	// In order, a day at a time: whether a caller is new depends on the
+	// calls before.
+	for batch := range slices.Chunk(h.Calls, 500) {
+		if err := lite.SaveCalls(ctx, batch); err != nil {
+			return fmt.Errorf("seed call history: %w", err)
+		}
+	}
+	names := map[string]string{}
+	for i, ext := range o.operators {
+		names[ext] = demoNames[i]
+	}
+	for _, n := range h.Notes {
+		n.Operator.Name = names[n.Operator.Extension]
+		if _, err := lite.SaveNote(ctx, n); err != nil {
+			return fmt.Errorf("seed call history: note on call %s: %w", n.CallID, err)
+		}
+	}
+	return nil
 }
 
 // waitReady waits until the daemon answers /readyz, or fails to start.

@@ -43,17 +43,22 @@ func newImportCmd() *cobra.Command {
 		maps                                         []string
 		mappingFile, encoding, delimiter, rejectFile string
 		dryRun                                       bool
+		skipRows                                     int
 	)
 	clients := withDB(&cobra.Command{
 		Use:   "clients FILE.csv",
 		Short: "Import a client base export (CSV): new clients are added, known ones merged, bad rows reported",
-		Long: `Imports a client base as a dealership exports it from Excel or its CRM: CSV
-in UTF-8 or Windows-1251, separated by ';', ',' or tabs, one client a row.
+		Long: `Imports a client base as a dealership exports it from Excel, 1C or its
+CRM: CSV in UTF-8, Windows-1251, CP866 or KOI8-R (told apart by their
+letters; --encoding names it), separated by ';', ',' or tabs, one client a
+row. Title rows above the header (a 1C report's) are skipped: the header
+is the first of the first 16 rows to name a column of phones and one of
+names, or the row after --skip-rows.
 
 Columns are found by their headers (Фамилия, Имя, Отчество, ФИО, Телефон,
 E-mail, Марка, Модель, Год выпуска, Госномер, VIN, Окончание гарантии,
-Менеджер, ... or their English names); map others with --map or a mapping
-file. The fields are:
+Менеджер, Последний визит, Количество визитов, ... or their English
+names); map others with --map or a mapping file. The fields are:
 ` + wrap(strings.Join(store.ImportFields, ", "), 76, "  ") + `
 A phone cell may hold several numbers, in any national or international
 form; dates are DD.MM.YYYY or YYYY-MM-DD.
@@ -86,6 +91,10 @@ A mapping file:
 		if err != nil {
 			return fmt.Errorf("import clients: %w", err)
 		}
+		if skipRows < 0 {
+			return fmt.Errorf("import clients: --skip-rows %d: want 0 (find the header) or more", skipRows)
+		}
+		opts.SkipRows = skipRows
 		data, err := os.ReadFile(args[0])
 		if err != nil {
 			return fmt.Errorf("import clients: %w", err)
@@ -126,7 +135,9 @@ A mapping file:
 	fs := clients.Flags()
 	fs.StringSliceVar(&maps, "map", nil, "field=Header mappings, comma-separated or repeated (phones may take several columns)")
 	fs.StringVar(&mappingFile, "mapping", "", "YAML file with columns: {field: Header or [Headers]}, and optionally encoding and delimiter")
-	fs.StringVar(&encoding, "encoding", "", "utf-8, windows-1251 or auto (default auto: UTF-8 if the file is, else Windows-1251)")
+	fs.StringVar(&encoding, "encoding", "", "auto, utf-8, "+strings.Join(store.ImportEncodings, ", ")+
+		" (default auto: UTF-8 if the file is, else the Cyrillic encoding its letters say, else refused)")
+	fs.IntVar(&skipRows, "skip-rows", 0, "rows above the header to skip (default 0: the header is found among the first 16 rows)")
 	fs.StringVar(&delimiter, "delimiter", "", "field separator: ';', ',', tab or '|' (default: found in the header)")
 	fs.StringVar(&rejectFile, "rejects", "", "write the rejected rows, as they were plus a reason column, to this CSV file")
 	fs.BoolVar(&dryRun, "dry-run", false, "say what the import would do, and change nothing")
@@ -216,6 +227,9 @@ func printFormat(out io.Writer, name string, f *store.CSVFile, dryRun bool) {
 		bom = " with BOM"
 	}
 	fmt.Fprintf(out, "%s: %s%s, %s-separated\n", name, f.Encoding, bom, delim)
+	if len(f.Titles) > 0 {
+		fmt.Fprintf(out, "skipped above the header: %s\n", strings.Join(f.Titles, " | "))
+	}
 	var cols []string
 	for i, h := range f.Header {
 		field := f.Fields[i]

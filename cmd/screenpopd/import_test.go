@@ -327,3 +327,45 @@ func TestImportClientsSaysWhatIsWrongWithTheFile(t *testing.T) {
 		})
 	}
 }
+
+// TestImportClientsFromA1CReportInKOI8R imports a 1C client report saved
+// with its title rows, in KOI8-R, with the last visit and the visit count:
+// the clients pop as the customers they are.
+func TestImportClientsFromA1CReportInKOI8R(t *testing.T) {
+	last := time.Now().AddDate(0, -2, 0).Format("02.01.2006")
+	text := "Список клиентов;;;\r\nСформирован: " + time.Now().Format("02.01.2006") + ";;;\r\n;;;\r\n" +
+		"Контрагент;Телефон;Дата последнего визита;Количество визитов\r\n" +
+		"Петров Иван Сергеевич;8 916 555-44-33;" + last + ";6\r\n"
+	data, err := charmap.KOI8R.NewEncoder().Bytes([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "1c.csv")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	storeArgs := []string{"--store-data-dir", t.TempDir()}
+	out, err := runImport(t, append(storeArgs, file)...)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		file + ": koi8-r, ';'-separated\n",
+		"skipped above the header: Список клиентов | Сформирован: ",
+		"columns: Контрагент → full_name, Телефон → phones, Дата последнего визита → last_visit, Количество визитов → visits\n",
+		"clients added:   1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the import printed\n%s\nwant it to say %q", out, want)
+		}
+	}
+	s := openTestStore(t, storeArgs)
+	recs, err := s.LookupPhone(t.Context(), "+79165554433")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("LookupPhone: %v, %d clients", err, len(recs))
+	}
+	card := screenpop.DefaultCardRules.NewClientCard(recs[0], time.Now())
+	if card.Segment != screenpop.SegmentReal || recs[0].Visits != 6 || recs[0].LastVisit.Date.Format("02.01.2006") != last {
+		t.Errorf("the pop: segment %s, %d visits, last %v; want real, 6, %s", card.Segment, recs[0].Visits, recs[0].LastVisit, last)
+	}
+}

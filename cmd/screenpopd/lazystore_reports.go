@@ -18,7 +18,7 @@ var (
 	_ summaryStore = (*lazyStore)(nil)
 )
 
-func (l *lazyStore) Summary(ctx context.Context, from, to time.Time) (store.Summary, error) {
+func (l *lazyStore) Summary(ctx context.Context, from, to time.Time, sl time.Duration) (store.Summary, error) {
 	db, err := l.get()
 	if err != nil {
 		return store.Summary{}, err
@@ -27,5 +27,5 @@ func (l *lazyStore) Summary(ctx context.Context, from, to time.Time) (store.Summ
 	if !ok {
 		return store.Summary{}, fmt.Errorf("the store %s keeps no reports", db.describe)
 	}
-	return r.Summary(ctx, from, to)
+	return r.Summary(ctx, from, to, sl)
 }

@@ -14,6 +14,6 @@ import (
 func mountReports(d serveDeps) error {
 	d.web.Handle("GET /reports", web.ReportsPage())
 	d.web.Handle("GET /api/reports/summary", web.RequireStaff(d.staff, screenpop.RoleAnalyst,
-		web.ReportsSummary[store.Summary](d.db, time.Local, time.Now, d.log)))
+		web.ReportsSummary[store.Summary](d.db, store.ReportTableNames, d.cfg.ServiceLevel, time.Local, time.Now, d.log)))
 	return nil
 }

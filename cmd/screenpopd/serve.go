@@ -283,7 +283,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		func() float64 { return float64(operators.OpenSockets()) }))
 	// The staff's pages and APIs: the analysts' call log and reports, the
 	// admin page.
-	deps := serveDeps{log: log, reg: reg, db: db, staff: keys.Staff(db), client: client, intake: intake, tracker: tracker, web: operators, writer: writer, region: cfg.Region}
+	deps := serveDeps{log: log, reg: reg, db: db, staff: keys.Staff(db), client: client, intake: intake, tracker: tracker, web: operators, writer: writer, cfg: cfg}
 	for _, mount := range []func(serveDeps) error{mountCalls, mountReports, mountAdmin} {
 		if err := mount(deps); err != nil {
 			spool.Close()

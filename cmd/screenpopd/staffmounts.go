@@ -23,5 +23,5 @@ type serveDeps struct {
 	tracker *screenpop.Tracker
 	web     *web.Server
 	writer  *store.Writer
-	region  string
+	cfg     Config
 }

@@ -58,7 +58,7 @@ func wallboardConfig(v *viper.Viper, duration func(string) time.Duration, bad fu
 // tracking tell it each call it finishes. It returns the wallboard, for
 // shutdown to close its sockets.
 func mountWallboard(d serveDeps, hub *screenpop.Hub, limits screenpop.BoardThresholds) *web.Wallboard {
-	f := &boardFeed{db: d.db, tracker: d.tracker, hub: hub, limits: limits, region: d.region}
+	f := &boardFeed{db: d.db, tracker: d.tracker, hub: hub, limits: limits, region: d.cfg.Region}
 	f.today = &screenpop.Today{Line: f.line, Zone: time.Local, ServiceLevel: limits.ServiceLevelTime}
 	d.tracker.Observe(f.today) // before the tracker runs
 	wb := web.NewWallboard(d.db, f.board, d.log)

@@ -36,12 +36,23 @@ type fakeSummary struct {
 // remembers the range.
 type fakeReports struct {
 	from, to time.Time
+	sl       time.Duration
 	err      error
 }
 
-func (f *fakeReports) Summary(_ context.Context, from, to time.Time) (fakeSummary, error) {
-	f.from, f.to = from, to
+func (f *fakeReports) Summary(_ context.Context, from, to time.Time, sl time.Duration) (fakeSummary, error) {
+	f.from, f.to, f.sl = from, to, sl
 	return fakeSummary{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Total: 42}, f.err
+}
+
+// Table gives one table, "sources": a source with a figure that does
+// not exist (nil) and one whose name a spreadsheet would run.
+func (s fakeSummary) Table(name string) ([]string, [][]any, bool) {
+	if name != "sources" {
+		return nil, nil, false
+	}
+	return []string{"source", "total", "avg_wait_seconds", "service_level"},
+		[][]any{{"Авито", s.Total, nil, 0.25}, {"=HYPERLINK()", 1, 12.5, 1.0}}, true
 }
 
 var reportsZone = time.FixedZone("MSK", 3*60*60)
@@ -58,7 +69,7 @@ func newReportsServer(t *testing.T, reports *fakeReports) *httptest.Server {
 	hub := screenpop.NewHub(0, 0)
 	s := New(hub, operators, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.Handle("GET /api/reports/summary", RequireStaff(staff, screenpop.RoleAnalyst,
-		ReportsSummary(reports, reportsZone, now, slog.New(slog.NewTextHandler(io.Discard, nil)))))
+		ReportsSummary(reports, []string{"sources"}, 15*time.Second, reportsZone, now, slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	s.Handle("GET /reports", ReportsPage())
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() { hub.Close(); srv.Close() })
@@ -114,6 +125,9 @@ func TestReportsSummaryAPI(t *testing.T) {
 				}
 				return
 			}
+			if reports.sl != 15*time.Second {
+				t.Errorf("the store was asked for a service level of %v, want the configured 15s", reports.sl)
+			}
 			if !reports.from.Equal(tc.from) || !reports.to.Equal(tc.to) || reports.from.Location() != reportsZone {
 				t.Errorf("the store was asked for %s to %s, want %s to %s", reports.from, reports.to, tc.from, tc.to)
 			}
@@ -124,6 +138,33 @@ func TestReportsSummaryAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestReportsSummaryCSVIsATableASpreadsheetOpens(t *testing.T) {
+	srv := newReportsServer(t, &fakeReports{})
+	get := func(query string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/reports/summary?"+query, nil)
+		req.Header.Set("Authorization", "Bearer analyst-tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+	code, body, h := get("from=2025-03-10&to=2025-03-11&format=csv&table=sources&sep=semicolon")
+	want := "\uFEFFsource;total;avg_wait_seconds;service_level\r\nАвито;42;;0,25\r\n'=HYPERLINK();1;12,5;1\r\n"
+	if code != 200 || body != want {
+		t.Errorf("got %d\n%q\nwant\n%q", code, body, want)
+	}
+	if cd := h.Get("Content-Disposition"); cd != `attachment; filename="report-sources-2025-03-10_2025-03-11.csv"` {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	code, body, _ = get("format=csv&table=hours")
+	if code != 400 || !strings.Contains(body, `table=\"hours\": want one of sources`) {
+		t.Errorf("an unknown table: got %d %s, want 400 naming the tables", code, body)
 	}
 }
 

@@ -27,6 +27,18 @@ const TEXT = {
     answerRate: "Доля отвеченных", ringAvg: "Звонок до ответа, среднее", talkAvg: "Разговор, среднее",
     chartLabel: "{title}: график; те же числа в таблице ниже.",
     noCalls: "За эти дни входящих звонков нет.",
+    serviceLevel: "Уровень сервиса: ответ за {n} с", distinctCallers: "Разных номеров", newNumbers: "Новых номеров",
+    callbackMedian: "Перезвон пропущенным, медиана", neverCalledBack: "Пропущенным не перезвонили",
+    previous: "прошлый период: {v}", none: "—",
+    comparison: "Сравнение с прошлым периодом", figure: "Показатель", thisPeriod: "{from} — {to}", change: "Изменение",
+    purposes: "Цели звонков по источникам", purposesNone: "Операторы не отметили цель ни одного звонка этих дней.",
+    purposeCalls: "{n} ({p})",
+    callbacks: "Перезвоны пропущенным", missedWithNumber: "Пропущено (с номером)", calledBack: "Перезвонили",
+    within1h: "За час", within1d: "За сутки", never: "Не перезвонили", median: "Медиана",
+    operatorsNote: "Доля отвеченных — из звонков, которые оператор мог взять: звонок, который при одновременном вызове взял коллега, ему не в минус.",
+    callsRang: "Звонков поступило", takenByColleague: "Взял коллега", missedCalls: "Пропустил", rings: "Вызовов телефона",
+    purpose_service_booking: "Запись на сервис", purpose_sales: "Покупка автомобиля", purpose_parts: "Запчасти",
+    purpose_complaint: "Жалоба", purpose_other: "Другое",
   },
   en: {
     title: "Reports", signin: "Sign in", logout: "Sign out", token: "Analyst token",
@@ -50,6 +62,18 @@ const TEXT = {
     answerRate: "Answer rate", ringAvg: "Ringing before answer, average", talkAvg: "Talk, average",
     chartLabel: "{title}: chart; the same numbers are in the table below.",
     noCalls: "No inbound calls on these days.",
+    serviceLevel: "Service level: answered within {n} s", distinctCallers: "Distinct callers", newNumbers: "New numbers",
+    callbackMedian: "Missed callers called back, median", neverCalledBack: "Missed callers never called back",
+    previous: "previous period: {v}", none: "—",
+    comparison: "Against the previous period", figure: "Figure", thisPeriod: "{from} to {to}", change: "Change",
+    purposes: "Call purposes by source", purposesNone: "Operators noted no purpose on any call of these days.",
+    purposeCalls: "{n} ({p})",
+    callbacks: "Calling missed callers back", missedWithNumber: "Missed (with a number)", calledBack: "Called back",
+    within1h: "Within an hour", within1d: "Within a day", never: "Never", median: "Median",
+    operatorsNote: "Answer rate is of the calls the operator could take: a call a colleague took while both phones rang does not count against them.",
+    callsRang: "Calls that rang", takenByColleague: "Taken by a colleague", missedCalls: "Missed", rings: "Rings",
+    purpose_service_booking: "Service booking", purpose_sales: "Car purchase", purpose_parts: "Parts",
+    purpose_complaint: "Complaint", purpose_other: "Other",
   },
 };
 
@@ -85,6 +109,17 @@ const int = (n) => new Intl.NumberFormat(lang).format(n);
 const pct = (r) => new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Math.round(r * 1000) / 10) + "%";
 const secs = (s) => t("seconds", { n: new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(s) });
 const sourceName = (s) => s || t("noSource");
+// A figure over nothing (the wait of a day nobody was answered on) is
+// shown empty, never as 0.
+const maybe = (n, text) => (n ? text : t("none"));
+const purposeName = (p) => (TEXT[lang]["purpose_" + p] ? t("purpose_" + p) : p);
+// A duration in seconds as the callbacks read: "45 s", "12 min", "3.5 h".
+const dur = (s) => {
+  const f = (v) => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(v);
+  if (s < 120) return secs(s);
+  if (s < 7200) return f(s / 60) + (lang === "ru" ? " мин" : " min");
+  return f(s / 3600) + (lang === "ru" ? " ч" : " h");
+};
 // A day of the API (2006-01-02) as a short label: "10.03", "Mar 10".
 const dayLabel = (d) => new Date(d + "T00:00:00Z").toLocaleDateString(lang, { timeZone: "UTC", day: "2-digit", month: lang === "ru" ? "2-digit" : "short" });
 const dayLong = (d) => new Date(d + "T00:00:00Z").toLocaleDateString(lang, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric" });
@@ -198,6 +233,20 @@ function exportLink(s, source) {
   return "/api/calls?" + q;
 }
 
+// tableLink is the summary's table as CSV
+// (GET /api/reports/summary?format=csv&table=...).
+function tableLink(s, table) {
+  const q = new URLSearchParams({ format: "csv", table, from: s.from, to: s.to });
+  if (lang === "ru") q.set("sep", "semicolon");
+  q.set("token", state.token);
+  const a = document.createElement("a");
+  a.href = "/api/reports/summary?" + q;
+  a.textContent = t("export");
+  a.className = "export";
+  a.dataset.table = table;
+  return a;
+}
+
 function chart(id, config) {
   if (state.charts[id]) state.charts[id].destroy();
   const canvas = document.getElementById(id);
@@ -213,31 +262,161 @@ function render() {
   $("#figures").hidden = false;
   $("#period").textContent = t("period", { from: dayLong(s.from), to: dayLong(s.to), offset: s.utc_offset });
   $("#export").href = exportLink(s);
+  const slHead = t("serviceLevel", { n: s.service_level.threshold_seconds });
+  $("#h-sources-sl").textContent = slHead;
+  $("#h-wait-sl").textContent = slHead;
   renderTotals(s);
+  renderComparison(s);
   renderSources(s);
+  renderPurposes(s);
+  renderCallbacks(s);
   renderOutcomes(s);
   renderHours(s);
   renderWait(s);
   renderOperators(s);
+  document.querySelectorAll("[data-csv]").forEach((el) => el.replaceChildren(tableLink(s, el.dataset.csv)));
+}
+
+// The headline figures, this period's and the previous one's: [key,
+// label, this, previous, kind] with kind saying how to show them, and
+// null for a figure over nothing (no calls, nobody called back).
+function headline(s) {
+  const p = s.previous;
+  const over = (n, v) => (n ? v : null);
+  const sl = (x) => over(x.service_level.calls, x.service_level.rate);
+  return [
+    ["calls", t("calls"), s.totals.total, p.totals.total, "int"],
+    ["answered", t("answered"), s.totals.answered, p.totals.answered, "int"],
+    ["lost", t("lost"), s.totals.lost, p.totals.lost, "int"],
+    ["lostShare", t("lostShare"), over(s.totals.total, s.totals.lost_rate), over(p.totals.total, p.totals.lost_rate), "pct"],
+    ["serviceLevel", t("serviceLevel", { n: s.service_level.threshold_seconds }), sl(s), sl(p), "pct"],
+    ["distinctCallers", t("distinctCallers"), s.callers.distinct, p.callers.distinct, "int"],
+    ["newNumbers", t("newNumbers"), s.callers.new, p.callers.new, "int"],
+    ["waitAvg", t("waitAvg"), over(s.wait.answered, s.wait.avg_seconds), over(p.wait.answered, p.wait.avg_seconds), "secs"],
+    ["callbackMedian", t("callbackMedian"), over(s.callbacks.called_back, s.callbacks.median_seconds),
+      over(p.callbacks.called_back, p.callbacks.median_seconds), "dur"],
+    ["neverCalledBack", t("neverCalledBack"), over(s.callbacks.missed, s.callbacks.never_share),
+      over(p.callbacks.missed, p.callbacks.never_share), "pct"],
+    ...uniquePurposes(s.purposes, p.purposes).map((name) => {
+      const n = (l) => (l.find((x) => x.purpose === name) || { calls: 0 }).calls;
+      return ["purpose_" + name, purposeName(name), n(s.purposes), n(p.purposes), "int"];
+    }),
+  ];
+}
+
+function uniquePurposes(...lists) {
+  const out = [];
+  for (const l of lists) for (const x of l) if (!out.includes(x.purpose)) out.push(x.purpose);
+  return out;
+}
+
+// show formats a headline figure.
+function show(v, kind) {
+  if (v === null) return t("none");
+  return { int, pct, secs, dur }[kind](v);
 }
 
 function renderTotals(s) {
+  const p = s.previous;
+  const sl = s.service_level, psl = p.service_level;
   const tiles = [
-    ["calls", int(s.totals.total)],
-    ["answered", int(s.totals.answered) + " · " + pct(s.shares.answered)],
-    ["lost", int(s.totals.lost) + " · " + pct(s.totals.lost_rate)],
-    ["newCallers", int(s.totals.new_callers)],
-    ["waitAvg", secs(s.wait.avg_seconds)],
-    ["waitP90", secs(s.wait.p90_seconds)],
+    ["calls", t("calls"), int(s.totals.total), int(p.totals.total)],
+    ["answered", t("answered"), int(s.totals.answered) + " · " + maybe(s.totals.total, pct(s.shares.answered)), int(p.totals.answered)],
+    ["lost", t("lost"), int(s.totals.lost) + " · " + maybe(s.totals.total, pct(s.totals.lost_rate)),
+      int(p.totals.lost) + " · " + maybe(p.totals.total, pct(p.totals.lost_rate))],
+    ["serviceLevel", t("serviceLevel", { n: sl.threshold_seconds }), maybe(sl.calls, pct(sl.rate)), maybe(psl.calls, pct(psl.rate))],
+    ["distinctCallers", t("distinctCallers"), int(s.callers.distinct), int(p.callers.distinct)],
+    ["newNumbers", t("newNumbers"), int(s.callers.new), int(p.callers.new)],
+    ["waitAvg", t("waitAvg"), maybe(s.wait.answered, secs(s.wait.avg_seconds)), maybe(p.wait.answered, secs(p.wait.avg_seconds))],
+    ["waitP90", t("waitP90"), maybe(s.wait.answered, secs(s.wait.p90_seconds)), maybe(p.wait.answered, secs(p.wait.p90_seconds))],
+    ["callbackMedian", t("callbackMedian"), maybe(s.callbacks.called_back, dur(s.callbacks.median_seconds)),
+      maybe(p.callbacks.called_back, dur(p.callbacks.median_seconds))],
+    ["neverCalledBack", t("neverCalledBack"), int(s.callbacks.never) + " · " + maybe(s.callbacks.missed, pct(s.callbacks.never_share)),
+      int(p.callbacks.never) + " · " + maybe(p.callbacks.missed, pct(p.callbacks.never_share))],
   ];
-  $("#totals").replaceChildren(...tiles.flatMap(([key, value]) => {
+  $("#totals").replaceChildren(...tiles.map(([key, label, value, prev]) => {
     const div = document.createElement("div");
     div.dataset.tile = key;
-    const dt = document.createElement("dt"); dt.textContent = t(key);
+    const dt = document.createElement("dt"); dt.textContent = label;
     const dd = document.createElement("dd"); dd.textContent = value;
-    div.append(dt, dd);
-    return [div];
+    const was = document.createElement("small"); was.className = "prev"; was.textContent = t("previous", { v: prev });
+    div.append(dt, dd, was);
+    return div;
   }));
+}
+
+// renderComparison tabulates the headline figures against the previous
+// period's, with the change in percent where both have a figure.
+function renderComparison(s) {
+  $("#h-comparison-this").textContent = t("thisPeriod", { from: dayLabel(s.from), to: dayLabel(s.to) });
+  $("#h-comparison-prev").textContent = t("thisPeriod", { from: dayLabel(s.previous.from), to: dayLabel(s.previous.to) });
+  fill("#table-comparison", headline(s).map(([key, label, a, b, kind]) => {
+    let change = t("none");
+    if (a === null || b === null) {
+      // Nothing to compare.
+    } else if (kind === "pct") {
+      // Shares change by percentage points.
+      const d = Math.round((a - b) * 1000) / 10;
+      change = (d > 0 ? "+" : "") + new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(d) + (lang === "ru" ? " п.п." : " pp");
+    } else if (b) {
+      const d = Math.round((a - b) / b * 1000) / 10;
+      change = (d > 0 ? "+" : "") + new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(d) + "%";
+    }
+    return row([label, show(a, kind), show(b, kind), change], { figure: key });
+  }));
+}
+
+// renderPurposes: what the calls of each source became, by the purpose
+// operators noted (service bookings, sales...), as counts and shares of
+// the source's calls.
+function renderPurposes(s) {
+  const names = uniquePurposes(s.purposes);
+  const srcs = s.sources.filter((src) => src.purposes.length);
+  $("#purposes-none").hidden = names.length > 0;
+  chart("chart-purposes", {
+    type: "bar",
+    data: {
+      labels: srcs.map((src) => sourceName(src.source)),
+      datasets: names.map((name, i) => ({
+        label: purposeName(name), backgroundColor: PALETTE[i % PALETTE.length],
+        data: srcs.map((src) => (src.purposes.find((x) => x.purpose === name) || { calls: 0 }).calls),
+      })),
+    },
+    options: {
+      indexAxis: "y",
+      scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
+  document.getElementById("chart-purposes").parentElement.style.height = Math.max(160, 90 + 40 * srcs.length) + "px";
+  const head = document.createElement("tr");
+  for (const text of [t("source"), t("calls"), ...names.map(purposeName)]) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = text;
+    head.append(th);
+  }
+  $("#table-purposes thead").replaceChildren(head);
+  fill("#table-purposes", s.sources.map((src) => row([sourceName(src.source), int(src.total), ...names.map((name) => {
+    const x = src.purposes.find((p) => p.purpose === name);
+    return x ? t("purposeCalls", { n: int(x.calls), p: pct(x.share) }) : "0";
+  })], { source: src.source })));
+}
+
+function callbackCells(c) {
+  return [int(c.missed), int(c.called_back), maybe(c.called_back, dur(c.median_seconds)),
+    int(c.within_1h) + " · " + maybe(c.missed, pct(c.within_1h_share)),
+    int(c.within_1d) + " · " + maybe(c.missed, pct(c.within_1d_share)),
+    int(c.never) + " · " + maybe(c.missed, pct(c.never_share))];
+}
+
+// renderCallbacks: how soon the missed callers were called back, by
+// source and in all.
+function renderCallbacks(s) {
+  fill("#table-callbacks", [
+    ...s.sources.filter((src) => src.callbacks.missed).map((src) => row([sourceName(src.source), ...callbackCells(src.callbacks)], { source: src.source })),
+    row([t("total"), ...callbackCells(s.callbacks)], { source: "*" }),
+  ]);
 }
 
 function renderSources(s) {
@@ -258,7 +437,8 @@ function renderSources(s) {
     const a = document.createElement("a");
     if (src.source) { a.href = exportLink(s, src.source); a.textContent = t("export"); }
     return row([sourceName(src.source), int(src.total), int(src.answered), int(src.missed), int(src.abandoned),
-      int(src.busy), int(src.failed), pct(src.lost_rate), int(src.new_callers), a], { source: src.source });
+      int(src.busy), int(src.failed), pct(src.lost_rate), int(src.new_callers), int(src.callers.distinct),
+      maybe(src.service_level.calls, pct(src.service_level.rate)), a], { source: src.source });
   }));
   // The chart's table: a row per day, a column per source, and the day's total.
   const head = document.createElement("tr");
@@ -312,8 +492,9 @@ function renderWait(s) {
     data: {
       labels: s.days.map((d) => dayLabel(d.date)),
       datasets: [
-        { label: t("waitAvg"), data: s.days.map((d) => d.wait.avg_seconds), borderColor: "#0b5cad", backgroundColor: "#0b5cad" },
-        { label: t("waitP90"), data: s.days.map((d) => d.wait.p90_seconds), borderColor: "#d97706", backgroundColor: "#d97706" },
+        // A day nobody was answered on has no wait: a gap, not a 0.
+        { label: t("waitAvg"), data: s.days.map((d) => (d.wait.answered ? d.wait.avg_seconds : null)), borderColor: "#0b5cad", backgroundColor: "#0b5cad" },
+        { label: t("waitP90"), data: s.days.map((d) => (d.wait.answered ? d.wait.p90_seconds : null)), borderColor: "#d97706", backgroundColor: "#d97706" },
       ],
     },
     options: {
@@ -322,7 +503,8 @@ function renderWait(s) {
     },
   });
   fill("#table-wait", s.days.map((d) =>
-    row([dayCell(d.date), int(d.wait.answered), secs(d.wait.avg_seconds), secs(d.wait.p90_seconds)], { date: d.date })));
+    row([dayCell(d.date), int(d.wait.answered), maybe(d.wait.answered, secs(d.wait.avg_seconds)),
+      maybe(d.wait.answered, secs(d.wait.p90_seconds)), maybe(d.service_level.calls, pct(d.service_level.rate))], { date: d.date })));
 }
 
 function renderOperators(s) {
@@ -331,18 +513,19 @@ function renderOperators(s) {
     data: {
       labels: s.operators.map(operatorName),
       datasets: [
-        { label: t("offered"), data: s.operators.map((o) => o.offered), backgroundColor: "#0b5cad" },
-        { label: t("answered"), data: s.operators.map((o) => o.answered), backgroundColor: "#1a7f37" },
-        { label: t("noAnswer"), data: s.operators.map((o) => o.no_answer), backgroundColor: "#c4272b" },
+        { label: t("answered"), data: s.operators.map((o) => o.calls_answered), backgroundColor: "#1a7f37" },
+        { label: t("missedCalls"), data: s.operators.map((o) => o.missed_calls), backgroundColor: "#c4272b" },
+        { label: t("takenByColleague"), data: s.operators.map((o) => o.taken_by_colleague), backgroundColor: "#9aa3b5" },
       ],
     },
-    options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } },
   });
   // The chart grows with the operators, so each keeps a readable bar.
   document.getElementById("chart-operators").parentElement.style.height = Math.max(220, 60 + 42 * s.operators.length) + "px";
   fill("#table-operators", s.operators.map((o) =>
-    row([operatorName(o), int(o.offered), int(o.answered), int(o.no_answer), pct(o.answer_rate),
-      secs(o.ring_avg_seconds), secs(o.talk_avg_seconds)], { operator: o.operator })));
+    row([operatorName(o), int(o.calls), int(o.calls_answered), int(o.taken_by_colleague), int(o.missed_calls),
+      maybe(o.calls_answered + o.missed_calls, pct(o.answer_rate)), int(o.offered),
+      maybe(o.answered, secs(o.ring_avg_seconds)), maybe(o.answered, secs(o.talk_avg_seconds))], { operator: o.operator })));
 }
 
 // ---- signing in ----
