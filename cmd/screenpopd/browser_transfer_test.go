@@ -12,7 +12,7 @@ import (
 
 // TestBrowserPopsAnAttendedTransferOnTheTargetsPage: 101 answers Иван,
 // consults 102 and completes the transfer; 102's phone never rang for the
-// call, yet 102's page pops it, with Иван's card, as transferred from 101.
+// call, yet 102's page pops it, with Иван's card, as transferred from 101, by name (Анна Смирнова).
 func TestBrowserPopsAnAttendedTransferOnTheTargetsPage(t *testing.T) {
 	sim, d, keys := simDaemon(t, 4)
 	ctx := openOperatorPage(t, d, keys["102"])
@@ -25,7 +25,7 @@ func TestBrowserPopsAnAttendedTransferOnTheTargetsPage(t *testing.T) {
 	step, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="active"] .greeting`, "Иван Петрович"),
-		waitText(`.call[data-state="active"] .state`, "Transferred from 101")); err != nil {
+		waitText(`.call[data-state="active"] .state`, "Transferred from Анна Смирнова")); err != nil {
 		t.Fatalf("102's page did not pop the call transferred to them: %v\n%s", err, pageHTML(ctx))
 	}
 }
