@@ -1,8 +1,9 @@
-package main
+package continuity_test
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
@@ -30,7 +31,7 @@ const simPassword = "pw"
 func continuitySim(t *testing.T) (*arisim.Sim, string) {
 	t.Helper()
 	s := arisim.New(arisim.Config{Username: "screenpop", Password: simPassword, ChannelVars: true, Speed: 1,
-		Operators: []string{"101", "102", "103", "104", "105", "106"}}, discardLogger())
+		Operators: []string{"101", "102", "103", "104", "105", "106"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	url, err := s.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func runTracked(t *testing.T, ctx context.Context, cfg ari.Config) *tracked {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	d := &tracked{metrics: ari.NewMetrics(nil), log: &recordLog{}, rings: &ringLog{rung: map[string]map[string]bool{}}}
-	raw, events := make(chan screenpop.Event, eventQueue), make(chan screenpop.Event, eventQueue)
+	raw, events := make(chan screenpop.Event, 1<<14), make(chan screenpop.Event, 1<<14) // as deep as the daemon's queue
 	in := ari.NewIntake(ari.NewDecoder("FROM_DID"), raw, d.metrics, quiet)
 	c, err := ari.NewClient(cfg, in, d.metrics, quiet)
 	if err != nil {

@@ -1,9 +1,10 @@
-package main
+package continuity_test
 
 import (
 	"context"
 	"database/sql"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -95,8 +96,8 @@ func (c *child) stop(sig syscall.Signal) {
 			c.failures++
 			c.t.Errorf("the daemon exited with %v after SIGTERM", err)
 		}
-	case <-time.After(shutdownBound + 15*time.Second):
-		c.t.Fatalf("the daemon did not exit within %s of %s", shutdownBound+15*time.Second, sig)
+	case <-time.After(stopWait):
+		c.t.Fatalf("the daemon did not exit within %s of %s", stopWait, sig)
 	}
 	c.cmd = nil
 }
@@ -137,7 +138,8 @@ func (c *child) stored() []screenpop.Call {
 func buildDaemon(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "screenpopd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	// The daemon is the parent folder's package, cmd/screenpopd.
+	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
 	if err != nil {
 		t.Fatalf("build the daemon: %v\n%s", err, out)
 	}
@@ -232,3 +234,18 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 		})
 	}
 }
+
+// freePort is a loopback address no one listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// stopWait is how long a stopped daemon may take to exit: its own
+// shutdown bound (15 s) and room for a loaded machine.
+const stopWait = 30 * time.Second

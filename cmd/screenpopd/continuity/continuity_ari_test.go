@@ -1,4 +1,4 @@
-package main
+package continuity_test
 
 import (
 	"context"
