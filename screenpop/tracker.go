@@ -67,6 +67,9 @@ type Tracker struct {
 	// the call's first event: the pop latency, for metrics. Set it before
 	// Run.
 	RingNotified func(sinceFirstEvent time.Duration)
+	// Resynced, if set, is told what each resync found, for the admin's
+	// log. Set it before Run.
+	Resynced func(ResyncCounts)
 
 	cfg      TrackerConfig
 	inbound  map[string]bool

@@ -101,6 +101,20 @@ func TestTrackerResyncRebuildsWhatTheDropHid(t *testing.T) {
 			t.Errorf("close %q gaps %v: want %q, and end, answer (it may have been answered) and offers flagged", c.CloseReason, c.Gaps, CloseDisconnected)
 		}
 	})
+	t.Run("the resync says what it found: calls ended unseen, calls first seen, calls in progress", func(t *testing.T) {
+		tr, _, _ := newTestTracker()
+		var got []ResyncCounts
+		tr.Resynced = func(n ResyncCounts) { got = append(got, n) }
+		gone := p.trunk("c7", "+79161234567", "74951112233")
+		feed(tr, one(created(gone, p.at(0))), ring(gone, p.phone(gone, "101"), p.at(0.1)))
+		fresh := p.trunk("c8", "+79035550101", "74951112233")
+		tr.Handle(resyncEv(p.at(5), fresh, state(p.phone(fresh, "102"), "Ringing")))
+		want := []ResyncCounts{{Channels: 2, Ended: 1, FirstSeen: 1, Open: 1}}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("resync counts (-want +got):\n%s", d)
+		}
+		tr.Close(CloseEndOfInput)
+	})
 	t.Run("a call answered before the drop and talking after it is exact", func(t *testing.T) {
 		tr, log, _ := newTestTracker()
 		trunk := p.trunk("c5", "+79161234567", "74951112233")

@@ -23,9 +23,18 @@ import (
 // Wait and talk are never measured from the resync without one of these.
 func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at time.Time) {
 	t.cont.batch = true
+	counts := ResyncCounts{Channels: len(channels)}
 	defer func() {
 		t.cont.batch = false
 		t.cont.urgent = true
+		for _, c := range t.calls {
+			if !c.ended {
+				counts.Open++
+			}
+		}
+		if t.Resynced != nil {
+			t.Resynced(counts)
+		}
 	}()
 	reason, endAt := CloseDisconnected, at
 	if !t.cont.restoredAt.IsZero() {
@@ -47,6 +56,9 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 	slices.SortFunc(open, func(a, b *call) int { return a.rec.StartedAt.Compare(b.rec.StartedAt) })
 	for _, c := range open {
 		t.legsGone(c, present, reason, endAt)
+		if c.ended {
+			counts.Ended++
+		}
 	}
 	t.forgetGone(present)
 	t.rebuildBridges(present, bridges)
@@ -71,6 +83,7 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 		c.resynced = true
 		addGap(c, GapStart)
 		addGap(c, GapOffers)
+		counts.FirstSeen++
 	}
 	for _, ch := range sorted {
 		if l := t.legs[ch.ID]; l != nil {
@@ -89,6 +102,13 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 			t.phoneFound(c, l, at)
 		}
 	}
+}
+
+// ResyncCounts is what a resync found: Asterisk's channels, the calls in
+// progress that had ended while the daemon was not listening, those it
+// saw for the first time, and the calls in progress after it.
+type ResyncCounts struct {
+	Channels, Ended, FirstSeen, Open int
 }
 
 // legsGone ends the legs of c that Asterisk no longer has: they ended

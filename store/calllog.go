@@ -25,7 +25,7 @@ const callBatch = 500
 const callColumns = `call_id, caller, caller_e164, caller_name, withheld, did, status,
 	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
 	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-	source, campaign, caller_kind, gaps`
+	source, campaign, caller_kind, gaps, lookup_name`
 
 // dialect is what differs between the stores' SQL for a listing.
 type dialect struct {

@@ -43,7 +43,7 @@ func (p *Postgres) readCalls(ctx context.Context, f CallFilter, n int) ([]screen
 		err := row.Scan(&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &c.Status,
 			&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 			&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &c.Direction,
-			&c.Source, &c.Campaign, &c.CallerKind, &gaps)
+			&c.Source, &c.Campaign, &c.CallerKind, &gaps, &c.LookupName)
 		c.Gaps = gapList(gaps)
 		return c, err
 	})

@@ -53,7 +53,7 @@ func (s *SQLite) readCalls(ctx context.Context, f CallFilter, n int) ([]screenpo
 		if err := rows.Scan(&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &c.Status,
 			&offeredTo, &c.AnsweredBy, &talkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
 			&c.HangupCause, &c.HangupCauseText, &started, &answered, &ended, &c.CloseReason, &c.Direction,
-			&c.Source, &c.Campaign, &c.CallerKind, &gaps); err != nil {
+			&c.Source, &c.Campaign, &c.CallerKind, &gaps, &c.LookupName); err != nil {
 			return nil, err
 		}
 		if err := errors.Join(

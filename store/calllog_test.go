@@ -107,9 +107,11 @@ func seedCallLog(t *testing.T, s logStore) {
 	c5 := logCall("c5", "105", "", mar14(9, 40), screenpop.StatusFailed)
 	c6 := logCall("c6", "89161234567", "", mar14(9, 50), screenpop.StatusAnswered)
 	c6.Direction, c6.AnsweredBy, c6.TalkedTo = screenpop.Outbound, ptr("101"), []string{"101"}
+	c1 := logCall("c1", "89161234567", radioLine, mar14(9, 0), screenpop.StatusAnswered, "101", "102")
+	c1.CallerName, c1.LookupName = "MOSCOW", "Петров Иван" // the carrier's name, and screenpop's in Stasis
 	calls := []screenpop.Call{
 		logCall("c9", "+79990000002", radioLine, mar14(0, 0).Add(-time.Millisecond), screenpop.StatusMissed, "101"),
-		logCall("c1", "89161234567", radioLine, mar14(9, 0), screenpop.StatusAnswered, "101", "102"),
+		c1,
 		logCall("c2", maria, siteLine, mar14(9, 10), screenpop.StatusMissed, "102"),
 		logCall("c3", maria, radioLine, mar14(9, 20), screenpop.StatusAbandoned, "101", "102"),
 		c4, c5, c6,

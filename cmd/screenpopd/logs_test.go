@@ -75,6 +75,10 @@ func TestTheLogTellsAnAdminWhatHappensWithNumbersMasked(t *testing.T) {
 	if r := logs.waitRecord(t, "connected to ARI"); r["channels"] != 0.0 {
 		t.Errorf("the ARI connection is logged with %v channels at the resync, want 0: %v", r["channels"], r)
 	}
+	if r := logs.waitRecord(t, "resynced with Asterisk"); r["channels"] != 0.0 || r["calls_in_progress"] != 0.0 ||
+		r["calls_ended_unseen"] != 0.0 || r["calls_first_seen"] != 0.0 {
+		t.Errorf("the resync is logged as %v, want 0 channels and no calls", r)
+	}
 
 	page := dialPage(t, d, keys["101"])
 	defer page.Close()

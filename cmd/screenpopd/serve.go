@@ -255,6 +255,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	popper.LookupDone = func(d time.Duration, _ error) { lookups.Observe(d.Seconds()) }
 	tracker := screenpop.NewTracker(cfg.trackerConfig(), callLogs{writer, countCalls{calls}, logCalls{log}}, screenpop.Observers{stasis, popper})
 	keepTrackerState(tracker, cfg.DataDir, reg, log)
+	tracker.Resynced = func(n screenpop.ResyncCounts) {
+		log.Info("resynced with Asterisk", "channels", n.Channels, "calls_ended_unseen", n.Ended,
+			"calls_first_seen", n.FirstSeen, "calls_in_progress", n.Open)
+	}
 	var routes []web.Route
 	// The operators' API: notes and purposes, leads, complaints...
 	popper.Leads = db // before the tracker runs: an unknown caller's number becomes a lead

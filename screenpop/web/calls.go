@@ -425,7 +425,7 @@ func ParseCSVSep(s string) (rune, error) {
 var csvHeader = []string{"date", "time", "call_id", "direction", "caller", "caller_e164", "caller_name", "caller_kind",
 	"did", "source", "campaign", "status", "offered_to", "answered_by", "talked_to",
 	"ring_seconds", "wait_seconds", "talk_seconds", "hangup_cause", "hangup_cause_text",
-	"started_at", "answered_at", "ended_at", "close_reason", "gaps"}
+	"started_at", "answered_at", "ended_at", "close_reason", "gaps", "lookup_name"}
 
 // CallsCSV writes calls as a CSV file that spreadsheets open as it is:
 //
@@ -474,7 +474,7 @@ func (c *CallsCSV) Write(call screenpop.Call) error {
 		c.seconds(call.RingSeconds), c.seconds(call.WaitSeconds), c.seconds(call.TalkSeconds),
 		strconv.Itoa(call.HangupCause), call.HangupCauseText,
 		c.instant(&call.StartedAt), c.instant(call.AnsweredAt), c.instant(&call.EndedAt), call.CloseReason,
-		joinGaps(call.Gaps),
+		joinGaps(call.Gaps), call.LookupName,
 	}
 	for i, s := range row {
 		row[i] = inert(s)

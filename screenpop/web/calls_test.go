@@ -313,7 +313,7 @@ func csvCalls() []screenpop.Call {
 	answered, e164 := started.Add(6500*time.Millisecond), "+79161234567"
 	return []screenpop.Call{
 		{ID: "1773469613.1", Direction: screenpop.Inbound, Caller: "89161234567", CallerE164: &e164,
-			CallerName: `Петров, Иван "Ваня"`, CallerKind: screenpop.KindClient, DID: "74951112233",
+			CallerName: `Петров, Иван "Ваня"`, LookupName: "Иван Петрович", CallerKind: screenpop.KindClient, DID: "74951112233",
 			Source: "Радио «Европа Плюс»", Campaign: "Весна, 2026", Status: screenpop.StatusAnswered,
 			OfferedTo: []string{"101", "102"}, AnsweredBy: ptrTo("101"), TalkedTo: []string{"101", "103"},
 			RingSeconds: 4.25, WaitSeconds: 6.5, TalkSeconds: 182.125, HangupCause: 16, HangupCauseText: "Normal Clearing",
@@ -391,7 +391,7 @@ func TestCallsAPIExportsACSVASpreadsheetOpens(t *testing.T) {
 				"ring_seconds": "4.25", "wait_seconds": "6.5", "talk_seconds": "182.125", "hangup_cause": "16",
 				"hangup_cause_text": "Normal Clearing", "started_at": "2026-03-14T09:26:53.589+03:00",
 				"answered_at": "2026-03-14T09:27:00.089+03:00", "ended_at": "2026-03-14T09:30:02.214+03:00", "close_reason": "",
-				"gaps": "",
+				"gaps": "", "lookup_name": "Иван Петрович",
 			}
 			if diff := cmp.Diff(want, rows[0]); diff != "" {
 				t.Errorf("the answered call's row (-want +got):\n%s", diff)
