@@ -141,7 +141,10 @@ func (p *Popper) lookup(callID string, st *popState, gen uint64, first bool) {
 	start := time.Now()
 	recs, err := p.dir.LookupPhone(ctx, num.E164)
 	if p.LookupDone != nil && first {
-		p.LookupDone(time.Since(start), err)
+		// Told once the card is set (deferred calls run last first): a
+		// lookup counted done is one whose card the pages and the access
+		// rules already have.
+		defer p.LookupDone(time.Since(start), err)
 	}
 	var card Card
 	switch {

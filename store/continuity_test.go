@@ -272,7 +272,7 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			t.Parallel()
 			s := openMigrated(t, b).(interface {
 				callStore
-				Summary(ctx context.Context, from, to time.Time) (Summary, error)
+				Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error)
 			})
 			exact := answeredCall("1700000970.1") // waited 6.5 s; bob rang 4.2 s and talked 182.125 s
 			answer := answeredCall("1700000970.2")
@@ -284,7 +284,7 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 				t.Fatal(err)
 			}
 			day := time.Date(t0.Year(), t0.Month(), t0.Day(), 0, 0, 0, 0, time.UTC)
-			got, err := s.Summary(context.Background(), day, day.AddDate(0, 0, 1))
+			got, err := s.Summary(context.Background(), day, day.AddDate(0, 0, 1), 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,6 +300,9 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			if got.Totals.Answered != 3 || got.Wait.Answered != 2 || !near(got.Wait.AvgSeconds, 7.5) {
 				t.Errorf("answered %d, wait over %d calls avg %v; want all 3 counted, the wait over the 2 whose start and answer were seen, 7.5 s",
 					got.Totals.Answered, got.Wait.Answered, got.Wait.AvgSeconds)
+			}
+			if sl := got.ServiceLevel; sl.Calls != 2 || sl.Within != 2 || sl.Uncertain != 1 {
+				t.Errorf("service level %+v; want the 2 calls whose wait was seen, both within 20 s, and the one answered unseen apart", sl)
 			}
 			if bob.Answered != 3 || !near(bob.RingAvgSeconds, 4.2) || !near(bob.TalkAvgSeconds, 182.1) {
 				t.Errorf("bob %+v; want 3 answered, ring 4.2 s (without the unseen answer), talk 182.1 s (the exact call only)", bob)

@@ -140,11 +140,21 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(sel))
-	if err != nil {
-		t.Fatalf("read %s: %v", sel, err)
+	// A page that renders again (the wallboard, every second) can replace
+	// the node between finding it and reading it: read it again.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err == nil {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("read %s: %v", sel, err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return s
 }
 
 func pageHTML(ctx context.Context) string {

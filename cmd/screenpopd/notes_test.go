@@ -64,6 +64,9 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 	ws := ast.nextConn(t)
 	d.waitReady(t, http.StatusOK)
 	send(t, ws, lines[:answered])
+	// The call's card is on 101's page (and so Иван is on their call)
+	// once its lookup is done.
+	d.waitMetricSum(t, "screenpop_lookup_seconds_count", 1)
 
 	note := map[string]any{"purpose": "sales", "note": "Хочет Sportage", "client_id": seeded[0].ID}
 	if code, msg := post(t, d, "", "/api/calls/call-answered/note", note); code != http.StatusUnauthorized {
