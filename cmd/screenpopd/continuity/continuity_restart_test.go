@@ -34,7 +34,12 @@ type child struct {
 func newChild(t *testing.T, bin, ariURL string) *child {
 	dir := t.TempDir()
 	c := &child{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), http: freePort(t), logPath: filepath.Join(dir, "daemon.log")}
-	c.args = []string{"serve", "--ari-url", ariURL, "--ari-password", simPassword, "--ari-reconnect-min", "50ms", "--ari-reconnect-max", "500ms",
+	// A config of its own, empty: never the machine's installed one.
+	config := filepath.Join(dir, "screenpop.yaml")
+	if err := os.WriteFile(config, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.args = []string{"serve", "--config", config, "--ari-url", ariURL, "--ari-password", simPassword, "--ari-reconnect-min", "50ms", "--ari-reconnect-max", "500ms",
 		"--store-data-dir", c.dataDir, "--http-listen", c.http, "--inbound-contexts", "from-trunk",
 		"--operator-endpoints", "Local/{ext}@phones", "--log-format", "json", "--log-level", "info"}
 	t.Cleanup(func() {
