@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -63,7 +64,12 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 	d.start(t)
 	ws := ast.nextConn(t)
 	d.waitReady(t, http.StatusOK)
+	page := openOperatorSocket(t, d, keys["101"])
+	nextPopMessage(t, page, screenpop.MsgSnapshot)
 	send(t, ws, lines[:answered])
+	// The daemon takes the events in their own time: 101 may note the
+	// call once it has reached them.
+	nextPopMessage(t, page, screenpop.MsgAnswered)
 
 	note := map[string]any{"purpose": "sales", "note": "Хочет Sportage", "client_id": seeded[0].ID}
 	if code, msg := post(t, d, "", "/api/calls/call-answered/note", note); code != http.StatusUnauthorized {
