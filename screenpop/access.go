@@ -1,6 +1,7 @@
 package screenpop
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -18,8 +19,10 @@ import (
 //     in as the caller hangs up);
 //   - complaints of clients on such a call's card.
 //
-// Access keeps that from the call notices and the pops' cards, in memory:
-// after a restart an operator reaches only the calls since.
+// Access keeps that from the call notices and the pops' cards, in memory.
+// After a restart the ledger knows only the calls since; for a client's
+// history it then asks the call log (Access.Log), so that an operator still
+// opens the clients of the calls in their shift list.
 
 // The bounds of Access.
 const (
@@ -36,6 +39,9 @@ const (
 // concurrent use: the tracker's goroutine tells it about calls, the API's
 // handlers ask.
 type Access struct {
+	// Log, if set before use, answers ClientReadable when the ledger does
+	// not know the client.
+	Log   ServedLog
 	mu    sync.Mutex
 	now   func() time.Time
 	calls map[string]*accessCall
@@ -158,9 +164,29 @@ func (a *Access) anyMine(op string, f func(c *accessCall) bool) bool {
 	return ok
 }
 
-// ClientReadable reports whether op may read the client's history.
-func (a *Access) ClientReadable(op string, clientID int64) bool {
-	return a.anyMine(op, func(c *accessCall) bool { return slices.Contains(c.clients, clientID) })
+// ServedLog is the call log as Access's memory across restarts.
+type ServedLog interface {
+	// ServedClient reports whether a call on one of the client's numbers
+	// that ended since since was offered to, answered by or talked to by
+	// operator.
+	ServedClient(ctx context.Context, operator string, clientID int64, since time.Time) (bool, error)
+}
+
+// ClientReadable reports whether op may read the client's history: a
+// client on a call in the ledger, or else one the call log says op served
+// within AccessWindow. An error is the call log's: it could not say.
+func (a *Access) ClientReadable(ctx context.Context, op string, clientID int64) (bool, error) {
+	if a.anyMine(op, func(c *accessCall) bool { return slices.Contains(c.clients, clientID) }) {
+		return true, nil
+	}
+	if a.Log == nil || op == "" {
+		return false, nil
+	}
+	ok, err := a.Log.ServedClient(ctx, op, clientID, a.now().Add(-AccessWindow))
+	if err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 // CallNotable reports whether op may note the call, and name clientID (0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -68,4 +69,41 @@ func (s *SQLite) ClientCalls(ctx context.Context, clientID int64, limit int) ([]
 		return nil, fmt.Errorf("read the calls of client %d: %w", clientID, err)
 	}
 	return calls, nil
+}
+
+// servedQuery says whether a call on one of the client's numbers ended
+// since a time, offered to, answered by or talked to by the operator. $1
+// the client, $2 the operator, $3 the time.
+func servedQuery(d dialect) string {
+	op := d.param(2)
+	return `SELECT EXISTS (SELECT 1 FROM calls
+WHERE caller_e164 IN (SELECT e164 FROM client_phones WHERE client_id = ` + d.param(1) + `)
+  AND ended_at >= ` + d.param(3) + `
+  AND (answered_by = ` + op + ` OR ` + d.holds("talked_to", op) + `
+       OR call_id IN (SELECT call_id FROM offers WHERE operator = ` + op + `)))`
+}
+
+var (
+	pgServedQuery     = servedQuery(pgDialect)
+	sqliteServedQuery = servedQuery(sqliteDialect)
+)
+
+// ServedClient reports whether the call log holds a call on one of the
+// client's numbers that ended since since and was offered to, answered by
+// or talked to by operator: screenpop.Access's memory across restarts.
+func (p *Postgres) ServedClient(ctx context.Context, operator string, clientID int64, since time.Time) (bool, error) {
+	var ok bool
+	if err := p.pool.QueryRow(ctx, pgServedQuery, clientID, operator, pgDialect.time(since)).Scan(&ok); err != nil {
+		return false, fmt.Errorf("read whether %s served client %d: %w", operator, clientID, err)
+	}
+	return ok, nil
+}
+
+// ServedClient: see Postgres.ServedClient.
+func (s *SQLite) ServedClient(ctx context.Context, operator string, clientID int64, since time.Time) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRowContext(ctx, sqliteServedQuery, clientID, operator, sqliteDialect.time(since)).Scan(&ok); err != nil {
+		return false, fmt.Errorf("read whether %s served client %d: %w", operator, clientID, err)
+	}
+	return ok, nil
 }

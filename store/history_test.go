@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -55,6 +56,61 @@ func TestClientCalls(t *testing.T) {
 			}
 			if none, err := s.ClientCalls(ctx, 999999, 10); err != nil || none == nil || len(none) != 0 {
 				t.Errorf("an unknown client gave %v, %v; want an empty list", none, err)
+			}
+		})
+	}
+}
+
+// shifted is the call moved to have ended ago before now.
+func shifted(c screenpop.Call, ago time.Duration) screenpop.Call {
+	d := time.Now().Add(-ago).Sub(c.EndedAt)
+	c.StartedAt, c.EndedAt = c.StartedAt.Add(d), c.EndedAt.Add(d)
+	if c.AnsweredAt != nil {
+		c.AnsweredAt = ptrTime(c.AnsweredAt.Add(d))
+	}
+	return c
+}
+
+// TestAFreshAccessOpensTheClientsTheCallLogSaysTheOperatorServed: after a
+// restart the ledger knows nothing; the call log says who was offered,
+// answered and talked to which client's call in the last 12 hours.
+func TestAFreshAccessOpensTheClientsTheCallLogSaysTheOperatorServed(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			s := openMigrated(t, b)
+			ctx := t.Context()
+			ids, err := s.(historyStore).ImportClients(ctx, []screenpop.ClientHistory{
+				{Client: screenpop.Client{LastName: "de Vries", FirstName: "Jan", Phones: []string{"+31612345678"}}},
+				{Client: screenpop.Client{LastName: "Смирнова", FirstName: "Мария", Phones: []string{maria}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Offered to alice, answered by bob, transferred to carol, an
+			// hour ago; Мария's call to bob ended 13 hours ago.
+			old := answeredCall("served-old")
+			old.Caller, old.CallerE164 = maria, ptr(maria)
+			save(t, s, shifted(answeredCall("served-1"), time.Hour), shifted(old, 13*time.Hour))
+
+			a := screenpop.NewAccess()
+			a.Log = s.(screenpop.ServedLog)
+			for _, tt := range []struct {
+				op     string
+				client int64
+				want   bool
+			}{
+				{"alice", ids[0], true}, {"bob", ids[0], true}, {"carol", ids[0], true},
+				{"dave", ids[0], false}, {"bob", ids[1], false}, {"", ids[0], false},
+			} {
+				ok, err := a.ClientReadable(ctx, tt.op, tt.client)
+				if err != nil || ok != tt.want {
+					t.Errorf("%q reading client %d: %t, %v; want %t", tt.op, tt.client, ok, err, tt.want)
+				}
+			}
+			s.Close()
+			if ok, err := a.ClientReadable(ctx, "bob", ids[0]); err == nil || ok {
+				t.Errorf("with the store closed: %t, %v; want an error", ok, err)
 			}
 		})
 	}

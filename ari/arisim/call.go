@@ -65,6 +65,11 @@ type Call struct {
 	// timeout (Missed) or the caller hanging up (Abandoned); TalkFor how
 	// long an answered call lasts. Defaults 2 s and 3.5 s.
 	RingFor, TalkFor time.Duration
+	// ViaStasis sends a SIP scenario's call through the Stasis
+	// application first, as Stasis does, before it dials the phones;
+	// without an application connected, Stasis fails and the dialplan
+	// goes on.
+	ViaStasis bool
 }
 
 // Default ring and talk times.
@@ -130,6 +135,9 @@ func (s *Sim) complete(c Call) (Call, error) {
 	}
 	if err := s.checkSIP(c); err != nil {
 		return c, err
+	}
+	if c.ViaStasis && !slices.Contains(SIPScenarios, c.Scenario) {
+		return c, fmt.Errorf("arisim: ViaStasis is for the SIP scenarios; the %s scenario has its own dialplan", c.Scenario)
 	}
 	switch c.Scenario {
 	case Queue:

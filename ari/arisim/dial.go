@@ -46,7 +46,7 @@ func (r *run) dialPhone(p *phone, order interleave) {
 	c, s := r.c, r.s
 	timeout := r.dialTimeout()
 	prio := 5
-	if c.Scenario == Stasis {
+	if c.Scenario == Stasis || c.ViaStasis {
 		prio = 10
 	}
 	r.dialplan(r.in, prio, "Dial", p.dialArg(s.cfg.Tech)+","+secs(timeout))

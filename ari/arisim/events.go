@@ -22,6 +22,10 @@ type event struct {
 	subjects []*channel
 	bridge   string
 	device   string
+	// consult is the consult bridge of an attended transfer: Asterisk
+	// sends the BridgeAttendedTransfer to an application subscribed to
+	// either bridge (res/stasis/app.c).
+	consult string
 	// stasisApp is set on StasisStart and StasisEnd, which go to that
 	// application only.
 	stasisApp string
@@ -118,6 +122,7 @@ func (a *app) subscribed(ev *event) bool {
 		}
 	}
 	return ev.bridge != "" && a.sources["bridge:"+ev.bridge] ||
+		ev.consult != "" && a.sources["bridge:"+ev.consult] ||
 		ev.device != "" && a.sources["deviceState:"+ev.device]
 }
 

@@ -71,6 +71,12 @@ func (r *run) script() error {
 	order := interleaveOf(r.c.Scenario)
 	r.arrive(order)
 	if slices.Contains(SIPScenarios, r.c.Scenario) {
+		if r.c.ViaStasis {
+			gaveUp, err := r.stasis()
+			if err != nil || gaveUp {
+				return err
+			}
+		}
 		return r.sipScript(order)
 	}
 	if r.c.Scenario == Queue {
@@ -130,6 +136,10 @@ func (r *run) rigVars() []variable {
 		return append(vs, variable{"__TALK", talkVar(c.TalkFor)})
 	case Stasis:
 		vs = append(vs, variable{"__MODE", "stasis"})
+	default:
+		if c.ViaStasis {
+			vs = append(vs, variable{"__MODE", "stasis"})
+		}
 	}
 	vs = append(vs, variable{"__OPERATOR", c.Operators[0]})
 	switch c.Scenario {
@@ -229,7 +239,7 @@ func (r *run) arrive(order interleave) {
 		return
 	}
 	r.dialplan(r.in, 3, "GotoIf", "0?queue")
-	if c.Scenario == Stasis {
+	if c.Scenario == Stasis || c.ViaStasis {
 		r.dialplan(r.in, 4, "GotoIf", "1?stasis")
 		return
 	}

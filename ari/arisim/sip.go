@@ -254,16 +254,20 @@ func (r *run) blindTransfer(p *phone, b *bridge, order interleave) error {
 }
 
 // transferEvent publishes a BridgeBlindTransfer or BridgeAttendedTransfer.
-func (r *run) transferEvent(typ string, body []byte, subjects []*channel, bridge string) {
+// As on Asterisk, an application without subscribeAll gets it when it
+// follows one of the channels the transfer involves or a bridge it
+// happens in: the caller's bridge, or an attended transfer's consult
+// bridge.
+func (r *run) transferEvent(typ string, body []byte, subjects []*channel, bridge, consult string) {
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r.emit(&event{typ: typ, at: r.at, body: body, subjects: subjects, bridge: bridge})
+	r.emit(&event{typ: typ, at: r.at, body: body, subjects: subjects, bridge: bridge, consult: consult})
 }
 
 // blindTransferBody is a BridgeBlindTransfer's fields, in Asterisk's
 // order (stasis_bridges.c blind_transfer_to_json).
-func blindTransferBody(s *Sim, transferer, transferee *channel, b *bridge, exten string) (string, []byte, []*channel, string) {
+func blindTransferBody(s *Sim, transferer, transferee *channel, b *bridge, exten string) (string, []byte, []*channel, string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	body := append([]byte(`,"channel":`), s.appendChannel(nil, transferer)...)
@@ -272,13 +276,13 @@ func blindTransferBody(s *Sim, transferer, transferee *channel, b *bridge, exten
 	body = append(body, `,"result":"Success","is_external":true,"transferee":`...)
 	body = s.appendChannel(body, transferee)
 	body = appendBridge(append(body, `,"bridge":`...), b)
-	return "BridgeBlindTransfer", body, []*channel{transferer, transferee}, b.id
+	return "BridgeBlindTransfer", body, []*channel{transferer, transferee}, b.id, ""
 }
 
 // attendedTransferBody is a BridgeAttendedTransfer's fields, in
 // Asterisk's order (stasis_bridges.c attended_transfer_to_json), for a
 // transfer that ends with both parties in the caller's bridge.
-func attendedTransferBody(s *Sim, first, second, transferee, target *channel, b1, b2 *bridge) (string, []byte, []*channel, string) {
+func attendedTransferBody(s *Sim, first, second, transferee, target *channel, b1, b2 *bridge) (string, []byte, []*channel, string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	body := append([]byte(`,"result":"Success","transferer_first_leg":`), s.appendChannel(nil, first)...)
@@ -293,5 +297,5 @@ func attendedTransferBody(s *Sim, first, second, transferee, target *channel, b1
 	body = append(body, `,"transfer_target":`...)
 	body = s.appendChannel(body, target)
 	body = appendString(append(body, `,"destination_type":"bridge","destination_bridge":`...), b1.id)
-	return "BridgeAttendedTransfer", body, []*channel{first, second, transferee, target}, b1.id
+	return "BridgeAttendedTransfer", body, []*channel{first, second, transferee, target}, b1.id, b2.id
 }

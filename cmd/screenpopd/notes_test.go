@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -63,9 +64,13 @@ func TestServeTakesOperatorsNotesOnCalls(t *testing.T) {
 	d.start(t)
 	ws := ast.nextConn(t)
 	d.waitReady(t, http.StatusOK)
+	page := openOperatorSocket(t, d, keys["101"])
+	nextPopMessage(t, page, screenpop.MsgSnapshot)
 	send(t, ws, lines[:answered])
-	// The call's card is on 101's page (and so Иван is on their call)
-	// once its lookup is done.
+	// The daemon takes the events in their own time: 101 may note the
+	// call once it has reached them, and name Иван once the call's card
+	// (its lookup) is done.
+	nextPopMessage(t, page, screenpop.MsgAnswered)
 	d.waitMetricSum(t, "screenpop_lookup_seconds_count", 1)
 
 	note := map[string]any{"purpose": "sales", "note": "Хочет Sportage", "client_id": seeded[0].ID}

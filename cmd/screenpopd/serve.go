@@ -265,6 +265,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// What each operator may open: the clients, notes, leads and
 	// complaints of their own calls.
 	access := screenpop.NewAccess()
+	access.Log = db // after a restart, the clients of the calls in an operator's shift list
 	popper.Access = access
 	tracker.Observe(access)
 	routes = append(routes, web.NotesRoutes(db, popper, access,

@@ -28,7 +28,11 @@ func HistoryRoutes(h History, may Permissions) []Route {
 			WriteError(w, http.StatusBadRequest, "the ID in the path is not a number")
 			return
 		}
-		if !may.ClientReadable(op.Extension, id) {
+		switch ok, err := may.ClientReadable(r.Context(), op.Extension, id); {
+		case err != nil:
+			WriteError(w, http.StatusServiceUnavailable, "whether this client was on your calls cannot be checked now (call log unavailable); try again shortly")
+			return
+		case !ok:
 			WriteError(w, http.StatusNotFound, ErrNotYours)
 			return
 		}
@@ -44,7 +48,7 @@ func HistoryRoutes(h History, may Permissions) []Route {
 // Permissions says what an operator's work lets them read and change:
 // screenpop.Access.
 type Permissions interface {
-	ClientReadable(operator string, clientID int64) bool
+	ClientReadable(ctx context.Context, operator string, clientID int64) (bool, error)
 	CallNotable(operator, callID string, clientID int64) bool
 	LeadEditable(operator string, leadID int64) bool
 	ComplaintClosable(operator string, complaintID int64) bool
