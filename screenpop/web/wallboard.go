@@ -93,10 +93,10 @@ func (wb *Wallboard) serveSocket(w http.ResponseWriter, r *http.Request) {
 	defer ws.Close()
 	ws.SetReadLimit(maxClientMessage)
 
-	st, err := wb.greet(r.Context(), ws)
-	if err != nil {
-		wb.log.Info("wallboard socket refused", "remote", r.RemoteAddr, "reason", err)
-		closeWith(ws, websocket.ClosePolicyViolation, err.Error())
+	st, refused := wb.greet(r.Context(), ws)
+	if refused != nil {
+		wb.log.Info("wallboard socket refused", "remote", r.RemoteAddr, "reason", refused.reason, "code", refused.code)
+		closeWith(ws, refused.code, refused.reason)
 		return
 	}
 	if err := writeJSON(ws, boardMessage{V: screenpop.MessageVersion, Type: "welcome", Staff: &st}); err != nil {
@@ -129,21 +129,28 @@ func (wb *Wallboard) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// greet reads the hello and checks that the token may see the wallboard.
-func (wb *Wallboard) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Staff, error) {
+// greet reads the hello and checks that the token may see the wallboard:
+// a token the store says is no one's, or another role's, is refused (1008,
+// the page signs out); one the store cannot check now is to be tried
+// again (1013, the page keeps it), as on the operators' socket.
+func (wb *Wallboard) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Staff, *refusal) {
 	ws.SetReadDeadline(time.Now().Add(helloWait))
 	var h hello
 	if err := ws.ReadJSON(&h); err != nil || h.Type != "hello" || h.Token == "" {
-		return screenpop.Staff{}, errors.New("expected a hello message with a supervisor's token")
+		return screenpop.Staff{}, &refusal{websocket.ClosePolicyViolation, "expected a hello message with a supervisor's token"}
 	}
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	actx, cancel := context.WithTimeout(ctx, authWait)
 	defer cancel()
 	st, err := wb.auth.StaffByToken(actx, h.Token)
+	if errors.Is(err, screenpop.ErrNotFound) {
+		return screenpop.Staff{}, &refusal{websocket.ClosePolicyViolation, "unknown staff token (the wallboard needs a supervisor's token)"}
+	}
 	if err != nil {
-		return screenpop.Staff{}, errors.New("unknown staff token (the wallboard needs a supervisor's token)")
+		wb.log.Warn("a wallboard's token could not be checked; the page will retry", "err", err)
+		return screenpop.Staff{}, &refusal{websocket.CloseTryAgainLater, "the token cannot be checked now (store unavailable); try again"}
 	}
 	if !st.Role.Allows(screenpop.RoleSupervisor) {
-		return screenpop.Staff{}, errors.New("the wallboard needs a token with the supervisor role; yours is " + string(st.Role))
+		return screenpop.Staff{}, &refusal{websocket.ClosePolicyViolation, "the wallboard needs a token with the supervisor role; yours is " + string(st.Role)}
 	}
 	return st, nil
 }

@@ -99,3 +99,26 @@ func TestWallboardSocket(t *testing.T) {
 		t.Error("no board was built")
 	}
 }
+
+func TestWallboardKeepsATokenTheStoreCannotCheck(t *testing.T) {
+	// The store is down: the token is not known to be wrong, so the page
+	// is told to try again (1013) and keeps it, as the operators' page.
+	wb := NewWallboard(downStore{}, func(context.Context) screenpop.Board { return screenpop.Board{} },
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hub := screenpop.NewHub(0, 0)
+	s := New(hub, operators, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	wb.Mount(s)
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { wb.Close(); hub.Close(); srv.Close() })
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/wallboard/ws", http.Header{"Origin": {srv.URL}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(hello{Type: "hello", Token: "sup"}); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCodeWithin(t, ws, 2*authWait); code != websocket.CloseTryAgainLater {
+		t.Errorf("closed with %d, want %d: try again later", code, websocket.CloseTryAgainLater)
+	}
+}
