@@ -67,26 +67,41 @@ func (l *recordLog) records() []screenpop.Call {
 
 // ringLog keeps which operators' phones call tracking told to pop, by call.
 type ringLog struct {
-	mu   sync.Mutex
-	rung map[string]map[string]bool
+	mu       sync.Mutex
+	rung     map[string]map[string]bool
+	answered map[string]map[string]bool // by call, who call tracking said answered
 }
 
 func (r *ringLog) Notice(n screenpop.Notice) {
-	if n.Kind != screenpop.NoticeRinging {
+	var m map[string]map[string]bool
+	switch n.Kind {
+	case screenpop.NoticeRinging:
+		m = r.rung
+	case screenpop.NoticeAnswered:
+		m = r.answered
+	default:
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.rung[n.CallID] == nil {
-		r.rung[n.CallID] = map[string]bool{}
+	if m[n.CallID] == nil {
+		m[n.CallID] = map[string]bool{}
 	}
-	r.rung[n.CallID][n.Operator] = true
+	m[n.CallID][n.Operator] = true
 }
 
 func (r *ringLog) popped(callID, op string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.rung[callID][op]
+}
+
+// answeredBy reports whether call tracking said op answered the call: the
+// pop takes the card to them (Popper's TakeOver) if they had none.
+func (r *ringLog) answeredBy(callID, op string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answered[callID][op]
 }
 
 // tracked is the daemon's ARI side and call tracking as serve runs them:
@@ -135,7 +150,7 @@ func ringingIn(ops screenpop.EndpointPatterns, chans []screenpop.Channel) []ring
 func runTracked(t *testing.T, ctx context.Context, cfg ari.Config) *tracked {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	d := &tracked{metrics: ari.NewMetrics(nil), log: &recordLog{}, rings: &ringLog{rung: map[string]map[string]bool{}}}
+	d := &tracked{metrics: ari.NewMetrics(nil), log: &recordLog{}, rings: &ringLog{rung: map[string]map[string]bool{}, answered: map[string]map[string]bool{}}}
 	raw, events := make(chan screenpop.Event, 1<<14), make(chan screenpop.Event, 1<<14) // as deep as the daemon's queue
 	in := ari.NewIntake(ari.NewDecoder("FROM_DID"), raw, d.metrics, quiet)
 	c, err := ari.NewClient(cfg, in, d.metrics, quiet)
