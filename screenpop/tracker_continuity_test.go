@@ -89,6 +89,32 @@ func TestTrackerResyncRebuildsWhatTheDropHid(t *testing.T) {
 		}
 		tr.Close(CloseEndOfInput)
 	})
+	t.Run("a phone whose dial the drop hid, found ringing, is an offer and pops", func(t *testing.T) {
+		// A queue's first member rings before it is dialled: the drop took
+		// the Dial, so the phone is a leg of the call without an offer.
+		tr, log, obs := newTestTracker()
+		trunk := p.trunk("c9", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0)), created(ph, p.at(0.1))))
+		tr.Handle(resyncEv(p.at(2), trunk, state(ph, "Ringing")))
+		if got := ringingNotices(obs); !slices.Equal(got, []string{"102"}) {
+			t.Fatalf("ringing notices for %v, want 102's pop", got)
+		}
+		tr.Handle(resyncEv(p.at(3), trunk, state(ph, "Ringing")))
+		if got := ringingNotices(obs); !slices.Equal(got, []string{"102"}) {
+			t.Errorf("ringing notices for %v after a second resync, want 102's pop once", got)
+		}
+		feed(tr, one(dial(trunk, ph, "NOANSWER", p.at(8)), destroyed(ph, p.at(8), 16), destroyed(trunk, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		c := log.calls[0]
+		want := summary{ID: "c9", Status: StatusMissed, OfferedTo: []string{"102"}, TalkedTo: []string{}, Outcomes: []Outcome{OutcomeNoAnswer}}
+		if d := cmp.Diff(want, summarise(c)); d != "" {
+			t.Errorf("record (-want +got):\n%s", d)
+		}
+		if !c.Uncertain(GapOffers) || c.Uncertain(GapStart) {
+			t.Errorf("gaps %v, want the offers flagged and the start exact", c.Gaps)
+		}
+	})
 	t.Run("a call gone at the reconnect is closed as ended while disconnected, its end flagged", func(t *testing.T) {
 		tr, log, _ := newTestTracker()
 		trunk := p.trunk("c4", "+79161234567", "74951112233")

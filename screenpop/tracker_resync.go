@@ -222,9 +222,19 @@ func (t *Tracker) bridgedWith(ch Channel) *call {
 
 // legFound brings a leg the tracker knew up to what Asterisk shows now
 // (ch): a dialled phone that rings is told to its operator, one that is
-// Up answered the call while the events were missed.
+// Up answered the call while the events were missed; a phone whose dial
+// was missed is found as phoneFound finds a new one.
 func (t *Tracker) legFound(l *leg, ch Channel, at time.Time) {
 	o, c := l.offer, l.call
+	if o == nil && !l.origin && l.how == legDialled && c.out == nil && !c.ended &&
+		(ch.State == "Ringing" || ch.State == "Ring" || phoneAnswered(ch, t.bridges)) {
+		// A phone known by its linked ID whose Dial the drop hid (a
+		// queue's first member rings before it is dialled): it is found
+		// as if it were new, so that it becomes an offer and pops.
+		l.ch = keepCreated(ch, l.ch)
+		t.phoneFound(c, l, at)
+		return
+	}
 	if c.out != nil && !l.origin && ch.State == "Up" && c.rec.AnsweredAt == nil && !c.ended {
 		// The client answered an outbound call unseen: when is not known.
 		addGap(c, GapAnswer)
