@@ -144,7 +144,8 @@ func (p *Popper) lookup(callID string, st *popState, gen uint64, first bool) {
 		// Told once the card is set (deferred calls run last first): a
 		// lookup counted done is one whose card the pages and the access
 		// rules already have.
-		defer p.LookupDone(time.Since(start), err)
+		took := time.Since(start)
+		defer p.LookupDone(took, err)
 	}
 	var card Card
 	switch {
