@@ -127,6 +127,19 @@ func TestTrackerResyncRebuildsWhatTheDropHid(t *testing.T) {
 			t.Errorf("close %q gaps %v: want %q, and end, answer (it may have been answered) and offers flagged", c.CloseReason, c.Gaps, CloseDisconnected)
 		}
 	})
+	t.Run("a lingering call whose phone was still ringing when the view was lost has its offers flagged", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c9", "+79161234567", "74951112233")
+		ph1, ph2 := p.phone(trunk, "101"), p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph1, p.at(0.1)), ring(trunk, ph2, p.at(0.1)),
+			one(dial(trunk, ph1, "ANSWER", p.at(2)), destroyed(ph1, p.at(5), 16), destroyed(trunk, p.at(5), 16)))
+		// 102's leg had not ended yet as seen when the socket dropped.
+		tr.Handle(resyncEv(p.at(5.1)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapOffers) {
+			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
+		}
+	})
 	t.Run("the resync says what it found: calls ended unseen, calls first seen, calls in progress", func(t *testing.T) {
 		tr, _, _ := newTestTracker()
 		var got []ResyncCounts

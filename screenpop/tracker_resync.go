@@ -60,6 +60,19 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 			counts.Ended++
 		}
 	}
+	// A call whose end was seen and that waits out its linger: a phone
+	// of it still ringing when the view was lost stopped unseen, so how
+	// its offer ended is not known.
+	for _, c := range t.calls {
+		if !c.ended {
+			continue
+		}
+		for _, l := range c.legs {
+			if _, ok := present[l.ch.ID]; l.alive && !ok && l.offer != nil && l.offer.EndedAt == nil {
+				addGap(c, GapOffers)
+			}
+		}
+	}
 	t.forgetGone(present)
 	t.rebuildBridges(present, bridges)
 
