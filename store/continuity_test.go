@@ -401,8 +401,12 @@ func TestWriterTellsARefusedRecordFromAnUnreachableDatabase(t *testing.T) {
 		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), failing).start(t)
 		recordAll(w, calls)
 		waitFor(t, "the write to fail", func() bool { return w.Failures() >= 2 })
-		if w.Rejected() != 0 || w.Depth() != 8 {
-			t.Errorf("rejected %d, depth %d; want nothing set aside while the database is away, the batch waiting", w.Rejected(), w.Depth())
+		// On a loaded machine the writer may have taken the first calls in
+		// a batch of their own, written before the refusal: every call not
+		// written waits in the spool.
+		if stored := len(db.ids()); w.Rejected() != 0 || w.Depth() != 8-stored || stored > 5 {
+			t.Errorf("rejected %d, depth %d, stored %d; want nothing set aside while the database is away, the refused record's batch waiting",
+				w.Rejected(), w.Depth(), stored)
 		}
 		db.setDown(false)
 		w.flush(t)
