@@ -45,6 +45,23 @@ type Config struct {
 	// 500ms and 30s.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
+
+	// PBX names the box (asterisk.boxes[].name); "" for a single box.
+	PBX string
+	// Identities, when set, binds the box to its Asterisk's entity ID on
+	// every connection and refuses an Asterisk that is not the box.
+	Identities *Identities
+	// Outbound: Asterisk connects to the daemon (ari.conf type =
+	// outbound_websocket) instead of the daemon to Asterisk; the client
+	// then takes the websockets an OutboundServer hands it, and Username
+	// and Password are what Asterisk must present (websocket_client.conf).
+	// URL may be empty: REST calls go over the websocket.
+	Outbound bool
+	// RESTOverHTTP, with Outbound, sends the commands (continue, set a
+	// variable, subscribe, originate) to URL over HTTP. What a connection
+	// needs in order with its events (identity, event filter, channel
+	// lists) always goes over the websocket.
+	RESTOverHTTP bool
 }
 
 // Defaults for the zero fields of Config.
@@ -117,6 +134,9 @@ type Client struct {
 	answered atomic.Bool
 	// diag is the connection's state and recent errors, for the admin page.
 	diag diag
+
+	// out is the outbound mode's state (nil inbound).
+	out *outbound
 }
 
 // requestTimeout bounds each REST call and the websocket handshake: a PBX
@@ -141,9 +161,17 @@ func NewClient(cfg Config, in *Intake, m *Metrics, log *slog.Logger) (*Client, e
 	if cfg.ReconnectMax == 0 {
 		cfg.ReconnectMax = DefaultReconnectMax
 	}
-	base, err := parseBase(cfg.URL)
-	if err != nil {
-		return nil, err
+	var (
+		base *url.URL
+		err  error
+	)
+	if !cfg.Outbound || cfg.URL != "" || cfg.RESTOverHTTP {
+		if base, err = parseBase(cfg.URL); err != nil {
+			return nil, err
+		}
+	} else {
+		// No HTTP address: what prints the URL says where events come from.
+		base = &url.URL{Scheme: "outbound", Opaque: cfg.Username}
 	}
 	switch {
 	case cfg.App == "":
@@ -169,16 +197,24 @@ func NewClient(cfg Config, in *Intake, m *Metrics, log *slog.Logger) (*Client, e
 		tlsConf.RootCAs = pool
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The Stasis handler sets a call's variables together and many calls
+	// wait at once: keep their connections instead of opening new ones.
+	if tr.MaxIdleConnsPerHost < 64 {
+		tr.MaxIdleConnsPerHost = 64
+	}
 	tr.TLSClientConfig = tlsConf
 
-	ev := *base
-	ev.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
-	ev.Path += "/events"
-	ev.RawPath = ""
-	ev.RawQuery = url.Values{
-		"app":          {cfg.App},
-		"subscribeAll": {fmt.Sprint(cfg.SubscribeAll)},
-	}.Encode()
+	var ev url.URL
+	if !cfg.Outbound {
+		ev = *base
+		ev.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
+		ev.Path += "/events"
+		ev.RawPath = ""
+		ev.RawQuery = url.Values{
+			"app":          {cfg.App},
+			"subscribeAll": {fmt.Sprint(cfg.SubscribeAll)},
+		}.Encode()
+	}
 
 	c := &Client{
 		cfg:    cfg,
@@ -195,6 +231,9 @@ func NewClient(cfg Config, in *Intake, m *Metrics, log *slog.Logger) (*Client, e
 		m:      m,
 		log:    log,
 		follow: make(chan string, 1024),
+	}
+	if cfg.Outbound {
+		c.out = newOutbound()
 	}
 	in.errs = &c.diag
 	if !cfg.SubscribeAll {
@@ -256,30 +295,44 @@ func (c *Client) Run(ctx context.Context) error {
 		retries  int       // attempts since the last lasting connection
 		loggedAt time.Time // last failure logged; zero: log the next one
 	)
+	if c.out != nil {
+		c.out.run(true)
+		defer c.out.run(false)
+	}
 	c.diag.starting(time.Now())
 	for {
-		up, err := c.connect(ctx, retries)
+		connect := c.connect
+		if c.out != nil {
+			connect = c.connectOutbound
+		}
+		up, err := connect(ctx, retries)
 		if ctx.Err() != nil {
 			return nil
 		}
 		c.diag.down(time.Now(), up > 0, err)
 		switch {
 		case up > 0:
-			c.log.Warn("lost the ARI connection; reconnecting", "url", c.base.String(), "after", up.Round(time.Millisecond), "err", err)
+			c.log.Warn("lost the ARI connection; reconnecting", "url", c.where(), "after", up.Round(time.Millisecond), "err", err)
 			loggedAt = time.Now()
 			// The connection worked (it was resynced): a link that flaps
 			// is tried again within ReconnectMin, however short it lasted.
 			// The wait grows only while connecting keeps failing.
 			retries = 0
 		case loggedAt.IsZero():
-			c.log.Error("cannot connect to ARI; retrying", "url", c.base.String(), "err", err)
+			c.log.Error("cannot connect to ARI; retrying", "url", c.where(), "err", err)
 			loggedAt = time.Now()
 		case time.Since(loggedAt) >= logFailureGap:
-			c.log.Warn("still cannot connect to ARI; retrying", "url", c.base.String(), "attempts", retries+1, "err", err)
+			c.log.Warn("still cannot connect to ARI; retrying", "url", c.where(), "attempts", retries+1, "err", err)
 			loggedAt = time.Now()
 		}
 		retries++
-		t := time.NewTimer(backoff(c.cfg.ReconnectMin, c.cfg.ReconnectMax, retries, rand.Int64N))
+		wait := backoff(c.cfg.ReconnectMin, c.cfg.ReconnectMax, retries, rand.Int64N)
+		if c.out != nil {
+			// Asterisk dials again by itself (reconnect_interval): the
+			// next connection is taken as soon as it comes.
+			wait = 0
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -30,6 +30,10 @@ const (
 
 var errQueueFull = fmt.Errorf("more than %d ARI events arrived before they could be handed on", queueLen)
 
+// errOverrun ends a connection whose events call tracking fell too far
+// behind to keep: the next connection's resync says what they would have.
+var errOverrun = errors.New("call tracking fell more than its backlog of ARI events behind; events were given up, starting over to resync")
+
 // connect makes one connection and serves it until it breaks or ctx is
 // done. up is how long it was ready (0: it never was); err says why it
 // ended. retries is how many attempts came before, for the log.
@@ -76,6 +80,9 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		<-r.done
 	}()
 
+	if err := c.checkIdentity(ctx); err != nil {
+		return 0, err
+	}
 	if err := c.filterEvents(ctx); err != nil {
 		if ctx.Err() != nil {
 			return 0, err
@@ -145,6 +152,8 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 			feed(data)
 		case err := <-pingErr:
 			return 0, fmt.Errorf("ping Asterisk: %w", err)
+		case <-c.in.Overrun():
+			return 0, errOverrun
 		default:
 			live = r.goLive(feed)
 		}
@@ -156,6 +165,8 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		return 0, r.reason()
 	case err := <-pingErr:
 		return 0, fmt.Errorf("ping Asterisk: %w", err)
+	case <-c.in.Overrun():
+		return 0, errOverrun
 	}
 }
 
@@ -239,6 +250,9 @@ type reader struct {
 	err  error
 	m    *Metrics
 	errs *diag
+	// rest, when set, takes the answers to REST over the websocket
+	// (outbound mode): it reports whether a message was one.
+	rest func([]byte) bool
 
 	mu sync.Mutex
 	// feed, once set, takes every event read from then on, in the reader;
@@ -306,6 +320,9 @@ func (r *reader) run() {
 			// Asterisk sends only text; whatever this is, it is no event.
 			r.m.Malformed.Inc()
 			r.errs.record(time.Now(), ErrorMalformed, fmt.Sprintf("skipped a websocket message of type %d: Asterisk sends events as text", typ))
+			continue
+		}
+		if r.rest != nil && r.rest(buf.Bytes()) {
 			continue
 		}
 		if !r.hand(buf.Bytes()) {

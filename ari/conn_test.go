@@ -176,3 +176,31 @@ func TestRunNoticesDeadSocket(t *testing.T) {
 		}
 	})
 }
+
+func TestTheReaderKeepsReadingWhileCallTrackingIsBlocked(t *testing.T) {
+	s := newARIServer(t, false)
+	h := startClientQueue(t, testConfig(s), 1)
+	conn := s.accept()
+	h.nextResync(t)
+	// Call tracking now stands still: nobody reads h.out. Asterisk goes
+	// on sending, and would cut a socket it could not write to.
+	trace := traceLines(t, "burst.jsonl")
+	var lines [][]byte
+	for range 40 {
+		lines = append(lines, trace...)
+	}
+	conn.send(lines...)
+	want := wantEvents(t, lines)
+	waitFor(t, "every event read off the socket while call tracking is blocked", func() bool {
+		return h.c.in.Backlog() >= len(want)-cap(h.out)
+	})
+	if d := testutil.ToFloat64(h.m.Dropped); d != 0 {
+		t.Errorf("%v events dropped", d)
+	}
+	if d := cmp.Diff(want, h.nextN(t, len(want))); d != "" {
+		t.Errorf("events once call tracking moved again (-want +got):\n%s", d)
+	}
+	if r := testutil.ToFloat64(h.m.Reconnects); r != 0 {
+		t.Errorf("the connection was made again %v times", r)
+	}
+}

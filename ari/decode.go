@@ -2,11 +2,14 @@ package ari
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/go-json-experiment/json"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 
@@ -127,121 +130,173 @@ func (d *Decoder) Decode(data []byte) (screenpop.Event, string, error) {
 		}
 		return screenpop.Event{}, typ, ErrUnknownType
 	}
-	if typ == "ChannelVarset" {
-		return d.decodeVarset(data)
+	if typ == "ChannelVarset" && !mentionsVariable(data) {
+		return screenpop.Event{}, typ, ErrSkipped
 	}
-	if ev, ok := d.decodeFast(typ, data); ok {
-		return ev, typ, nil
+	w := wireEvents.Get().(*wireEvent)
+	defer w.reuse()
+	if err := json.Unmarshal(data, w); err != nil {
+		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
 	}
-	ev, err := d.decodeLibrary(typ, data)
+	ev, err := d.event(typ, w)
 	if err != nil {
+		if errors.Is(err, ErrSkipped) {
+			return screenpop.Event{}, typ, err
+		}
 		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
 	}
 	return ev, typ, nil
 }
 
-// decodeLibrary decodes an event into the library's event type; the fast
-// path (decode_fast.go) leaves it what Asterisk does not plainly write.
-func (d *Decoder) decodeLibrary(typ string, data []byte) (screenpop.Event, error) {
-	ev := screenpop.Event{Type: typ}
-	var head *ariv5.EventData
-	switch typ {
-	case "ChannelCreated":
-		var e ariv5.ChannelCreated
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
+// wireEvent is every field call tracking reads of the events it is
+// allowed: the fields of the ARI library's event types (named as Asterisk
+// names them), with the channels of Dial being Caller and Peer, and those
+// of the transfers the four last. Fields of other types are ignored.
+//
+// It is decoded with github.com/go-json-experiment/json (encoding/json/v2
+// to be), which matches names exactly and refuses duplicate names and
+// invalid UTF-8: what Asterisk does not write is an error, not a guess.
+// The README has the measures that chose it.
+type wireEvent struct {
+	Type               string      `json:"type"`
+	Timestamp          time.Time   `json:"timestamp,format:'2006-01-02T15:04:05.000-0700'"` // ariv5.DateFormat
+	Channel            wireChannel `json:"channel"`
+	Caller             wireChannel `json:"caller"` // Dial's; empty when Asterisk originated the call
+	Peer               wireChannel `json:"peer"`
+	Cause              int         `json:"cause"`
+	CauseTxt           string      `json:"cause_txt"`
+	Soft               bool        `json:"soft"`
+	CallerPresentation int         `json:"caller_presentation"`
+	Dialstatus         string      `json:"dialstatus"`
+	Bridge             struct {
+		ID string `json:"id"`
+	} `json:"bridge"`
+	Args []string `json:"args"`
+	// ChannelVarset's
+	Variable string `json:"variable"`
+	Value    string `json:"value"`
+	// BridgeBlindTransfer's (Channel is its transferer) and BridgeAttendedTransfer's
+	Transferee          *wireChannel `json:"transferee"`
+	TransfererFirstLeg  *wireChannel `json:"transferer_first_leg"`
+	TransfererSecondLeg *wireChannel `json:"transferer_second_leg"`
+	TransferTarget      *wireChannel `json:"transfer_target"`
+	Exten               string       `json:"exten"`
+	Context             string       `json:"context"`
+	Result              string       `json:"result"`
+}
+
+// wireEvents are decoded into again and again: an event's channels and
+// their variables are most of the memory decoding takes.
+var wireEvents = sync.Pool{New: func() any { return new(wireEvent) }}
+
+// reuse empties w, keeping its channels' variable maps, and puts it back
+// in wireEvents. The event made of w shares only strings and Args with it,
+// which reuse lets go of rather than empties.
+func (w *wireEvent) reuse() {
+	vars := [...]map[string]string{w.Channel.Channelvars, w.Caller.Channelvars, w.Peer.Channelvars}
+	*w = wireEvent{}
+	for _, m := range vars {
+		clear(m)
+	}
+	w.Channel.Channelvars, w.Caller.Channelvars, w.Peer.Channelvars = vars[0], vars[1], vars[2]
+	wireEvents.Put(w)
+}
+
+// wireChannel is what call tracking reads of a channel (the library's
+// ChannelData).
+type wireChannel struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Caller struct {
+		Name   string `json:"name"`
+		Number string `json:"number"`
+	} `json:"caller"`
+	Dialplan struct {
+		Context string `json:"context"`
+		Exten   string `json:"exten"`
+	} `json:"dialplan"`
+	Creationtime time.Time         `json:"creationtime,format:'2006-01-02T15:04:05.000-0700'"`
+	Channelvars  map[string]string `json:"channelvars"`
+}
+
+// eventKinds is the screenpop kind of each allowed type.
+var eventKinds = map[string]screenpop.EventKind{
+	"ChannelCreated": screenpop.EventChannelCreated, "ChannelStateChange": screenpop.EventChannelUpdated,
+	"ChannelCallerId": screenpop.EventChannelUpdated, "ChannelHangupRequest": screenpop.EventHangupRequest,
+	"ChannelDestroyed": screenpop.EventChannelDestroyed, "Dial": screenpop.EventDial,
+	"ChannelEnteredBridge": screenpop.EventBridgeEntered, "ChannelLeftBridge": screenpop.EventBridgeLeft,
+	"StasisStart": screenpop.EventStasisStart, "StasisEnd": screenpop.EventStasisEnd,
+	"ChannelVarset":       screenpop.EventVariable,
+	"BridgeBlindTransfer": screenpop.EventTransfer, "BridgeAttendedTransfer": screenpop.EventTransfer,
+	"ApplicationReplaced": screenpop.EventUnknown, // nothing for the tracker; the connection code wants it
+}
+
+// event makes the screenpop.Event of an event of type typ.
+func (d *Decoder) event(typ string, w *wireEvent) (screenpop.Event, error) {
+	ev := screenpop.Event{Kind: eventKinds[typ], Type: typ, At: w.Timestamp}
+	switch ev.Kind {
+	case screenpop.EventUnknown:
+	case screenpop.EventDial:
+		ev.Channel, ev.Peer, ev.DialStatus = d.wireChannel(&w.Caller), d.wireChannel(&w.Peer), w.Dialstatus
+	case screenpop.EventVariable:
+		if !slices.Contains(Variables, w.Variable) || w.Channel.ID == "" {
+			return ev, ErrSkipped // another variable, or a global one
 		}
-		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventChannelCreated, d.channel(&e.Channel)
-	case "ChannelStateChange":
-		var e ariv5.ChannelStateChange
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventChannelUpdated, d.channel(&e.Channel)
-	case "ChannelCallerId":
-		var e ariv5.ChannelCallerID
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventChannelUpdated, d.channel(&e.Channel)
-		ev.Channel.Presentation = PresentationName(e.CallerPresentation)
-	case "ChannelHangupRequest":
-		var e ariv5.ChannelHangupRequest
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel, ev.Cause = &e.EventData, screenpop.EventHangupRequest, d.channel(&e.Channel), e.Cause
-		ev.Soft = e.Soft
-	case "ChannelDestroyed":
-		var e ariv5.ChannelDestroyed
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventChannelDestroyed, d.channel(&e.Channel)
-		ev.Cause, ev.CauseText = e.Cause, e.CauseTxt
-	case "Dial":
-		var e ariv5.Dial
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind = &e.EventData, screenpop.EventDial
-		ev.Channel, ev.Peer, ev.DialStatus = d.channel(&e.Caller), d.channel(&e.Peer), e.Dialstatus
-	case "ChannelEnteredBridge":
-		var e ariv5.ChannelEnteredBridge
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel, ev.BridgeID = &e.EventData, screenpop.EventBridgeEntered, d.channel(&e.Channel), e.Bridge.ID
-	case "ChannelLeftBridge":
-		var e ariv5.ChannelLeftBridge
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel, ev.BridgeID = &e.EventData, screenpop.EventBridgeLeft, d.channel(&e.Channel), e.Bridge.ID
-	case "StasisStart":
-		var e ariv5.StasisStart
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel, ev.Args = &e.EventData, screenpop.EventStasisStart, d.channel(&e.Channel), e.Args
-	case "StasisEnd":
-		var e ariv5.StasisEnd
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head, ev.Kind, ev.Channel = &e.EventData, screenpop.EventStasisEnd, d.channel(&e.Channel)
-	case "BridgeBlindTransfer", "BridgeAttendedTransfer":
-		var err error
-		if head, err = d.decodeTransfer(typ, data, &ev); err != nil {
-			return ev, err
-		}
+		ev.Channel, ev.Variable, ev.Value = d.wireChannel(&w.Channel), w.Variable, w.Value
+	case screenpop.EventTransfer:
+		ev.Transfer = d.transfer(typ, w)
+		ev.Channel = ev.Transfer.Transferer
 	default:
-		// ApplicationReplaced and the like: nothing for the tracker, but
-		// the connection code wants to see them.
-		var e ariv5.EventData
-		if err := json.Unmarshal(data, &e); err != nil {
-			return ev, err
-		}
-		head = &e
+		ev.Channel = d.wireChannel(&w.Channel)
 	}
-	if head.Type != typ {
-		return ev, fmt.Errorf("type field is %q", head.Type)
+	switch typ {
+	case "ChannelCallerId":
+		// A missing caller_presentation reads as 0, as the library reads it.
+		ev.Channel.Presentation = PresentationName(w.CallerPresentation)
+	case "ChannelHangupRequest":
+		ev.Cause, ev.Soft = w.Cause, w.Soft
+	case "ChannelDestroyed":
+		ev.Cause, ev.CauseText = w.Cause, w.CauseTxt
+	case "ChannelEnteredBridge", "ChannelLeftBridge":
+		ev.BridgeID = w.Bridge.ID
+	case "StasisStart":
+		ev.Args = w.Args
 	}
-	ev.At = time.Time(head.Timestamp)
-	if ev.At.IsZero() {
+	switch {
+	case w.Type != typ:
+		return ev, fmt.Errorf("type field is %q", w.Type)
+	case ev.At.IsZero():
 		return ev, errors.New("no timestamp")
-	}
-	if ev.Kind != screenpop.EventUnknown && ev.Kind != screenpop.EventDial && ev.Channel.ID == "" {
-		return ev, errors.New("no channel id")
-	}
-	if ev.Kind == screenpop.EventDial && ev.Peer.ID == "" {
+	case ev.Kind == screenpop.EventDial && ev.Peer.ID == "":
 		return ev, errors.New("dial without peer")
+	case ev.Kind != screenpop.EventUnknown && ev.Kind != screenpop.EventDial && ev.Channel.ID == "":
+		return ev, errors.New("no channel id")
 	}
 	return ev, nil
 }
 
-// channel converts the library's channel type; the REST side uses it too
-// (GET /channels on resync).
+// wireChannel converts a decoded channel.
+func (d *Decoder) wireChannel(c *wireChannel) screenpop.Channel {
+	ch := screenpop.Channel{
+		ID: c.ID, Name: c.Name, State: c.State,
+		Context: c.Dialplan.Context, Exten: c.Dialplan.Exten,
+		CallerNumber: c.Caller.Number, CallerName: c.Caller.Name,
+		LinkedID: c.Channelvars[d.LinkedIDVariable], DID: c.Channelvars[d.DIDVariable],
+	}
+	if d.PresentationVariable != "" {
+		ch.Presentation = c.Channelvars[d.PresentationVariable]
+	}
+	// Years 1 to 9999 in UTC, as the library keeps it (a protobuf
+	// timestamp): another is dropped, an unknown creation time.
+	if t := c.Creationtime.UTC(); !t.IsZero() && 1 <= t.Year() && t.Year() <= 9999 {
+		ch.CreatedAt = t
+	}
+	return ch
+}
+
+// channel converts the library's channel type, which the REST side
+// decodes (GET /channels on resync).
 func (d *Decoder) channel(c *ariv5.ChannelData) screenpop.Channel {
 	ch := screenpop.Channel{ID: c.ID, Name: c.Name, State: c.State}
 	if c.Dialplan != nil {

@@ -2,12 +2,7 @@ package ari
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"slices"
-	"time"
-
-	ariv5 "github.com/CyCoreSystems/ari/v5"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -17,36 +12,6 @@ import (
 // and BridgeAttendedTransfer. They are rare next to the rest, except
 // ChannelVarset, which is most of the events of a call: those are skipped
 // by the variable's name before anything is decoded.
-
-// libraryOnly are the allowed types the fast path leaves to the library.
-var libraryOnly = map[string]bool{"ChannelVarset": true, "BridgeBlindTransfer": true, "BridgeAttendedTransfer": true}
-
-// decodeVarset decodes a ChannelVarset of one of Variables into an
-// EventVariable; every other variable, and global ones, are ErrSkipped.
-func (d *Decoder) decodeVarset(data []byte) (screenpop.Event, string, error) {
-	const typ = "ChannelVarset"
-	if !mentionsVariable(data) {
-		return screenpop.Event{}, typ, ErrSkipped
-	}
-	var e ariv5.ChannelVarset
-	if err := json.Unmarshal(data, &e); err != nil {
-		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
-	}
-	if !slices.Contains(Variables, e.Variable) || e.Channel.ID == "" {
-		return screenpop.Event{}, typ, ErrSkipped
-	}
-	if e.Type != typ {
-		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: type field is %q", ErrMalformed, typ, e.Type)
-	}
-	at := time.Time(e.Timestamp)
-	if at.IsZero() {
-		return screenpop.Event{}, typ, fmt.Errorf("%w: %s: no timestamp", ErrMalformed, typ)
-	}
-	return screenpop.Event{
-		Kind: screenpop.EventVariable, Type: typ, At: at,
-		Channel: d.channel(&e.Channel), Variable: e.Variable, Value: e.Value,
-	}, typ, nil
-}
 
 // mentionsVariable reports whether the event may set one of Variables:
 // Asterisk writes `"variable":"NAME"`; anything written otherwise is
@@ -64,32 +29,27 @@ func mentionsVariable(data []byte) bool {
 	return slices.Contains(Variables, string(rest[:j]))
 }
 
-// decodeTransfer decodes BridgeBlindTransfer and BridgeAttendedTransfer
-// into an EventTransfer whose Channel is the transferring operator's.
-func (d *Decoder) decodeTransfer(typ string, data []byte, ev *screenpop.Event) (*ariv5.EventData, error) {
-	tr := &screenpop.Transfer{}
-	var head *ariv5.EventData
-	if typ == "BridgeBlindTransfer" {
-		var e ariv5.BridgeBlindTransfer
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, err
+// transfer reads BridgeBlindTransfer and BridgeAttendedTransfer: the
+// transferring operator's channel, and whom to whom.
+func (d *Decoder) transfer(typ string, w *wireEvent) *screenpop.Transfer {
+	ch := func(c *wireChannel) screenpop.Channel {
+		if c == nil {
+			return screenpop.Channel{}
 		}
-		head = &e.EventData
-		tr.Transferer, tr.Transferee = d.channel(&e.Channel), d.channel(&e.Transferee)
-		tr.Exten, tr.Context, tr.Result = e.Exten, e.Context, e.Result
-	} else {
-		var e ariv5.BridgeAttendedTransfer
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, err
-		}
-		head = &e.EventData
-		tr.Attended = true
-		tr.Transferer, tr.Consult = d.channel(&e.TransfererFirstLeg), d.channel(&e.TransfererSecondLeg)
-		tr.Transferee, tr.Target = d.channel(&e.Transferee), d.channel(&e.TransferTarget)
-		tr.Result = e.Result
+		return d.wireChannel(c)
 	}
-	ev.Kind, ev.Channel, ev.Transfer = screenpop.EventTransfer, tr.Transferer, tr
-	return head, nil
+	if typ == "BridgeBlindTransfer" {
+		return &screenpop.Transfer{
+			Transferer: d.wireChannel(&w.Channel), Transferee: ch(w.Transferee),
+			Exten: w.Exten, Context: w.Context, Result: w.Result,
+		}
+	}
+	return &screenpop.Transfer{
+		Attended:   true,
+		Transferer: ch(w.TransfererFirstLeg), Consult: ch(w.TransfererSecondLeg),
+		Transferee: ch(w.Transferee), Target: ch(w.TransferTarget),
+		Result: w.Result,
+	}
 }
 
 // PresentationName is CALLERID(pres)'s word for a caller ID presentation

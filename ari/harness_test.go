@@ -50,8 +50,15 @@ func testConfig(s *ariServer) Config {
 // startClient runs a client with cfg until the test ends.
 func startClient(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	return startClientQueue(t, cfg, 10000)
+}
+
+// startClientQueue is startClient with call tracking's queue holding
+// queue events.
+func startClientQueue(t *testing.T, cfg Config, queue int) *harness {
+	t.Helper()
 	h := &harness{
-		out:  make(chan screenpop.Event, 10000),
+		out:  make(chan screenpop.Event, queue),
 		m:    NewMetrics(nil),
 		logs: &logBuffer{},
 		done: make(chan struct{}),

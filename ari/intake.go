@@ -80,16 +80,19 @@ type Intake struct {
 	// in replay); errs, when set, is the client's error list.
 	recent *eventRing
 	errs   *diag
+	// backlog holds, in order, what call tracking has no room for yet.
+	backlog backlog
 }
 
 // NewIntake returns an intake that never blocks: when out is full the
-// event is dropped and counted.
+// event waits in a backlog of up to DefaultBacklog events; beyond that it
+// is dropped, counted, and Overrun says the connection must resync.
 func NewIntake(dec *Decoder, out chan<- screenpop.Event, m *Metrics, log *slog.Logger) *Intake {
-	return &Intake{dec: dec, out: out, m: m, log: log, recent: &eventRing{}}
+	return &Intake{dec: dec, out: out, m: m, log: log, recent: &eventRing{}, backlog: newBacklog(DefaultBacklog)}
 }
 
 // Feed takes one raw event. It never blocks, unless the intake reads a
-// trace file. It does not keep data.
+// trace file. Calls must come from one goroutine at a time. It does not keep data.
 func (in *Intake) Feed(ctx context.Context, data []byte) {
 	ev, typ, err := in.dec.Decode(data)
 	if typ != "" {
@@ -165,8 +168,11 @@ func (in *Intake) problem(kind, text string) {
 	}
 }
 
-// send hands ev on and reports whether it was; it is dropped when call
-// tracking is full (unless the intake blocks).
+// send hands ev on and reports whether it was. A socket's intake never
+// waits: when call tracking has no room the event joins the backlog, in
+// order, and a pump hands it on; only past the backlog's bound is an event
+// given up (counted, and the connection told to start over, so that the
+// resync flags what the lost events would have said).
 func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
 	if in.block {
 		select {
@@ -176,27 +182,24 @@ func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
 			return false
 		}
 	}
-	select {
-	case in.out <- ev:
-		return true
-	default:
-		in.m.Dropped.Inc()
-		in.problem(ErrorOverload, "call tracking is behind; dropped an ARI event")
-		in.log.Error("call tracking is behind; dropped an ARI event", "type", ev.Type, "channel", ev.Channel.ID)
-		return false
-	}
+	return in.backlog.put(ctx, in, ev)
 }
 
-// SendResync hands call tracking a resync, waiting for room: dropping it
-// would leave calls that ended while we were away open. The socket reader
-// queues meanwhile, so Asterisk never waits.
+// SendResync hands call tracking a resync behind every event already read
+// and never drops it: dropping it would leave calls that ended while we
+// were away open. The socket reader queues meanwhile, so Asterisk never
+// waits. It clears an overrun: what was lost before is now resynced.
 func (in *Intake) SendResync(ctx context.Context, ev screenpop.Event) {
 	in.replaced.Store(false)
-	select {
-	case in.out <- ev:
-	case <-ctx.Done():
-	}
+	in.backlog.resync(ctx, in, ev)
 }
+
+// Overrun is signalled when the backlog passed its bound and events were
+// given up: the connection must start over and resync.
+func (in *Intake) Overrun() <-chan struct{} { return in.backlog.overrun }
+
+// Backlog is how many events wait for call tracking beyond its queue.
+func (in *Intake) Backlog() int { return in.backlog.len() }
 
 // Replaced reports whether another client took over our application name
 // since the last resync.

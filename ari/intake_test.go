@@ -4,7 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -35,5 +39,84 @@ func TestSendResyncWaitsForRoomInsteadOfDropping(t *testing.T) {
 	}
 	if got := m.Totals().Dropped; got != 0 {
 		t.Errorf("%d events dropped", got)
+	}
+}
+
+// channelCreated is a real ChannelCreated event for channel id.
+func channelCreated(id string) []byte {
+	return []byte(`{"type":"ChannelCreated","timestamp":"2026-11-24T23:00:36.321+0000","channel":{"id":"` + id + `","name":"Local/74951112233@from-trunk-0000003c;1","state":"Down","protocol_id":"","caller":{"name":"","number":""},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"from-trunk","exten":"74951112233","priority":1,"app_name":"","app_data":""},"creationtime":"2026-11-24T23:00:36.321+0000","language":"en","channelvars":{"CHANNEL(linkedid)":"call-answered","FROM_DID":""}},"asterisk_id":"02:fc:00:00:00:01","application":"screenpop"}`)
+}
+
+func TestIntakeKeepsEveryEventWhileCallTrackingIsBlocked(t *testing.T) {
+	const n = 20000
+	out := make(chan screenpop.Event, 4) // call tracking stands still: nobody reads
+	m := NewMetrics(nil)
+	in := NewIntake(NewDecoder("FROM_DID"), out, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range n {
+		in.Feed(ctx, channelCreated(strconv.Itoa(i))) // returns at once: the reader never waits
+	}
+	if got := m.Totals().Dropped; got != 0 {
+		t.Fatalf("%d events dropped while call tracking was blocked", got)
+	}
+	if got := in.Backlog(); got < n-cap(out)-1 {
+		t.Errorf("backlog %d, want about %d events waiting", got, n-cap(out))
+	}
+	in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync})
+	for i := range n {
+		ev := <-out
+		if ev.Channel.ID != strconv.Itoa(i) {
+			t.Fatalf("event %d is for channel %q: out of order", i, ev.Channel.ID)
+		}
+	}
+	if ev := <-out; ev.Kind != screenpop.EventResync {
+		t.Fatalf("after the events came %v, want the resync behind them", ev.Kind)
+	}
+	select {
+	case <-in.Overrun():
+		t.Error("the intake asked for a resync though nothing was lost")
+	default:
+	}
+}
+
+func TestIntakePastItsBacklogCountsWhatItGivesUpAndAsksForAResync(t *testing.T) {
+	out := make(chan screenpop.Event, 4)
+	m := NewMetrics(nil)
+	in := NewIntake(NewDecoder("FROM_DID"), out, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in.backlog = newBacklog(10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 20 {
+		in.Feed(ctx, channelCreated(strconv.Itoa(i)))
+	}
+	if got := m.Totals().Dropped; got != 6 {
+		t.Errorf("%d events counted as dropped, want 6 (20 less 4 queued and 10 in the backlog)", got)
+	}
+	select {
+	case <-in.Overrun():
+	default:
+		t.Fatal("events were given up but the connection was not told to resync")
+	}
+	in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync})
+	var got []string
+	for i := range 16 {
+		if i == 15 { // once call tracking has caught up, events flow again
+			in.Feed(ctx, channelCreated("after"))
+		}
+		var ev screenpop.Event
+		select {
+		case ev = <-out:
+		case <-time.After(time.Minute):
+			t.Fatalf("after %v, no more events came (backlog %d, totals %+v)", got, in.Backlog(), m.Totals())
+		}
+		got = append(got, ev.Channel.ID)
+		if ev.Kind == screenpop.EventResync {
+			got[len(got)-1] = "resync"
+		}
+	}
+	want := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "resync", "after"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events handed on (-want +got):\n%s", diff)
 	}
 }

@@ -177,6 +177,11 @@ func (c *Client) setEventFilter(ctx context.Context) error {
 	for _, t := range AllowedEvents {
 		filter.Allowed = append(filter.Allowed, eventType{t})
 	}
+	if c.out != nil {
+		// Asterisk passes the answers to REST over the websocket through
+		// the application's event filter too (stasis_app_event_allowed).
+		filter.Allowed = append(filter.Allowed, eventType{restResponse})
+	}
 	if err := c.do(ctx, http.MethodPut, "/applications/"+url.PathEscape(c.cfg.App)+"/eventFilter", nil, filter, nil); err != nil {
 		return fmt.Errorf("set event filter: %w", err)
 	}
@@ -186,6 +191,9 @@ func (c *Client) setEventFilter(ctx context.Context) error {
 // do makes one REST call: body (if not nil) goes as JSON, a 2xx answer is
 // decoded into out (if not nil), any other becomes a *StatusError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	if c.overWebsocket(ctx) {
+		return c.doWS(ctx, method, path, query, body, out)
+	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	u := c.base.String() + path

@@ -68,21 +68,22 @@ func (a *Access) Notice(n Notice) {
 	defer a.mu.Unlock()
 	switch n.Kind {
 	case NoticeRinging, NoticeAnswered:
-		a.reach(n.CallID, n.Operator)
+		a.reach(n.Key(), n.Operator)
 	case NoticeEnded:
-		c := a.call(n.CallID)
+		c := a.call(n.Key())
 		if n.Call != nil && n.Call.Direction == Outbound && n.Call.AnsweredBy != nil {
-			a.reach(n.CallID, *n.Call.AnsweredBy)
+			a.reach(n.Key(), *n.Call.AnsweredBy)
 		}
 		c.ended = a.now()
 	}
 }
 
-// SetCard learns the clients, leads and complaints a call's pop shows.
-func (a *Access) SetCard(callID string, card Card) {
+// SetCard learns the clients, leads and complaints a call's pop shows; the
+// call is named by its key (CallKey).
+func (a *Access) SetCard(key string, card Card) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.call(callID)
+	c := a.call(key)
 	for _, cc := range card.Clients {
 		if !slices.Contains(c.clients, cc.ID) {
 			c.clients = append(c.clients, cc.ID)
@@ -189,12 +190,12 @@ func (a *Access) ClientReadable(ctx context.Context, op string, clientID int64) 
 	return ok, nil
 }
 
-// CallNotable reports whether op may note the call, and name clientID (0:
-// none) as the client it was about.
-func (a *Access) CallNotable(op, callID string, clientID int64) bool {
+// CallNotable reports whether op may note the call (named by its key,
+// CallKey), and name clientID (0: none) as the client it was about.
+func (a *Access) CallNotable(op, key string, clientID int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.calls[callID]
+	c := a.calls[key]
 	if c == nil || !slices.Contains(c.ops, op) || !c.ended.IsZero() && c.ended.Before(a.now().Add(-AccessWindow)) {
 		return false
 	}

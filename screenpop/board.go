@@ -32,6 +32,10 @@ type Board struct {
 	// Problems say what the board could not read, so a stale figure is
 	// never shown as a current one.
 	Problems []string `json:"problems"`
+	// UnseenSeconds is how long today the daemon did not see a box's
+	// events (UnseenTotal): today's figures lack the calls that began and
+	// ended then.
+	UnseenSeconds float64 `json:"unseen_seconds"`
 }
 
 // BoardCall is a call waiting for an operator. The caller's number is
@@ -300,7 +304,7 @@ func (d *Today) Add(c Call, line string, now time.Time) {
 	if c.StartedAt.Before(d.day) {
 		return
 	}
-	d.calls[c.ID] = dc
+	d.calls[CallKey(c.PBX, c.ID)] = dc // two boxes' calls may share an ID
 }
 
 // roll starts a new tally when now is on another day; d.mu is held.

@@ -85,6 +85,8 @@ func TestTodayCountsEachCallOnceByLineWithTheServiceLevel(t *testing.T) {
 		{Call{ID: "c", DID: "74951112233", Status: StatusMissed, StartedAt: at(9, 10, 0)}, ""},
 		// The same call again, from the call log this time: counted once.
 		{Call{ID: "c", DID: "74951112233", Status: StatusMissed, StartedAt: at(9, 10, 0), Source: "Радио"}, ""},
+		// Another box's call of the same ID: another call.
+		{Call{ID: "c", PBX: "pbx2", DID: "74951112233", Status: StatusMissed, StartedAt: at(9, 20, 0)}, ""},
 		{Call{ID: "d", DID: "74957778899", Status: StatusAbandoned, StartedAt: at(10, 0, 0)}, ""},
 		{Call{ID: "e", DID: "74957778899", Status: StatusAnswered, StartedAt: at(10, 1, 0), AnsweredAt: answeredAfter(at(10, 1, 0), 5), Gaps: []Gap{GapAnswer}}, "Сайт"},
 		// Left out: yesterday's, an outbound call, an employee's.
@@ -97,7 +99,7 @@ func TestTodayCountsEachCallOnceByLineWithTheServiceLevel(t *testing.T) {
 	}
 	sl := func(f float64) *float64 { return &f }
 	want := []LineToday{
-		{Line: "Радио", Calls: 3, Answered: 2, Lost: 1, InTime: 1, ServiceLevel: sl(100.0 / 3)},
+		{Line: "Радио", Calls: 4, Answered: 2, Lost: 2, InTime: 1, ServiceLevel: sl(100.0 / 4)},
 		{Line: "74957778899", Calls: 1, Lost: 1, ServiceLevel: sl(0)},
 		{Line: "Сайт", Calls: 1, Answered: 1, Untimed: 1},
 	}

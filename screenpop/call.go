@@ -76,7 +76,11 @@ func (o *Offer) Rang() bool { return o.RingingAt != nil || o.AnsweredAt != nil }
 // call; an outbound call (an operator calling a client) fills them as
 // Outbound says.
 type Call struct {
-	ID        string    `json:"call_id"`
+	ID string `json:"call_id"`
+	// PBX names the Asterisk box the call was on (asterisk.boxes[].name),
+	// "" with the one box of a single-box config. Call IDs are unique only
+	// within a box: (PBX, ID) is the call's key.
+	PBX       string    `json:"pbx,omitempty"`
 	Direction Direction `json:"direction"`
 	// Caller is the client's number as Asterisk had it (for an outbound
 	// call, the number the operator dialled); CallerE164 its E.164 form,

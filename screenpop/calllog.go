@@ -32,6 +32,12 @@ type CallFilter struct {
 	// logged since do not shift the pages, nor repeat or skip a call.
 	AfterStartedAt time.Time
 	AfterID        string
+	// AfterPBX is that call's box: two boxes' calls may share an ID and a
+	// start.
+	AfterPBX string
+	// PBX lists only the calls of that box ("" the one box of a single-box
+	// setup); nil: every box.
+	PBX *string
 	// Uncertain lists only the records with a gap (Call.Gaps); Gaps only
 	// those with one of these gaps. Neither: exact and uncertain alike.
 	Uncertain bool

@@ -133,7 +133,9 @@ type Operator struct {
 
 // ClientCall is one call with a client, as their call history lists it.
 type ClientCall struct {
-	CallID     string    `json:"call_id"`
+	CallID string `json:"call_id"`
+	PBX    string `json:"pbx,omitempty"` // the call's box: "" with one
+
 	Direction  Direction `json:"direction"`
 	Number     string    `json:"number"` // the client's number, E.164
 	DID        string    `json:"did"`

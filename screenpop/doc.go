@@ -3,6 +3,6 @@
 // ended, and hands finished calls to a call log.
 //
 // It knows nothing of ARI JSON, SQL or HTTP. The ari package turns Asterisk's
-// events into Event values; the store package implements CallLog. This
-// package must never import either of them.
+// events into Event values; the spool package implements CallLog, into the
+// store. This package must never import ari, spool nor store.
 package screenpop

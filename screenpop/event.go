@@ -39,6 +39,11 @@ const (
 	// EventTransfer: an operator transferred a call, blind or attended;
 	// Transfer says who to whom.
 	EventTransfer
+	// EventTick: no event came for a while; At is the reader's clock
+	// (Asterisk's time of the last event plus the wall time since). It
+	// moves the tracker's clock, so that a log of events and ticks is all
+	// a tracker needs: two trackers reading one log agree.
+	EventTick
 )
 
 var eventKindNames = [...]string{
@@ -55,6 +60,7 @@ var eventKindNames = [...]string{
 	EventResync:           "resync",
 	EventVariable:         "variable",
 	EventTransfer:         "transfer",
+	EventTick:             "tick",
 }
 
 func (k EventKind) String() string {

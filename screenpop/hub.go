@@ -32,9 +32,9 @@ const (
 	// MsgSnapshot: sent first on every connection: the operator's ringing
 	// and active calls.
 	MsgSnapshot = "snapshot"
-	// MsgDialFailed: a click-to-dial call never reached the operator's
-	// phone; Dial says why.
-	MsgDialFailed = "dial.failed"
+	// MsgCalloutFailed: a click-to-dial call never reached the operator's
+	// phone; Callout says why.
+	MsgCalloutFailed = "dial.failed"
 )
 
 // Message is one message to an operator's page.
@@ -51,13 +51,17 @@ type Message struct {
 	// Reset is set on a snapshot when messages after the page's last
 	// sequence number are no longer kept: the snapshot replaces all.
 	Reset bool `json:"reset,omitempty"`
-	// Dial is why a click-to-dial call failed (dial.failed).
-	Dial *DialFailure `json:"dial,omitempty"`
+	// Callout is why a click-to-dial call failed (dial.failed; "dial" on
+	// the wire, as the pages know it).
+	Callout *CalloutFailure `json:"dial,omitempty"`
 }
 
 // PopCall is a call as an operator's page shows it.
 type PopCall struct {
-	ID     string `json:"call_id"`
+	ID string `json:"call_id"`
+	// PBX is the box of the call (Call.PBX), left out with one box: a page
+	// keys a call by both (Key), as two boxes' calls may share an ID.
+	PBX    string `json:"pbx,omitempty"`
 	Caller string `json:"caller"`
 	DID    string `json:"did"`
 	// State for this operator: ringing, active (talking to them), taken
@@ -74,6 +78,10 @@ type PopCall struct {
 	TransferredTo   string `json:"transferred_to,omitempty"`
 	TransferredFrom string `json:"transferred_from,omitempty"`
 }
+
+// Key names the call across boxes: CallKey(PBX, ID). The hub's methods
+// name calls by it.
+func (pc *PopCall) Key() string { return CallKey(pc.PBX, pc.ID) }
 
 // Call states on an operator's page.
 const (
@@ -95,17 +103,21 @@ type Hub struct {
 	epoch     string // names this hub's run: see Epoch
 	mu        sync.Mutex
 	operators map[string]*opStream
-	callOps   map[string][]string // call ID -> operators it reached
+	callOps   map[string][]string // call key (PopCall.Key) -> operators it reached
 	keep      int                 // messages kept per operator for catching up
 	buffer    int                 // messages a subscriber may fall behind by
 	closed    bool
+	// sink, if set, is given every message (hub_mirror.go); mirror is set
+	// on a hub that serves pages from another's messages.
+	sink   ScreenSink
+	mirror *mirror
 }
 
 type opStream struct {
 	seq   uint64
 	log   []*Message // the last keep messages, oldest first
 	calls map[string]*PopCall
-	order []string // call IDs in the order they reached the operator
+	order []string // call keys in the order they reached the operator
 	subs  map[*Subscription]bool
 }
 
@@ -175,16 +187,40 @@ func (h *Hub) Resume(operator, epoch string, since uint64) *Subscription {
 }
 
 func (h *Hub) subscribe(operator string, since uint64, foreign bool) *Subscription {
-	c := make(chan *Message, h.buffer+h.keep+1)
-	sub := &Subscription{C: c, c: c, hub: h, operator: operator, Dropped: make(chan struct{})}
+	sub := &Subscription{hub: h, operator: operator, Dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
+		sub.c = make(chan *Message)
+		sub.C = sub.c
 		sub.drop()
 		return sub
 	}
 	s := h.stream(operator)
-	snap := Message{V: MessageVersion, Seq: s.seq, Type: MsgSnapshot, At: time.Now().UTC(), Calls: []PopCall{}}
+	var snap *Message
+	var missed []*Message
+	if h.mirror != nil {
+		snap, missed = h.mirror.replay(s, operator, since, foreign, h.buffer+h.keep)
+	} else {
+		snap, missed = h.catchUp(s, since, foreign)
+	}
+	// The page's buffer holds what it must catch up on and buffer more:
+	// sized for it, an idle page holds no room for a catch-up it never
+	// had (thousands of pages are open).
+	sub.c = make(chan *Message, 1+len(missed)+h.buffer)
+	sub.C = sub.c
+	sub.c <- snap
+	for _, m := range missed {
+		sub.c <- m
+	}
+	s.subs[sub] = true
+	return sub
+}
+
+// catchUp is a new page's snapshot of the operator's ringing and active
+// calls, and the kept messages after since; h.mu is held.
+func (h *Hub) catchUp(s *opStream, since uint64, foreign bool) (*Message, []*Message) {
+	snap := &Message{V: MessageVersion, Seq: s.seq, Type: MsgSnapshot, At: time.Now().UTC(), Calls: []PopCall{}}
 	for _, id := range s.order {
 		if pc := s.calls[id]; pc.State == StateRinging || pc.State == StateActive {
 			snap.Calls = append(snap.Calls, clonePop(pc))
@@ -204,12 +240,7 @@ func (h *Hub) subscribe(operator string, since uint64, foreign bool) *Subscripti
 			snap.Reset = true
 		}
 	}
-	c <- &snap
-	for _, m := range missed {
-		c <- m
-	}
-	s.subs[sub] = true
-	return sub
+	return snap, missed
 }
 
 // Close ends the subscription (the page went away).
@@ -248,6 +279,9 @@ func (h *Hub) send(op string, msg Message) {
 	// One copy, shared by the log and every page: buffers of pointers keep
 	// the garbage collector's work small with a thousand pages open.
 	m := &msg
+	if h.sink != nil {
+		h.sink.Screen(op, m)
+	}
 	s.log = append(s.log, m)
 	if len(s.log) > h.keep {
 		s.log = s.log[len(s.log)-h.keep:]
@@ -309,25 +343,27 @@ func (h *Hub) Offer(operator string, call PopCall) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.stream(operator)
-	pc := s.calls[call.ID]
+	key := call.Key()
+	pc := s.calls[key]
 	if pc != nil && pc.State == StateRinging {
 		return // already popped (a queue ringing again)
 	}
 	if pc == nil {
-		s.order = append(s.order, call.ID)
-		h.callOps[call.ID] = append(h.callOps[call.ID], operator)
+		s.order = append(s.order, key)
+		h.callOps[key] = append(h.callOps[key], operator)
 	}
 	call.State = StateRinging
-	s.calls[call.ID] = &call
+	s.calls[key] = &call
 	h.publish(operator, MsgOffered, &call, "")
 }
 
-// UpdateCard replaces the card of a call on every screen it is on.
-func (h *Hub) UpdateCard(callID string, card Card) {
+// UpdateCard replaces the card of a call (named by its key, PopCall.Key)
+// on every screen it is on.
+func (h *Hub) UpdateCard(key string, card Card) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, op := range h.callOps[callID] {
-		pc := h.operators[op].calls[callID]
+	for _, op := range h.callOps[key] {
+		pc := h.operators[op].calls[key]
 		pc.Card = card
 		if pc.State == StateRinging || pc.State == StateActive {
 			h.publish(op, MsgCard, pc, "")
@@ -337,11 +373,11 @@ func (h *Hub) UpdateCard(callID string, card Card) {
 
 // Answered tells every operator the call reached that by took it: theirs
 // becomes active, the others' pops are withdrawn.
-func (h *Hub) Answered(callID, by string) {
+func (h *Hub) Answered(key, by string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, op := range h.callOps[callID] {
-		pc := h.operators[op].calls[callID]
+	for _, op := range h.callOps[key] {
+		pc := h.operators[op].calls[key]
 		if !answeredState(pc, op, by) {
 			continue
 		}
@@ -350,41 +386,41 @@ func (h *Hub) Answered(callID, by string) {
 }
 
 // Missed tells the operator their phone stopped ringing unanswered.
-func (h *Hub) Missed(operator, callID string) {
+func (h *Hub) Missed(operator, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.operators[operator]
-	if s == nil || s.calls[callID] == nil || s.calls[callID].State != StateRinging {
+	if s == nil || s.calls[key] == nil || s.calls[key].State != StateRinging {
 		return
 	}
-	pc := s.calls[callID]
+	pc := s.calls[key]
 	pc.State = StateMissed
 	h.publish(operator, MsgMissed, pc, "")
 }
 
 // Ended tells every operator the call reached that it is over, and
 // forgets it.
-func (h *Hub) Ended(callID string, status Status) {
+func (h *Hub) Ended(key string, status Status) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, op := range h.callOps[callID] {
+	for _, op := range h.callOps[key] {
 		s := h.operators[op]
-		pc := s.calls[callID]
+		pc := s.calls[key]
 		pc.State, pc.Status = StateEnded, status
 		h.publish(op, MsgEnded, pc, "")
-		delete(s.calls, callID)
-		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == callID })
+		delete(s.calls, key)
+		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == key })
 	}
-	delete(h.callOps, callID)
+	delete(h.callOps, key)
 }
 
 // DialFailed tells the operator's pages that their click-to-dial call did
 // not reach their phone.
-func (h *Hub) DialFailed(operator string, f DialFailure) {
+func (h *Hub) CalloutFailed(operator string, f CalloutFailure) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return
 	}
-	h.send(operator, Message{Type: MsgDialFailed, Dial: &f})
+	h.send(operator, Message{Type: MsgCalloutFailed, Callout: &f})
 }

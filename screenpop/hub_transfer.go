@@ -31,28 +31,28 @@ func (h *Hub) TakeOver(operator string, call PopCall, from string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.stream(operator)
-	if pc := s.calls[call.ID]; pc != nil {
+	if pc := s.calls[call.Key()]; pc != nil {
 		if from != "" {
 			pc.TransferredFrom = from
 		}
 		return
 	}
-	s.order = append(s.order, call.ID)
-	h.callOps[call.ID] = append(h.callOps[call.ID], operator)
+	s.order = append(s.order, call.Key())
+	h.callOps[call.Key()] = append(h.callOps[call.Key()], operator)
 	call.State, call.TransferredFrom = StateTaken, from
-	s.calls[call.ID] = &call
+	s.calls[call.Key()] = &call
 }
 
 // Transferred tells the operator's page that they transferred the call
 // to to (an extension: whoever answers there takes it over).
-func (h *Hub) Transferred(operator, callID, to string) {
+func (h *Hub) Transferred(operator, key, to string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.operators[operator]
-	if s == nil || s.calls[callID] == nil || s.calls[callID].State != StateActive {
+	if s == nil || s.calls[key] == nil || s.calls[key].State != StateActive {
 		return
 	}
-	pc := s.calls[callID]
+	pc := s.calls[key]
 	pc.State, pc.TransferredTo = StateTransferred, to
 	h.publish(operator, MsgAnswered, pc, pc.AnsweredBy)
 }

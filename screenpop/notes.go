@@ -23,6 +23,8 @@ var (
 // complaint purpose opens a complaint on them.
 type Note struct {
 	CallID string `json:"call_id"`
+	// PBX is the box of the call (Call.PBX): "" with one box.
+	PBX string `json:"pbx,omitempty"`
 	// ClientID is the client the call was with; 0 for none (a withheld
 	// caller).
 	ClientID int64     `json:"client_id,omitempty"`

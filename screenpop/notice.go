@@ -22,10 +22,10 @@ const (
 	NoticeOfferEnded
 	// NoticeEnded: the call is over; Call is its record.
 	NoticeEnded
-	// NoticeDialFailed: Asterisk rang an operator's phone for an
+	// NoticeCalloutFailed: Asterisk rang an operator's phone for an
 	// originate (click-to-dial) and it did not answer: DialStatus or
 	// Cause says why. ChannelID is the phone's channel.
-	NoticeDialFailed
+	NoticeCalloutFailed
 	// NoticeTransferred: Operator transferred the call blind to extension
 	// To; whoever answers there takes it over (NoticeAnswered with From).
 	NoticeTransferred
@@ -45,7 +45,7 @@ func (k NoticeKind) String() string {
 		return "offer_ended"
 	case NoticeEnded:
 		return "ended"
-	case NoticeDialFailed:
+	case NoticeCalloutFailed:
 		return "dial_failed"
 	case NoticeTransferred:
 		return "transferred"
@@ -59,6 +59,8 @@ type Notice struct {
 	Kind   NoticeKind
 	At     time.Time
 	CallID string
+	// PBX is the box the call is on (OnBox sets it): "" with one box.
+	PBX    string
 	Caller Number
 	// CallerName is the caller ID name the carrier sent, if any.
 	CallerName string
@@ -71,16 +73,19 @@ type Notice struct {
 	// a blind transfer sends the caller (NoticeTransferred).
 	From, To string
 	// ChannelID is the channel waiting in Stasis (NoticeStasis), or the
-	// operator's phone an originate rang (NoticeDialFailed).
+	// operator's phone an originate rang (NoticeCalloutFailed).
 	ChannelID string
 	// DialStatus (BUSY, NOANSWER, CHANUNAVAIL...), or the Q.850 Cause of
-	// the phone's hangup, says why an originate failed (NoticeDialFailed).
+	// the phone's hangup, says why an originate failed (NoticeCalloutFailed).
 	DialStatus string
 	Cause      int
 	CauseText  string
 	// Call is the finished record (NoticeEnded).
 	Call *Call
 }
+
+// Key names the notice's call across boxes: CallKey(PBX, CallID).
+func (n Notice) Key() string { return CallKey(n.PBX, n.CallID) }
 
 // Observer hears notices. Notice is called on the tracker's goroutine for
 // every call, so it must return at once: hand work to a goroutine or a

@@ -1,6 +1,7 @@
 package screenpop
 
 import (
+	"log/slog"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -15,6 +16,27 @@ type Number struct {
 	E164 string
 	// Withheld is true when the caller hid their number: no lookup is done.
 	Withheld bool
+}
+
+// LogValue is how a number is logged (slog.LogValuer): masked, for a phone
+// number is personal data; "withheld" when the caller hid it.
+func (n Number) LogValue() slog.Value {
+	switch {
+	case n.Withheld:
+		return slog.StringValue("withheld")
+	case n.E164 != "":
+		return slog.StringValue(MaskNumber(n.E164))
+	}
+	return slog.StringValue(MaskNumber(n.Raw))
+}
+
+// MaskNumber hides all but the last digits of a phone number, for logs:
+// phone numbers are personal data.
+func MaskNumber(n string) string {
+	if len(n) <= 4 {
+		return "***"
+	}
+	return "***" + n[len(n)-4:]
 }
 
 // withheldWords are the caller IDs carriers and Asterisk put in place of a

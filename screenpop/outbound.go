@@ -19,7 +19,7 @@ type originating struct {
 	// answered: the phone picked up, and Asterisk is sending it to the
 	// extension; its outbound call starts when it shows itself there.
 	answered bool
-	failed   bool // NoticeDialFailed sent; kept a while so a late event does not send another
+	failed   bool // NoticeCalloutFailed sent; kept a while so a late event does not send another
 }
 
 // dialOut is how an outbound call's dial of the client goes; nil for an
@@ -147,7 +147,7 @@ func (t *Tracker) originateFailed(ch Channel, o *originating, dialStatus string,
 		return
 	}
 	o.failed, o.seen = true, at
-	t.obs.Notice(Notice{Kind: NoticeDialFailed, At: at, CallID: cmp.Or(ch.LinkedID, ch.ID), ChannelID: ch.ID,
+	t.obs.Notice(Notice{Kind: NoticeCalloutFailed, At: at, CallID: cmp.Or(ch.LinkedID, ch.ID), ChannelID: ch.ID,
 		Operator: o.operator, DialStatus: dialStatus, Cause: cause, CauseText: causeText})
 }
 

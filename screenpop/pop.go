@@ -34,6 +34,10 @@ type Popper struct {
 	// Access, if set, learns the clients on each call's card: what the
 	// operators it reaches may open. Set it before the first notice.
 	Access *Access
+	// Base, if set, is what lookups run on, each within its own timeout:
+	// the daemon cancels it at shutdown to end those in flight. Set it
+	// before the first notice.
+	Base context.Context
 
 	mu    sync.Mutex // held while calling the hub, so cards never go back
 	calls map[string]*popState
@@ -49,6 +53,14 @@ type popState struct {
 	ready chan struct{}
 	// gen counts lookups of the call; only the latest may set the card.
 	gen uint64
+}
+
+// orBackground is ctx, or the background context if ctx is nil.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
 
 // Leads makes leads of unknown callers.
@@ -77,42 +89,42 @@ func (p *Popper) Notice(n Notice) {
 	case NoticeStarted:
 		p.start(n)
 	case NoticeRinging:
-		st := p.calls[n.CallID]
+		st := p.calls[n.Key()]
 		if st == nil {
 			st = p.start(n)
 		}
 		p.hub.Offer(n.Operator, st.call)
 	case NoticeAnswered:
-		if st := p.calls[n.CallID]; st != nil {
+		if st := p.calls[n.Key()]; st != nil {
 			// A transfer's target may have had no pop: give them one.
 			p.hub.TakeOver(n.Operator, st.call, n.From)
 		}
-		p.hub.Answered(n.CallID, n.Operator)
+		p.hub.Answered(n.Key(), n.Operator)
 	case NoticeTransferred:
-		p.hub.Transferred(n.Operator, n.CallID, n.To)
+		p.hub.Transferred(n.Operator, n.Key(), n.To)
 	case NoticeOfferEnded:
 		if n.Outcome != OutcomeAnsweredElsewhere && n.Outcome != OutcomeAnswered {
-			p.hub.Missed(n.Operator, n.CallID)
+			p.hub.Missed(n.Operator, n.Key())
 		}
 	case NoticeEnded:
 		if n.Call != nil {
-			p.hub.Ended(n.CallID, n.Call.Status)
+			p.hub.Ended(n.Key(), n.Call.Status)
 		}
-		delete(p.calls, n.CallID)
+		delete(p.calls, n.Key())
 	}
 }
 
 // start records a new call and starts its lookup; p.mu is held.
 func (p *Popper) start(n Notice) *popState {
-	if st := p.calls[n.CallID]; st != nil {
+	if st := p.calls[n.Key()]; st != nil {
 		return st
 	}
 	st := &popState{
-		call:  PopCall{ID: n.CallID, Caller: n.Caller.Raw, DID: n.DID, StartedAt: n.At},
+		call:  PopCall{ID: n.CallID, PBX: n.PBX, Caller: n.Caller.Raw, DID: n.DID, StartedAt: n.At},
 		num:   n.Caller,
 		ready: make(chan struct{}),
 	}
-	p.calls[n.CallID] = st
+	p.calls[n.Key()] = st
 	if n.Caller.Withheld || n.Caller.E164 == "" || p.dir == nil {
 		st.call.Card = p.rules.NewCard(n.Caller, nil, p.now())
 		close(st.ready)
@@ -120,7 +132,7 @@ func (p *Popper) start(n Notice) *popState {
 	}
 	st.call.Card = Card{Lookup: LookupPending, Caller: n.Caller.Raw, E164: n.Caller.E164, Clients: []ClientCard{}}
 	p.wg.Add(1)
-	go p.lookup(n.CallID, st, st.gen, true)
+	go p.lookup(n.Key(), st, st.gen, true)
 	return st
 }
 
@@ -135,7 +147,7 @@ func (p *Popper) lookup(callID string, st *popState, gen uint64, first bool) {
 	}
 	p.sem <- struct{}{}
 	defer func() { <-p.sem }()
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	ctx, cancel := context.WithTimeout(orBackground(p.Base), p.timeout)
 	defer cancel()
 	num := st.num
 	start := time.Now()
@@ -150,7 +162,11 @@ func (p *Popper) lookup(callID string, st *popState, gen uint64, first bool) {
 	var card Card
 	switch {
 	case err != nil:
-		p.log.Error("look up caller", "call", callID, "caller", MaskNumber(num.E164), "err", err)
+		if p.Base != nil && p.Base.Err() != nil {
+			p.log.Info("a caller's lookup was ended by the shutdown", "call", callID, "caller", num)
+		} else {
+			p.log.Error("look up caller", "call", callID, "caller", num, "err", err)
+		}
 		if !first {
 			return
 		}
@@ -178,7 +194,7 @@ func (p *Popper) leadCard(ctx context.Context, callID string, num Number) Card {
 	lead, ok, err := p.Leads.EnsureLead(ctx, num.E164)
 	switch {
 	case err != nil:
-		p.log.Error("make a lead of an unknown caller", "call", callID, "caller", MaskNumber(num.E164), "err", err)
+		p.log.Error("make a lead of an unknown caller", "call", callID, "caller", num, "err", err)
 	case ok:
 		return p.rules.NewLeadCard(num, lead, p.now())
 	default:
@@ -207,11 +223,11 @@ func (p *Popper) Refresh(clientID int64) {
 	}
 }
 
-// Card waits until the call's card is final or ctx ends, and returns it
-// as it stands then.
-func (p *Popper) Card(ctx context.Context, callID string) (Card, bool) {
+// Card waits until the card of the call (named by its key, CallKey) is
+// final or ctx ends, and returns it as it stands then.
+func (p *Popper) Card(ctx context.Context, key string) (Card, bool) {
 	p.mu.Lock()
-	st := p.calls[callID]
+	st := p.calls[key]
 	p.mu.Unlock()
 	if st == nil {
 		return Card{}, false
@@ -227,12 +243,3 @@ func (p *Popper) Card(ctx context.Context, callID string) (Card, bool) {
 
 // Wait waits for the lookups under way, for shutdown.
 func (p *Popper) Wait() { p.wg.Wait() }
-
-// MaskNumber hides all but the last digits of a phone number, for logs:
-// phone numbers are personal data.
-func MaskNumber(n string) string {
-	if len(n) <= 4 {
-		return "***"
-	}
-	return "***" + n[len(n)-4:]
-}

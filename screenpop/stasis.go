@@ -48,6 +48,10 @@ type Stasis struct {
 	deadline time.Duration
 	log      *slog.Logger
 	wg       sync.WaitGroup
+	// Base, if set, is what the lookups and variables run on, within the
+	// deadline: the daemon cancels it at shutdown, and each call waiting
+	// then is continued at once, unnamed. Set it before the first notice.
+	Base context.Context
 
 	mu       sync.Mutex
 	handling map[string]bool // channels being handled: a resync may name one again
@@ -88,16 +92,21 @@ func (s *Stasis) handle(n Notice) {
 	if s.cards != nil {
 		// The lookup gets most of the deadline; setting variables and
 		// continuing need the rest.
-		lctx, cancel := context.WithDeadline(context.Background(), start.Add(s.deadline*6/10))
-		card, ok := s.cards.Card(lctx, n.CallID)
+		lctx, cancel := context.WithDeadline(orBackground(s.Base), start.Add(s.deadline*6/10))
+		card, ok := s.cards.Card(lctx, n.Key())
 		cancel()
+		if ok && card.Lookup == LookupPending {
+			s.log.Warn("the caller's lookup did not finish within its share of the Stasis deadline; the call goes on unnamed",
+				"call", n.CallID, "waited", time.Since(start), "deadline", s.deadline)
+		}
 		if ok {
 			s.setVariables(n, card, end)
 		}
 	}
-	// Send the continue even if the deadline has passed: a call left in
-	// Stasis would wait until the caller gave up.
-	cctx, cancel := context.WithTimeout(context.Background(), max(time.Until(end), continueBound))
+	// Send the continue even if the deadline has passed, or the daemon
+	// is stopping: a call left in Stasis would wait until the caller gave
+	// up.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(orBackground(s.Base)), max(time.Until(end), continueBound))
 	defer cancel()
 	if err := s.pbx.Continue(cctx, n.ChannelID); err != nil {
 		s.log.Error("continue channel waiting in Stasis", "call", n.CallID, "channel", n.ChannelID, "err", err)
@@ -123,15 +132,21 @@ func (s *Stasis) setVariables(n Notice, card Card, end time.Time) {
 	if c.Manager != nil && c.Manager.Extension != "" {
 		vars = append(vars, [2]string{VarManager, c.Manager.Extension})
 	}
-	// Keep a little time for the continue.
-	ctx, cancel := context.WithDeadline(context.Background(), end.Add(-s.deadline/10))
+	// Keep a little time for the continue. The variables go out together:
+	// a call waits for the slowest, not for the sum.
+	ctx, cancel := context.WithDeadline(orBackground(s.Base), end.Add(-s.deadline/10))
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, v := range vars {
-		if err := s.pbx.SetVariable(ctx, n.ChannelID, v[0], v[1]); err != nil {
-			s.log.Warn("set channel variable for the dialplan", "call", n.CallID, "variable", v[0], "err", err)
-			return
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.pbx.SetVariable(ctx, n.ChannelID, v[0], v[1]); err != nil {
+				s.log.Warn("set channel variable for the dialplan", "call", n.CallID, "variable", v[0], "err", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // callerIDName is what a desk phone shows: "Петров Иван", short enough for

@@ -306,6 +306,99 @@ func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o60
 
 func readable(path string) error { _, err := os.Stat(path); return err }
 
+// TestTrackerLingeringCallAcrossAKill is the kill -9 case the restart
+// test once caught: a ring-all call answered by 103 ends (the caller's
+// leg goes first, 103's phone a moment later, as Asterisk sends them);
+// the state is saved as the call ends, before 103's hang-up, and the
+// daemon is killed before the next save. The restarted daemon restores
+// the call waiting out its linger, with 103's leg still up, and never
+// sees that leg go: it ended while the daemon was down. Its record must
+// be the continuous one or say that the offers are not known exactly,
+// whether the linger passes before the first resync (Asterisk slow to
+// answer after the restart, the usual case) or after it.
+func TestTrackerLingeringCallAcrossAKill(t *testing.T) {
+	p := newPBX()
+	trunk := p.trunk("c1", "+79161234567", "74951112233")
+	ph1, ph3 := p.phone(trunk, "101"), p.phone(trunk, "103")
+	seen := slices.Concat(one(created(trunk, p.at(0))), ring(trunk, ph1, p.at(0.1)), ring(trunk, ph3, p.at(0.1)),
+		one(dial(trunk, ph3, "ANSWER", p.at(2)), dial(trunk, ph1, "CANCEL", p.at(2)), destroyed(ph1, p.at(2), 26),
+			destroyed(trunk, p.at(20), 16)))
+	late := destroyed(ph3, p.at(20), 16) // after the save, before the kill
+
+	oracle, olog, _ := newTestTracker()
+	feed(oracle, seen, one(late))
+	oracle.Advance(p.at(60))
+	if len(olog.calls) != 1 || len(olog.calls[0].Gaps) != 0 {
+		t.Fatalf("a continuous view recorded %+v; want one exact record", olog.calls)
+	}
+	truth := olog.calls[0]
+
+	restarted := func(t *testing.T) (*Tracker, *memLog) {
+		t.Helper()
+		tr, _, _ := newTestTracker()
+		feed(tr, seen)
+		f := StateFile{Path: filepath.Join(t.TempDir(), "calls.json")}
+		if err := f.Save(tr.State()); err != nil { // saved as the call ended; then kill -9
+			t.Fatal(err)
+		}
+		s, ok, err := f.Load()
+		if !ok || err != nil {
+			t.Fatalf("load state: %v, %v", ok, err)
+		}
+		tr2, log, _ := newTestTracker()
+		if err := tr2.Restore(s); err != nil {
+			t.Fatal(err)
+		}
+		return tr2, log
+	}
+	check := func(t *testing.T, log *memLog) {
+		t.Helper()
+		if len(log.calls) != 1 {
+			t.Fatalf("got %d records, want 1", len(log.calls))
+		}
+		c := log.calls[0]
+		if bad := c.Unflagged(truth); len(bad) > 0 {
+			t.Errorf("%v differ from the continuous record without a flag (gaps %v)", bad, c.Gaps)
+		}
+		if !c.Uncertain(GapOffers) || c.Uncertain(GapEnd) || c.Uncertain(GapAnswer) || c.Status != StatusAnswered {
+			t.Errorf("gaps %v status %s: want the offers flagged (103's hang-up was not seen), the call's end and answer exact", c.Gaps, c.Status)
+		}
+	}
+	t.Run("the linger passes before the first resync", func(t *testing.T) {
+		tr, log := restarted(t)
+		tr.Handle(resyncEv(p.at(23)))
+		tr.Advance(p.at(60))
+		check(t, log)
+	})
+	t.Run("the first resync comes within the linger", func(t *testing.T) {
+		tr, log := restarted(t)
+		tr.Handle(resyncEv(p.at(20.5)))
+		tr.Advance(p.at(60))
+		check(t, log)
+	})
+	t.Run("the clock alone passes the linger before Asterisk answers", func(t *testing.T) {
+		tr, log := restarted(t)
+		tr.Advance(p.at(22))
+		check(t, log)
+	})
+	t.Run("the phone's hang-up lost in an ARI drop is flagged too", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		feed(tr, seen)
+		tr.Advance(p.at(21.5)) // the ticks pass the linger while the socket is down
+		tr.Handle(resyncEv(p.at(22)))
+		check(t, log)
+	})
+	t.Run("a phone's hang-up seen after the resync that found the phone still there is exact", func(t *testing.T) {
+		tr, log := restarted(t)
+		tr.Handle(resyncEv(p.at(20.4), state(ph3, "Up")))
+		feed(tr, one(destroyed(ph3, p.at(20.5), 16)))
+		tr.Advance(p.at(60))
+		if len(log.calls) != 1 || len(log.calls[0].Gaps) != 0 {
+			t.Fatalf("records %+v; want one, exact", log.calls)
+		}
+	})
+}
+
 func TestTrackerRunKeepsItsStateWhileCallsChange(t *testing.T) {
 	p := newPBX()
 	tr, log, _ := newTestTracker()

@@ -209,7 +209,7 @@ func TestTrackerTellsWhyAnOriginatedPhoneDidNotAnswer(t *testing.T) {
 			}
 			var failed []Notice
 			for _, n := range obs.notices {
-				if n.Kind == NoticeDialFailed {
+				if n.Kind == NoticeCalloutFailed {
 					failed = append(failed, n)
 				}
 			}

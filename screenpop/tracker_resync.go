@@ -24,6 +24,7 @@ import (
 func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at time.Time) {
 	t.cont.batch = true
 	counts := ResyncCounts{Channels: len(channels)}
+	restoredAt := t.cont.restoredAt
 	defer func() {
 		t.cont.batch = false
 		t.cont.urgent = true
@@ -35,6 +36,7 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 		if t.Resynced != nil {
 			t.Resynced(counts)
 		}
+		t.unseenUntil(at, restoredAt, counts)
 	}()
 	reason, endAt := CloseDisconnected, at
 	if !t.cont.restoredAt.IsZero() {
@@ -60,19 +62,10 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 			counts.Ended++
 		}
 	}
-	// A call whose end was seen and that waits out its linger: a phone
-	// of it still ringing when the view was lost stopped unseen, so how
-	// its offer ended is not known.
-	for _, c := range t.calls {
-		if !c.ended {
-			continue
-		}
-		for _, l := range c.legs {
-			if _, ok := present[l.ch.ID]; l.alive && !ok && l.offer != nil && l.offer.EndedAt == nil {
-				addGap(c, GapOffers)
-			}
-		}
-	}
+	// A call whose end was seen and that waits out its linger keeps the
+	// legs Asterisk no longer has: an event the drop hid may still come
+	// (it was sent before the channel list was taken); if none does, the
+	// call is recorded with those phones' ends flagged (unseenPhoneEnds).
 	t.forgetGone(present)
 	t.rebuildBridges(present, bridges)
 

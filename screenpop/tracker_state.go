@@ -1,12 +1,7 @@
 package screenpop
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -20,11 +15,22 @@ type TrackerState struct {
 	Version int `json:"version"`
 	// SavedAt is the tracker's clock when it was saved: the last moment
 	// its calls were known to be in progress.
-	SavedAt time.Time   `json:"saved_at"`
-	Calls   []savedCall `json:"calls"`
+	SavedAt time.Time `json:"saved_at"`
+	// Seen is the time of the last event applied before it was saved.
+	// SavedAt may be later (the clock moves on between events), and
+	// events of a time before SavedAt may still have been on their way
+	// or queued, lost by a crash: an unseen period after a restart starts
+	// here. Zero in a state saved by a daemon before it was kept.
+	Seen time.Time `json:"seen,omitzero"`
+	// Calls are shared with the tracker (and with the states saved
+	// before, when a call did not change): nothing changes one once made.
+	Calls []*savedCall `json:"calls"`
 	// Handed are records handed to the call log as this was saved: the
 	// next start hands them over again, in case the crash came first.
 	Handed []Call `json:"handed,omitempty"`
+	// Stopped says it was saved at a stop: the daemon did not crash
+	// (unseen.go tells the two apart).
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 const stateVersion = 1
@@ -46,6 +52,12 @@ type savedCall struct {
 	DIDFrom     didSource  `json:"did_from"`
 	OpenContext string     `json:"open_context"`
 	Out         *savedOut  `json:"out,omitempty"`
+
+	// copy numbers the tracker's copies of its calls (State): a call
+	// with the same number as in the last state encoded did not change,
+	// and its JSON then is written again. Zero (a state read back, or
+	// made by hand): not known to be unchanged.
+	copy uint64
 }
 
 type savedLeg struct {
@@ -65,17 +77,56 @@ type savedOut struct {
 }
 
 // State returns the calls in progress. It is called on the tracker's
-// goroutine (KeepState's save is).
+// goroutine (KeepState's save is). A call that did not change since the
+// last State is not copied again: its copy then is shared, and nothing
+// changes a copy once made.
 func (t *Tracker) State() TrackerState {
-	s := TrackerState{Version: stateVersion, SavedAt: t.now, Calls: []savedCall{}}
+	s := TrackerState{Version: stateVersion, SavedAt: t.now, Seen: t.unseen.seen, Calls: make([]*savedCall, 0, len(t.calls)), Stopped: t.unseen.stopping}
 	for _, h := range t.cont.handed {
 		s.Handed = append(s.Handed, h.rec)
 	}
 	for _, c := range t.calls {
-		s.Calls = append(s.Calls, saveCall(c))
+		if c.saved == nil || c.changed {
+			sc := saveCall(c)
+			t.cont.copies++
+			sc.copy = t.cont.copies
+			c.saved, c.changed = &sc, false
+		}
+		s.Calls = append(s.Calls, c.saved)
 	}
-	slices.SortFunc(s.Calls, func(a, b savedCall) int { return a.Rec.StartedAt.Compare(b.Rec.StartedAt) })
+	slices.SortFunc(s.Calls, func(a, b *savedCall) int { return a.Rec.StartedAt.Compare(b.Rec.StartedAt) })
 	return s
+}
+
+// changedBy marks the calls an event may change: those its channels are
+// legs of, or would join (by linked ID or Local pair), and for a bridge
+// those of the bridge's members. A resync or a transfer may change any
+// call: all are marked.
+func (t *Tracker) changedBy(ev Event) {
+	switch ev.Kind {
+	case EventResync, EventTransfer:
+		for _, c := range t.calls {
+			c.changed = true
+		}
+		return
+	case EventBridgeEntered, EventBridgeLeft:
+		for id := range t.bridges[ev.BridgeID] {
+			if l := t.legs[id]; l != nil {
+				l.call.changed = true
+			}
+		}
+	}
+	for _, ch := range [...]Channel{ev.Channel, ev.Peer} {
+		if ch.ID == "" {
+			continue
+		}
+		if l := t.legs[ch.ID]; l != nil {
+			l.call.changed = true
+		}
+		if c := t.callOf(ch); c != nil {
+			c.changed = true
+		}
+	}
 }
 
 func saveCall(c *call) savedCall {
@@ -117,6 +168,9 @@ func (t *Tracker) Restore(s TrackerState) error {
 		return fmt.Errorf("restore calls in progress: state version %d, this daemon reads %d", s.Version, stateVersion)
 	}
 	for _, sc := range s.Calls {
+		if sc == nil {
+			return fmt.Errorf("restore calls in progress: a call is null")
+		}
 		if sc.Rec.ID == "" || len(sc.Legs) == 0 || t.calls[sc.Rec.ID] != nil {
 			return fmt.Errorf("restore calls in progress: call %q has no legs or comes twice", sc.Rec.ID)
 		}
@@ -132,10 +186,11 @@ func (t *Tracker) Restore(s TrackerState) error {
 		t.now = s.SavedAt
 	}
 	t.cont.restoredAt = s.SavedAt
+	t.unseen.restoredFrom(s)
 	return nil
 }
 
-func (t *Tracker) restoreCall(sc savedCall) {
+func (t *Tracker) restoreCall(sc *savedCall) {
 	c := &call{
 		rec: sc.Rec, started: sc.Started, lastEvent: sc.LastEvent, hangupAsked: sc.HangupAsked,
 		resynced: sc.Resynced, ended: sc.Ended, stasis: sc.Stasis, didFrom: sc.DIDFrom, openContext: sc.OpenContext, seen: time.Now(),
@@ -187,49 +242,4 @@ func (t *Tracker) restoreCall(sc savedCall) {
 		i, _ := slices.BinarySearchFunc(t.ending, c.rec.EndedAt, func(e *call, at time.Time) int { return e.rec.EndedAt.Compare(at) })
 		t.ending = slices.Insert(t.ending, i, c)
 	}
-}
-
-// StateFile is where the calls in progress are kept between runs: a JSON
-// file replaced whole (written aside, then renamed), so that a crash
-// leaves the old state or the new one, never half of one.
-type StateFile struct{ Path string }
-
-// Save writes s.
-func (f StateFile) Save(s TrackerState) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("save calls in progress: %w", err)
-	}
-	tmp := f.Path + ".new"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
-		return fmt.Errorf("save calls in progress: %w", err)
-	}
-	if err := os.Rename(tmp, f.Path); err != nil {
-		return fmt.Errorf("save calls in progress: %w", err)
-	}
-	return nil
-}
-
-// Load reads the saved state; ok is false when there is none. A state
-// that cannot be read is moved aside (to Path.bad), for whoever wants to
-// see it, and reported.
-func (f StateFile) Load() (s TrackerState, ok bool, err error) {
-	data, err := os.ReadFile(f.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, false, nil
-	}
-	if err == nil {
-		err = json.Unmarshal(data, &s)
-	}
-	if err == nil && s.Version != stateVersion {
-		err = fmt.Errorf("state version %d, this daemon reads %d", s.Version, stateVersion)
-	}
-	if err != nil {
-		bad := f.Path + ".bad"
-		if rerr := os.Rename(f.Path, bad); rerr != nil {
-			return s, false, fmt.Errorf("read calls in progress from %s: %w", f.Path, errors.Join(err, rerr))
-		}
-		return s, false, fmt.Errorf("read calls in progress from %s (moved to %s): %w", f.Path, filepath.Base(bad), err)
-	}
-	return s, true, nil
 }

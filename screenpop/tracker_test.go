@@ -66,10 +66,17 @@ func newTestTracker() (*Tracker, *memLog, *memObserver) {
 	return NewTracker(TrackerConfig{InboundContexts: []string{"from-trunk"}, Operators: ops, Region: "RU", StaleAfter: time.Hour}, log, obs), log, obs
 }
 
+// feed hands the tracker the events, and after each checks that the
+// calls it changed were marked so (the state saved would be stale
+// otherwise): a test fed its events this way checks that too.
 func feed(t *Tracker, evs ...[]Event) {
 	for _, batch := range evs {
 		for _, ev := range batch {
+			t.State()
 			t.Handle(ev)
+			if err := ChangedCallsMarked(t); err != nil {
+				panic(fmt.Sprintf("after %s: %v", ev.Kind, err))
+			}
 		}
 	}
 }
@@ -96,6 +103,18 @@ func summarise(c Call) summary {
 		s.Outcomes = append(s.Outcomes, o.Outcome)
 	}
 	return s
+}
+
+// onlyRecord feeds the tracker a call's events and lets an hour pass: the
+// call's record, which must be the only one.
+func onlyRecord(t *testing.T, tr *Tracker, log *memLog, p *pbx, events []Event) Call {
+	t.Helper()
+	feed(tr, events)
+	tr.Advance(p.at(3600))
+	if len(log.calls) != 1 {
+		t.Fatalf("got %d records, want 1", len(log.calls))
+	}
+	return log.calls[0]
 }
 
 func TestTrackerOutcomes(t *testing.T) {
@@ -176,12 +195,8 @@ func TestTrackerOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr, log, _ := newTestTracker()
-			feed(tr, tt.events())
-			tr.Advance(p.at(3600))
-			if len(log.calls) != 1 {
-				t.Fatalf("got %d records, want 1", len(log.calls))
-			}
-			if diff := cmp.Diff(tt.want, summarise(log.calls[0])); diff != "" {
+			c := onlyRecord(t, tr, log, p, tt.events())
+			if diff := cmp.Diff(tt.want, summarise(c)); diff != "" {
 				t.Errorf("record differs (-want +got):\n%s", diff)
 			}
 			if tr.Open() != 0 || len(tr.legs) != 0 || len(tr.linked) != 0 || len(tr.bridges) > 1 {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,8 +27,7 @@ import (
 // calls, 13,000 missed) in about 50 ms; the API shares one answer among
 // the operators' pages for a moment.
 //
-// One text serves both stores: PostgreSQL numbers its parameters $1, $2,
-// SQLite ?1, ?2 (see sqliteParams). Times compare as times in PostgreSQL
+// One text serves both stores. Times compare as times in PostgreSQL
 // and as fixed-width UTC text in SQLite, which orders the same.
 //
 // Missed calls are only ever compared with calls and with the missed calls
@@ -53,7 +54,7 @@ SELECT i.number, i.first_missed_at, i.last_missed_at, i.attempts,
 	(SELECT d.did FROM calls d
 		WHERE d.caller_e164 = i.number AND d.direction = 'inbound' AND d.status IN ('missed', 'abandoned', 'failed')
 			AND d.caller_e164 IS NOT NULL AND d.started_at = i.last_missed_at
-		ORDER BY d.call_id LIMIT 1) AS did,
+		ORDER BY d.call_id, d.pbx LIMIT 1) AS did,
 	c.client_id, c.last_name, c.first_name, c.patronymic,
 	(SELECT count(*) FROM client_phones p WHERE p.e164 = i.number) AS clients,
 	k.operator, o.name, k.claimed_at
@@ -81,10 +82,6 @@ RETURNING operator`
 // missed call, $3 now, $4 operator, $5 reason.
 const closeCallbackQuery = `INSERT INTO callback_closures (number, last_missed_at, closed_at, closed_by, reason)
 VALUES ($1, $2, $3, $4, $5)`
-
-// sqliteParams turns PostgreSQL's $1 into SQLite's ?1: the same
-// parameter by number.
-func sqliteParams(q string) string { return strings.ReplaceAll(q, "$", "?") }
 
 // callbackRow is one row of callbacksQuery, read by either store.
 type callbackRow struct {
@@ -145,3 +142,116 @@ func checkCloseReason(reason string) error {
 
 // claimCutoff is when claims still holding at now were made after.
 func claimCutoff(now time.Time) time.Time { return now.Add(-screenpop.ClaimLapse) }
+
+// Callbacks is the callback list as of now, the longest waiting first.
+func (s *sqlStore) Callbacks(ctx context.Context, now time.Time) ([]screenpop.Callback, error) {
+	cbs, err := readCallbacks(ctx, s.conn, now, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the callback list: %w", err)
+	}
+	return cbs, nil
+}
+
+// readCallbacks reads the callback list, or with number that number's
+// callback.
+func readCallbacks(ctx context.Context, q querier, now time.Time, number *string) ([]screenpop.Callback, error) {
+	query, args := callbacksQuery, []any{claimCutoff(now)}
+	if number != nil {
+		query, args = callbackQuery, append(args, *number)
+	}
+	return queryAll(ctx, q, func(row row) (screenpop.Callback, error) {
+		var r callbackRow
+		err := row.Scan(&r.number, &r.firstMissedAt, &r.lastMissedAt, &r.attempts, &r.did,
+			&r.clientID, &r.lastName, &r.firstName, &r.patronymic, &r.clients,
+			&r.claimOperator, &r.claimName, &r.claimedAt)
+		return r.callback(), err
+	}, query, args...)
+}
+
+// ClaimCallback marks the number's callback as taken by operator (an
+// extension) as of now, and returns it. It fails with a
+// *screenpop.ClaimedError while another operator's claim holds, and with
+// an error wrapping screenpop.ErrNoCallback when the number has no open
+// callback. Claiming again renews one's own claim.
+func (s *sqlStore) ClaimCallback(ctx context.Context, number, operator string, now time.Time) (screenpop.Callback, error) {
+	if err := checkCallbackNumber(number); err != nil {
+		return screenpop.Callback{}, err
+	}
+	fail := func(err error) (screenpop.Callback, error) {
+		return screenpop.Callback{}, fmt.Errorf("claim the callback of %s: %w", screenpop.MaskNumber(number), err)
+	}
+	// On SQLite an immediate transaction: the read and the claim hold the
+	// write lock, so two operators claiming at once queue.
+	tx, err := s.conn.begin(ctx, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.rollback(ctx)
+	cbs, err := readCallbacks(ctx, tx, now, &number)
+	if err != nil {
+		return fail(err)
+	}
+	if len(cbs) == 0 {
+		return fail(screenpop.ErrNoCallback)
+	}
+	if c := cbs[0].Claim; c != nil && c.Operator != operator {
+		return screenpop.Callback{}, &screenpop.ClaimedError{Claim: *c}
+	}
+	var who string
+	err = tx.queryRow(ctx, claimCallbackQuery, number, operator, now, cbs[0].FirstMissedAt, claimCutoff(now)).Scan(&who)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Another operator claimed it since we read (PostgreSQL; SQLite's
+		// write lock keeps them out): say who. Each statement of the
+		// transaction sees what others committed before it.
+		if cbs, err = readCallbacks(ctx, tx, now, &number); err == nil && len(cbs) > 0 && cbs[0].Claim != nil {
+			return screenpop.Callback{}, &screenpop.ClaimedError{Claim: *cbs[0].Claim}
+		}
+		return fail(errors.New("another operator claimed it at the same time"))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if cbs, err = readCallbacks(ctx, tx, now, &number); err != nil || len(cbs) == 0 {
+		return fail(cmpErr(err, "the callback went while claiming it"))
+	}
+	if err := tx.commit(ctx); err != nil {
+		return fail(err)
+	}
+	return cbs[0], nil
+}
+
+// CloseCallback closes the number's callback by hand, as of now: operator
+// (an extension) says why. The missed calls it held are dealt with; a
+// later one opens a new item. A number
+// without an open callback gives an error wrapping screenpop.ErrNoCallback.
+func (s *sqlStore) CloseCallback(ctx context.Context, number, operator, reason string, now time.Time) error {
+	if err := errors.Join(checkCallbackNumber(number), checkCloseReason(reason)); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx tx) error {
+		cbs, err := readCallbacks(ctx, tx, now, &number)
+		if err != nil {
+			return err
+		}
+		if len(cbs) == 0 {
+			return screenpop.ErrNoCallback
+		}
+		if _, err := tx.exec(ctx, closeCallbackQuery, number, cbs[0].LastMissedAt, msUTC(now), operator, strings.TrimSpace(reason)); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `DELETE FROM callback_claims WHERE number = $1`, number)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("close the callback of %s: %w", screenpop.MaskNumber(number), err)
+	}
+	return nil
+}
+
+// cmpErr is err, or an error saying what if err is nil.
+func cmpErr(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(what)
+}

@@ -18,7 +18,7 @@ import (
 // converts the filter the same way).
 type apiLog struct{ *Postgres }
 
-func (a apiLog) Calls(ctx context.Context, f web.CallFilter, each func(screenpop.Call) error) error {
+func (a apiLog) Calls(ctx context.Context, f screenpop.CallFilter, each func(screenpop.Call) error) error {
 	return a.Postgres.Calls(ctx, f, each)
 }
 

@@ -126,7 +126,7 @@ func seedCallLog(t *testing.T, s logStore) {
 }
 
 // listIDs lists the IDs of the calls f matches, in the listing's order.
-func listIDs(t *testing.T, s CallLister, f CallFilter) []string {
+func listIDs(t *testing.T, s CallLister, f screenpop.CallFilter) []string {
 	t.Helper()
 	ids := []string{}
 	if err := s.Calls(t.Context(), f, func(c screenpop.Call) error {
@@ -148,7 +148,7 @@ func TestCallLog(t *testing.T) {
 }
 
 func testCallLog(t *testing.T, b backend) {
-	day := func(f CallFilter) CallFilter {
+	day := func(f screenpop.CallFilter) screenpop.CallFilter {
 		f.From, f.To = mar14(0, 0), mar14(24, 0)
 		return f
 	}
@@ -161,39 +161,39 @@ func testCallLog(t *testing.T, b backend) {
 		seedCallLog(t, s)
 		tests := []struct {
 			name   string
-			filter CallFilter
+			filter screenpop.CallFilter
 			want   string
 		}{
-			{"no filter lists every call", CallFilter{}, "c8 c7 c6 c5 c4 c3 c2 c1 c9"},
-			{"a day holds its first instant, not the next day's", day(CallFilter{}), "c7 c6 c5 c4 c3 c2 c1"},
-			{"outbound calls", day(CallFilter{Direction: screenpop.Outbound}), "c6"},
-			{"inbound calls", day(CallFilter{Direction: screenpop.Inbound}), "c7 c5 c4 c3 c2 c1"},
-			{"missed and abandoned calls", day(CallFilter{Statuses: statuses(screenpop.StatusMissed, screenpop.StatusAbandoned)}), "c3 c2"},
-			{"answered calls, in and out", day(CallFilter{Statuses: statuses(screenpop.StatusAnswered)}), "c6 c4 c1"},
-			{"busy and failed calls", day(CallFilter{Statuses: statuses(screenpop.StatusBusy, screenpop.StatusFailed)}), "c7 c5"},
-			{"clients' calls, in and out", day(CallFilter{Kinds: kinds(screenpop.KindClient)}), "c6 c1"},
-			{"a number's second call is a lead's", day(CallFilter{Kinds: kinds(screenpop.KindLead)}), "c3"},
-			{"a number's first call is a new caller's", day(CallFilter{Kinds: kinds(screenpop.KindNew)}), "c2"},
-			{"withheld callers", day(CallFilter{Kinds: kinds(screenpop.KindWithheld)}), "c4"},
-			{"extensions and direct lines are internal", day(CallFilter{Kinds: kinds(screenpop.KindInternal)}), "c7 c5"},
-			{"clients and leads", day(CallFilter{Kinds: kinds(screenpop.KindClient, screenpop.KindLead)}), "c6 c3 c1"},
-			{"a source", day(CallFilter{Source: "Радио «Европа Плюс»"}), "c4 c3 c1"},
-			{"a source, any day", CallFilter{Source: "Радио «Европа Плюс»"}, "c4 c3 c1 c9"},
-			{"another source", day(CallFilter{Source: "Сайт"}), "c2"},
-			{"a source spelt otherwise matches nothing", day(CallFilter{Source: "радио"}), ""},
-			{"a campaign", day(CallFilter{Campaign: "Весна"}), "c4 c3 c1"},
-			{"an operator's calls: rang, talked and placed", day(CallFilter{Operator: "101"}), "c6 c3 c1"},
-			{"an operator whose phone rang on every inbound call", day(CallFilter{Operator: "102"}), "c4 c3 c2 c1"},
-			{"an operator transferred to, and one whose phone was busy", day(CallFilter{Operator: "103"}), "c7 c4"},
-			{"an operator with no calls", day(CallFilter{Operator: "104"}), ""},
-			{"a number in its national form, in and out", day(CallFilter{Caller: "8 (916) 123-45-67"}), "c7 c6 c1"},
-			{"a number in E.164", day(CallFilter{Caller: maria}), "c3 c2"},
-			{"an extension", day(CallFilter{Caller: "105"}), "c5"},
-			{"a withheld caller as logged", day(CallFilter{Caller: "anonymous"}), "c4"},
-			{"a number that never called", day(CallFilter{Caller: "+79000000000"}), ""},
-			{"a source's answered calls", day(CallFilter{Source: "Радио «Европа Плюс»", Statuses: statuses(screenpop.StatusAnswered)}), "c4 c1"},
-			{"an operator's inbound calls", day(CallFilter{Operator: "101", Direction: screenpop.Inbound}), "c3 c1"},
-			{"the first calls only", CallFilter{Limit: 2}, "c8 c7"},
+			{"no filter lists every call", screenpop.CallFilter{}, "c8 c7 c6 c5 c4 c3 c2 c1 c9"},
+			{"a day holds its first instant, not the next day's", day(screenpop.CallFilter{}), "c7 c6 c5 c4 c3 c2 c1"},
+			{"outbound calls", day(screenpop.CallFilter{Direction: screenpop.Outbound}), "c6"},
+			{"inbound calls", day(screenpop.CallFilter{Direction: screenpop.Inbound}), "c7 c5 c4 c3 c2 c1"},
+			{"missed and abandoned calls", day(screenpop.CallFilter{Statuses: statuses(screenpop.StatusMissed, screenpop.StatusAbandoned)}), "c3 c2"},
+			{"answered calls, in and out", day(screenpop.CallFilter{Statuses: statuses(screenpop.StatusAnswered)}), "c6 c4 c1"},
+			{"busy and failed calls", day(screenpop.CallFilter{Statuses: statuses(screenpop.StatusBusy, screenpop.StatusFailed)}), "c7 c5"},
+			{"clients' calls, in and out", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindClient)}), "c6 c1"},
+			{"a number's second call is a lead's", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindLead)}), "c3"},
+			{"a number's first call is a new caller's", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindNew)}), "c2"},
+			{"withheld callers", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindWithheld)}), "c4"},
+			{"extensions and direct lines are internal", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindInternal)}), "c7 c5"},
+			{"clients and leads", day(screenpop.CallFilter{Kinds: kinds(screenpop.KindClient, screenpop.KindLead)}), "c6 c3 c1"},
+			{"a source", day(screenpop.CallFilter{Source: "Радио «Европа Плюс»"}), "c4 c3 c1"},
+			{"a source, any day", screenpop.CallFilter{Source: "Радио «Европа Плюс»"}, "c4 c3 c1 c9"},
+			{"another source", day(screenpop.CallFilter{Source: "Сайт"}), "c2"},
+			{"a source spelt otherwise matches nothing", day(screenpop.CallFilter{Source: "радио"}), ""},
+			{"a campaign", day(screenpop.CallFilter{Campaign: "Весна"}), "c4 c3 c1"},
+			{"an operator's calls: rang, talked and placed", day(screenpop.CallFilter{Operator: "101"}), "c6 c3 c1"},
+			{"an operator whose phone rang on every inbound call", day(screenpop.CallFilter{Operator: "102"}), "c4 c3 c2 c1"},
+			{"an operator transferred to, and one whose phone was busy", day(screenpop.CallFilter{Operator: "103"}), "c7 c4"},
+			{"an operator with no calls", day(screenpop.CallFilter{Operator: "104"}), ""},
+			{"a number in its national form, in and out", day(screenpop.CallFilter{Caller: "8 (916) 123-45-67"}), "c7 c6 c1"},
+			{"a number in E.164", day(screenpop.CallFilter{Caller: maria}), "c3 c2"},
+			{"an extension", day(screenpop.CallFilter{Caller: "105"}), "c5"},
+			{"a withheld caller as logged", day(screenpop.CallFilter{Caller: "anonymous"}), "c4"},
+			{"a number that never called", day(screenpop.CallFilter{Caller: "+79000000000"}), ""},
+			{"a source's answered calls", day(screenpop.CallFilter{Source: "Радио «Европа Плюс»", Statuses: statuses(screenpop.StatusAnswered)}), "c4 c1"},
+			{"an operator's inbound calls", day(screenpop.CallFilter{Operator: "101", Direction: screenpop.Inbound}), "c3 c1"},
+			{"the first calls only", screenpop.CallFilter{Limit: 2}, "c8 c7"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -210,9 +210,9 @@ func testCallLog(t *testing.T, b backend) {
 		seedCallLog(t, s)
 		for _, offers := range []bool{true, false} {
 			var n int
-			err := s.Calls(t.Context(), CallFilter{Offers: offers}, func(got screenpop.Call) error {
+			err := s.Calls(t.Context(), screenpop.CallFilter{Offers: offers}, func(got screenpop.Call) error {
 				n++
-				want, err := s.Call(t.Context(), got.ID)
+				want, err := s.Call(t.Context(), got.PBX, got.ID)
 				if err != nil {
 					return err
 				}
@@ -239,10 +239,10 @@ func testCallLog(t *testing.T, b backend) {
 			calls = append(calls, callAt(fmt.Sprintf("p%02d", i), "+7916000"+pad4(i), radioLine, mar14(9, i/3)))
 		}
 		save(t, s, calls...)
-		all := listIDs(t, s, CallFilter{})
+		all := listIDs(t, s, screenpop.CallFilter{})
 
 		var paged []string
-		f := CallFilter{Limit: 4}
+		f := screenpop.CallFilter{Limit: 4}
 		for page := 1; ; page++ {
 			var got []screenpop.Call
 			if err := s.Calls(t.Context(), f, func(c screenpop.Call) error { got = append(got, c); return nil }); err != nil {
@@ -278,7 +278,7 @@ func testCallLog(t *testing.T, b backend) {
 		save(t, s, calls...)
 
 		var listed []string
-		err := s.Calls(t.Context(), CallFilter{To: mar14(12, 0)}, func(c screenpop.Call) error {
+		err := s.Calls(t.Context(), screenpop.CallFilter{To: mar14(12, 0)}, func(c screenpop.Call) error {
 			if len(listed)%callBatch == 0 {
 				// The embedded store has one connection: a listing that
 				// held it would leave the writer waiting for ever.
@@ -298,7 +298,7 @@ func testCallLog(t *testing.T, b backend) {
 		if len(listed) != n || listed[0] != fmt.Sprintf("b%04d", n-1) || listed[n-1] != "b0000" {
 			t.Errorf("listed %d calls from %s to %s, want %d from b%04d to b0000", len(listed), listed[0], listed[len(listed)-1], n, n-1)
 		}
-		if got := listIDs(t, s, CallFilter{Limit: callBatch + 100}); len(got) != callBatch+100 {
+		if got := listIDs(t, s, screenpop.CallFilter{Limit: callBatch + 100}); len(got) != callBatch+100 {
 			t.Errorf("a limit of %d over two batches listed %d calls", callBatch+100, len(got))
 		}
 	})
@@ -309,7 +309,7 @@ func testCallLog(t *testing.T, b backend) {
 		seedCallLog(t, s)
 		stop := errors.New("the client went away")
 		var n int
-		err := s.Calls(t.Context(), CallFilter{}, func(screenpop.Call) error {
+		err := s.Calls(t.Context(), screenpop.CallFilter{}, func(screenpop.Call) error {
 			if n++; n == 3 {
 				return stop
 			}
@@ -324,16 +324,16 @@ func testCallLog(t *testing.T, b backend) {
 		t.Parallel()
 		s := openCallLog(t, b)
 		seedCallLog(t, s)
-		for name, f := range map[string]CallFilter{
-			"a day":                day(CallFilter{}),
-			"a day, a next page":   day(CallFilter{AfterStartedAt: mar14(9, 0), AfterID: "c1"}),
-			"statuses and kinds":   day(CallFilter{Statuses: statuses(screenpop.StatusMissed), Kinds: kinds(screenpop.KindNew)}),
-			"a source":             day(CallFilter{Source: "Сайт", Campaign: "x", Direction: screenpop.Inbound}),
-			"an operator":          day(CallFilter{Operator: "101"}),
-			"a number":             day(CallFilter{Caller: ivan}),
+		for name, f := range map[string]screenpop.CallFilter{
+			"a day":                day(screenpop.CallFilter{}),
+			"a day, a next page":   day(screenpop.CallFilter{AfterStartedAt: mar14(9, 0), AfterID: "c1"}),
+			"statuses and kinds":   day(screenpop.CallFilter{Statuses: statuses(screenpop.StatusMissed), Kinds: kinds(screenpop.KindNew)}),
+			"a source":             day(screenpop.CallFilter{Source: "Сайт", Campaign: "x", Direction: screenpop.Inbound}),
+			"an operator":          day(screenpop.CallFilter{Operator: "101"}),
+			"a number":             day(screenpop.CallFilter{Caller: ivan}),
 			"a number, any day":    {Caller: ivan},
-			"an extension, a day":  day(CallFilter{Caller: "105"}),
-			"every filter at once": day(CallFilter{Caller: ivan, Operator: "101", Source: "Сайт", Statuses: statuses(screenpop.StatusMissed)}),
+			"an extension, a day":  day(screenpop.CallFilter{Caller: "105"}),
+			"every filter at once": day(screenpop.CallFilter{Caller: ivan, Operator: "101", Source: "Сайт", Statuses: statuses(screenpop.StatusMissed)}),
 		} {
 			plan := queryPlan(t, s, f)
 			for _, line := range strings.Split(plan, "\n") {
@@ -353,7 +353,7 @@ func pad4(i int) string { return fmt.Sprintf("%04d", i) }
 // queryPlan explains the first batch's query for f. PostgreSQL's planner
 // is told to avoid sequential scans, as a call log of millions of rows
 // would make it: it still chooses one where no index can serve.
-func queryPlan(t *testing.T, s logStore, f CallFilter) string {
+func queryPlan(t *testing.T, s logStore, f screenpop.CallFilter) string {
 	t.Helper()
 	var lines []string
 	switch s := s.(type) {
@@ -389,7 +389,7 @@ func queryPlan(t *testing.T, s logStore, f CallFilter) string {
 		}
 	case *SQLite:
 		q, args := listQuery(sqliteDialect, s.region, f, callBatch)
-		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, sqliteArgs(args)...)
 		if err != nil {
 			t.Fatalf("EXPLAIN QUERY PLAN %s: %v", q, err)
 		}

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -119,7 +123,7 @@ func gapList(s []string) []screenpop.Gap {
 // decided (client, lead, new) stays as it was first written, the client
 // base as it was nearer the call's start: an operator making the caller a
 // client during the call does not turn the call into a client's.
-const upsertCall = `ON CONFLICT (call_id) DO UPDATE SET
+const upsertCall = `ON CONFLICT (pbx, call_id) DO UPDATE SET
 	caller = excluded.caller, caller_e164 = excluded.caller_e164, caller_name = excluded.caller_name,
 	withheld = excluded.withheld, did = excluded.did, status = excluded.status,
 	offered_to = excluded.offered_to, answered_by = excluded.answered_by, talked_to = excluded.talked_to,
@@ -132,3 +136,142 @@ const upsertCall = `ON CONFLICT (call_id) DO UPDATE SET
 		WHEN excluded.caller_kind IN ('withheld', 'internal') OR calls.caller_kind IN ('withheld', 'internal')
 		THEN excluded.caller_kind ELSE calls.caller_kind END,
 	gaps = excluded.gaps`
+
+// insertCall stores a call with the source its number had when the call
+// started ($21 is the number's DIDKey) and the kind of caller it was ($22
+// is screenpop.PresetKind, or ” for the client base and the call log to
+// decide): the rules README's "Call sources and caller kinds" gives. $23
+// is the record's gaps, $24 its box (Call.PBX): a call is keyed (pbx,
+// call_id).
+//
+// A call already stored is replaced when this record is more complete
+// (upsertCall); RETURNING then names it, as it does a new call, and its
+// offers are written again. (WHERE true tells SQLite's parser that ON
+// CONFLICT is not a join's.)
+func insertCall(d dialect) string {
+	seen := func(t string) string {
+		return "(" + t + ".close_reason = '' AND NOT " + d.holds(t+".gaps", "'end'") + ", -" + d.length(t+".gaps") + ", " + t + ".ended_at)"
+	}
+	return `INSERT INTO calls (
+	call_id, caller, caller_e164, caller_name, withheld, did, status,
+	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
+	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
+	source, campaign, caller_kind, gaps, pbx
+)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	coalesce(s.source, ''), coalesce(s.campaign, ''),
+	CASE
+		WHEN $22 <> '' THEN $22
+		WHEN s.internal THEN 'internal'
+		WHEN CAST($3 AS text) IS NULL THEN 'new'
+		WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = $3 AND NOT c.lead) THEN 'client'
+		WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = $3 AND o.started_at < $16)
+		  OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
+		             WHERE p.e164 = $3 AND c.lead AND c.created_at < ` + d.minusMinute("$16") + `) THEN 'lead'
+		ELSE 'new'
+	END,
+	$23, $24
+FROM (SELECT 1) one
+LEFT JOIN (
+	SELECT source, campaign, internal FROM sources
+	WHERE did = $21 AND valid_from <= $16 AND (valid_to IS NULL OR valid_to > $16)
+	ORDER BY valid_from DESC LIMIT 1
+) s ON true
+WHERE true
+` + upsertCall + `
+WHERE ` + seen("excluded") + `
+    > ` + seen("calls") + `
+RETURNING call_id`
+}
+
+const insertOffer = `INSERT INTO offers (
+	pbx, call_id, seq, operator, channel, dialed_at, ringing_at, answered_at, ended_at, outcome, dial_status
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+// SaveCalls stores calls in one transaction. A call whose (pbx, call_id) is
+// already stored, earlier or earlier in the same batch, replaces the stored record
+// only if it is more complete (see upsertCall), offers and all; otherwise
+// it is skipped, so re-delivering a batch changes nothing.
+func (s *sqlStore) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	insert := insertCall(s.dialect)
+	err := s.inTx(ctx, func(tx tx) error {
+		// Two round trips per batch on PostgreSQL: the calls, then the
+		// offers of those calls that were new (RETURNING says which).
+		stored := make([]screenpop.Call, len(calls))
+		written := make([]bool, len(calls))
+		var b stmtBatch
+		for i, c := range calls {
+			c = normalise(cleanCall(c))
+			stored[i] = c
+			b.queryRow(func(r row) error {
+				var id string
+				err := r.Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					return nil // stored already, as completely
+				}
+				if err != nil {
+					return fmt.Errorf("save call %s: %w", screenpop.CallKey(c.PBX, c.ID), err)
+				}
+				written[i] = true
+				return nil
+			}, insert, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID, string(c.Status),
+				c.OfferedTo, c.AnsweredBy, c.TalkedTo, c.RingSeconds, c.WaitSeconds, c.TalkSeconds,
+				c.HangupCause, c.HangupCauseText, c.StartedAt, c.AnsweredAt, c.EndedAt, c.CloseReason, string(c.Direction),
+				screenpop.DIDKey(c.DID, s.region), string(screenpop.PresetKind(c)), strs(c.Gaps), c.PBX)
+		}
+		if err := tx.send(ctx, &b); err != nil {
+			return err
+		}
+		// Written or replaced: its offers are this record's, after the
+		// call's row.
+		var offers stmtBatch
+		for i, c := range stored {
+			if !written[i] {
+				continue
+			}
+			offers.exec(`DELETE FROM offers WHERE pbx = $1 AND call_id = $2`, c.PBX, c.ID)
+			for i, o := range c.Offers {
+				offers.exec(insertOffer, c.PBX, c.ID, i+1, o.Operator, o.Channel, o.DialedAt, o.RingingAt,
+					o.AnsweredAt, o.EndedAt, string(o.Outcome), o.DialStatus)
+			}
+		}
+		if err := tx.send(ctx, &offers); err != nil {
+			return fmt.Errorf("save offers: %w", err)
+		}
+		return saveLookupNames(ctx, tx, stored)
+	})
+	if err != nil {
+		return fmt.Errorf("save %d calls: %w", len(calls), err)
+	}
+	return nil
+}
+
+// Call reads back the call with the given ID on box pbx ("" with one
+// box), its offers in the order they were made. Calls and their offers are written, and replaced, in one
+// transaction; the two reads share a snapshot, so that they see the same
+// version.
+func (s *sqlStore) Call(ctx context.Context, pbx, id string) (screenpop.Call, error) {
+	tx, err := s.conn.begin(ctx, true)
+	if err != nil {
+		return screenpop.Call{}, fmt.Errorf("read call %s: %w", screenpop.CallKey(pbx, id), err)
+	}
+	defer tx.rollback(ctx)
+	c, err := scanCall(tx.queryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE pbx = $1 AND call_id = $2`, pbx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return screenpop.Call{}, fmt.Errorf("read call %s: %w", screenpop.CallKey(pbx, id), ErrNotFound)
+	}
+	if err != nil {
+		return screenpop.Call{}, fmt.Errorf("read call %s: %w", screenpop.CallKey(pbx, id), err)
+	}
+	calls := []screenpop.Call{c}
+	if err := s.readOffers(ctx, tx, calls); err != nil {
+		return screenpop.Call{}, fmt.Errorf("read offers of call %s: %w", screenpop.CallKey(pbx, id), err)
+	}
+	// pgx hands times back in the local zone; normalise gives them in UTC,
+	// as they were saved.
+	return normalise(calls[0]), nil
+}

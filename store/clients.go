@@ -2,6 +2,8 @@ package store
 
 import (
 	"cmp"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,4 +241,164 @@ func parseDate(s *string, errs *[]error) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// LookupPhone returns every client with the E.164 number, with all the pop
+// shows, in one round trip; none, and no error, for a number no client has.
+func (s *sqlStore) LookupPhone(ctx context.Context, e164 string) ([]screenpop.ClientRecord, error) {
+	rows, err := s.conn.query(ctx, s.dialect.lookupPhone, e164, time.Now().Add(-yearDays))
+	if err != nil {
+		return nil, fmt.Errorf("look up phone: %w", err)
+	}
+	recs, err := collect(rows, func(row row) (screenpop.ClientRecord, error) {
+		var (
+			r                                          screenpop.ClientRecord
+			csi                                        *float64
+			managerID                                  *int64
+			managerName, managerExt                    *string
+			cars, complaints                           []byte
+			visitDate, contactAt                       *time.Time
+			visitKind, visitEmployee                   *string
+			visitAmount                                *float64
+			contactChannel, contactEmployee, contactIs *string
+			importedVisit                              *time.Time
+			importedVisits                             *int
+		)
+		err := row.Scan(&r.ID, &r.LastName, &r.FirstName, &r.Patronymic, &r.ConflictLevel, &csi, &r.Lead,
+			&managerID, &managerName, &managerExt,
+			&r.Phones, &cars,
+			&visitDate, &visitKind, &visitAmount, &visitEmployee,
+			&contactAt, &contactChannel, &contactEmployee, &contactIs,
+			&r.Visits, &r.VisitsLastYear, &complaints, &importedVisit, &importedVisits)
+		if err != nil {
+			return r, err
+		}
+		r.CSI = csi
+		r.Manager = employee(managerID, managerName, managerExt)
+		if r.Cars, err = decodeCars(cars); err != nil {
+			return r, err
+		}
+		if r.OpenComplaintList, err = decodeComplaints(complaints); err != nil {
+			return r, err
+		}
+		r.OpenComplaints = len(r.OpenComplaintList)
+		if visitDate != nil {
+			r.LastVisit = &screenpop.Visit{Date: visitDate.UTC(), Kind: *visitKind, Amount: *visitAmount, Employee: *visitEmployee}
+		}
+		if contactAt != nil {
+			r.LastContact = &screenpop.Contact{At: contactAt.UTC(), Channel: *contactChannel, Employee: *contactEmployee, Summary: *contactIs}
+		}
+		addImportedVisits(&r, importedVisit, importedVisits, time.Now())
+		return r, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up phone: %w", err)
+	}
+	if recs == nil {
+		recs = []screenpop.ClientRecord{}
+	}
+	return recs, nil
+}
+
+// employee is a manager as a LEFT JOIN reads it: nil when there is none.
+func employee(id *int64, name, extension *string) *screenpop.Employee {
+	if id == nil {
+		return nil
+	}
+	e := &screenpop.Employee{ID: *id, Name: *name}
+	if extension != nil {
+		e.Extension = *extension
+	}
+	return e
+}
+
+// Client reads back a client with their whole history: visits, contacts
+// and complaints oldest first. The six reads go in one round trip on
+// PostgreSQL; a client is written in one transaction and its history only
+// ever grows, so they need no snapshot of their own.
+func (s *sqlStore) Client(ctx context.Context, id int64) (screenpop.ClientHistory, error) {
+	var b stmtBatch
+	c := screenpop.ClientHistory{Client: screenpop.Client{ID: id}}
+	var (
+		csi                     *float64
+		managerID               *int64
+		managerName, managerExt *string
+		found                   bool
+	)
+	b.queryRow(func(r row) error {
+		err := r.Scan(&c.LastName, &c.FirstName, &c.Patronymic, &c.ConflictLevel, &csi, &c.Lead,
+			&managerID, &managerName, &managerExt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	}, `SELECT c.last_name, c.first_name, c.patronymic, c.conflict_level, c.csi, c.lead,
+		e.employee_id, e.name, e.extension
+		FROM clients c LEFT JOIN employees e ON e.employee_id = c.manager_id WHERE c.client_id = $1`, id)
+	b.query(func(rs rows) (err error) {
+		c.Phones, err = collect(rs, scanOne[string])
+		return err
+	}, `SELECT e164 FROM client_phones WHERE client_id = $1 ORDER BY seq`, id)
+	b.query(func(rs rows) (err error) {
+		c.Cars, err = collect(rs, func(r row) (car screenpop.Car, err error) {
+			err = r.Scan(&car.Make, &car.Model, &car.Year, &car.Plate, &car.VIN, &car.WarrantyEnd, &car.InsuranceEnd, &car.NextServiceDue)
+			return car, err
+		})
+		return err
+	}, `SELECT make, model, coalesce(year, 0), plate, vin, warranty_end, insurance_end, next_service_due
+		FROM cars WHERE client_id = $1 ORDER BY car_id`, id)
+	b.query(func(rs rows) (err error) {
+		c.Visits, err = collect(rs, func(r row) (v screenpop.Visit, err error) {
+			err = r.Scan(&v.Date, &v.Kind, &v.Amount, &v.Employee)
+			v.Date = v.Date.UTC()
+			return v, err
+		})
+		return err
+	}, `SELECT date, kind, amount, employee FROM visits WHERE client_id = $1 ORDER BY date, visit_id`, id)
+	b.query(func(rs rows) (err error) {
+		c.Contacts, err = collect(rs, func(r row) (ct screenpop.Contact, err error) {
+			err = r.Scan(&ct.At, &ct.Channel, &ct.Employee, &ct.Summary)
+			ct.At = ct.At.UTC()
+			return ct, err
+		})
+		return err
+	}, `SELECT at, channel, employee, summary FROM contacts WHERE client_id = $1 ORDER BY at, contact_id`, id)
+	b.query(func(rs rows) (err error) {
+		c.Complaints, err = collect(rs, func(r row) (cp screenpop.Complaint, err error) {
+			err = r.Scan(&cp.OpenedAt, &cp.ClosedAt, &cp.Summary)
+			cp.OpenedAt = cp.OpenedAt.UTC()
+			cp.ClosedAt = msUTCPtr(cp.ClosedAt)
+			return cp, err
+		})
+		return err
+	}, `SELECT opened_at, closed_at, summary FROM complaints WHERE client_id = $1 ORDER BY opened_at, complaint_id`, id)
+	if err := s.conn.send(ctx, &b); err != nil {
+		return screenpop.ClientHistory{}, fmt.Errorf("read client %d: %w", id, err)
+	}
+	if !found {
+		return screenpop.ClientHistory{}, fmt.Errorf("read client %d: %w", id, ErrNotFound)
+	}
+	c.CSI = csi
+	c.Manager = employee(managerID, managerName, managerExt)
+	return nonNilHistory(c), nil
+}
+
+// nonNilHistory makes a client's missing lists empty ones, as
+// normaliseHistory does on the way in.
+func nonNilHistory(c screenpop.ClientHistory) screenpop.ClientHistory {
+	c.Phones = nonNil(c.Phones)
+	if c.Cars == nil {
+		c.Cars = []screenpop.Car{}
+	}
+	if c.Visits == nil {
+		c.Visits = []screenpop.Visit{}
+	}
+	if c.Contacts == nil {
+		c.Contacts = []screenpop.Contact{}
+	}
+	if c.Complaints == nil {
+		c.Complaints = []screenpop.Complaint{}
+	}
+	return c
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // A call the tracker records more than once (at its end and again after a
@@ -100,7 +99,7 @@ func testMoreComplete(t *testing.T, b backend) {
 		if err := s.SaveCalls(context.Background(), []screenpop.Call{truncated(c)}); err != nil {
 			t.Fatal(err)
 		}
-		first, err := s.Call(context.Background(), c.ID)
+		first, err := s.Call(context.Background(), c.PBX, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +109,7 @@ func testMoreComplete(t *testing.T, b backend) {
 		if err := s.SaveCalls(context.Background(), []screenpop.Call{c}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Call(context.Background(), c.ID)
+		got, err := s.Call(context.Background(), c.PBX, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +155,7 @@ func TestGapsAreStoredAndFiltered(t *testing.T) {
 			if err := s.SaveCalls(context.Background(), []screenpop.Call{exact, answer, end}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Call(context.Background(), answer.ID)
+			got, err := s.Call(context.Background(), answer.PBX, answer.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +163,7 @@ func TestGapsAreStoredAndFiltered(t *testing.T) {
 				t.Errorf("Call(%s).Gaps = %v, want %v (canonical order, each once)", answer.ID, got.Gaps, want)
 			}
 			var listed []string
-			if err := s.Calls(context.Background(), CallFilter{}, func(c screenpop.Call) error {
+			if err := s.Calls(context.Background(), screenpop.CallFilter{}, func(c screenpop.Call) error {
 				listed = append(listed, c.ID+":"+strings.Join(strs(c.Gaps), ","))
 				return nil
 			}); err != nil {
@@ -174,12 +173,12 @@ func TestGapsAreStoredAndFiltered(t *testing.T) {
 				t.Errorf("listed %v, want %v", listed, want)
 			}
 			for _, tt := range []struct {
-				f    CallFilter
+				f    screenpop.CallFilter
 				want []string
 			}{
-				{CallFilter{Uncertain: true}, []string{end.ID, answer.ID}},
-				{CallFilter{Gaps: []screenpop.Gap{screenpop.GapStart, screenpop.GapOffers}}, []string{answer.ID}},
-				{CallFilter{Gaps: []screenpop.Gap{screenpop.GapEnd}}, []string{end.ID}},
+				{screenpop.CallFilter{Uncertain: true}, []string{end.ID, answer.ID}},
+				{screenpop.CallFilter{Gaps: []screenpop.Gap{screenpop.GapStart, screenpop.GapOffers}}, []string{answer.ID}},
+				{screenpop.CallFilter{Gaps: []screenpop.Gap{screenpop.GapEnd}}, []string{end.ID}},
 			} {
 				if got := listIDs(t, s, tt.f); !cmp.Equal(got, tt.want) {
 					t.Errorf("filter %+v: %v, want %v", tt.f, got, tt.want)
@@ -240,7 +239,7 @@ func TestWriterSetsAsideAPoisonedRecord(t *testing.T) {
 			if last := w.LastRejected(); last.CallID != calls[37].ID {
 				t.Errorf("LastRejected = %+v, want call %s", last, calls[37].ID)
 			}
-			got, err := s.Call(context.Background(), calls[60].ID)
+			got, err := s.Call(context.Background(), calls[60].PBX, calls[60].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +271,7 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			t.Parallel()
 			s := openMigrated(t, b).(interface {
 				callStore
-				Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error)
+				Summary(ctx context.Context, from, to time.Time, sl time.Duration) (report.Summary, error)
 			})
 			exact := answeredCall("1700000970.1") // waited 6.5 s; bob rang 4.2 s and talked 182.125 s
 			answer := answeredCall("1700000970.2")
@@ -288,7 +287,7 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var bob OperatorSummary
+			var bob report.OperatorSummary
 			for _, o := range got.Operators {
 				if o.Operator == "bob" {
 					bob = o
@@ -329,118 +328,4 @@ func TestSummaryLeavesUncertainDurationsOutOfAverages(t *testing.T) {
 			}
 		})
 	}
-}
-
-// refusingDB is a fakeDB that refuses the calls of one ID as PostgreSQL
-// refuses a NUL byte, and can be taken down.
-type refusingDB struct {
-	*fakeDB
-	refuse string
-}
-
-func (r *refusingDB) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
-	for _, c := range calls {
-		if c.ID == r.refuse {
-			r.mu.Lock()
-			down := r.down
-			r.mu.Unlock()
-			if !down {
-				return fmt.Errorf("save call %s: %w", c.ID, &pgconn.PgError{Code: "22021", Message: `invalid byte sequence for encoding "UTF8": 0x00`})
-			}
-		}
-	}
-	return r.fakeDB.SaveCalls(ctx, calls)
-}
-
-func TestWriterTellsARefusedRecordFromAnUnreachableDatabase(t *testing.T) {
-	t.Run("an unreachable database sets nothing aside: every call waits in the spool", func(t *testing.T) {
-		db := newFakeDB()
-		db.setDown(true)
-		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), db).start(t)
-		recordAll(w, spoolCalls(10))
-		waitFor(t, "several failed attempts", func() bool { return w.Failures() >= 3 })
-		t.Logf("database down: %d failed attempts, %d rejected, %d waiting", w.Failures(), w.Rejected(), w.Depth())
-		if w.Rejected() != 0 || len(db.rejected) != 0 || w.Depth() != 10 {
-			t.Errorf("rejected %d (%v), depth %d; want none set aside and all 10 waiting", w.Rejected(), db.rejected, w.Depth())
-		}
-		db.setDown(false)
-		w.flush(t)
-		if got := len(db.ids()); got != 10 {
-			t.Errorf("%d calls stored once the database is back, want 10", got)
-		}
-	})
-
-	t.Run("a refused record is set aside and the rest of its batch written", func(t *testing.T) {
-		calls := spoolCalls(100)
-		db := &refusingDB{fakeDB: newFakeDB(), refuse: calls[63].ID}
-		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), db).start(t)
-		recordAll(w, calls)
-		w.flush(t)
-		t.Logf("100 calls, one refused: %d stored, set aside %v, %d save attempts", len(db.ids()), db.rejected, db.attempts)
-		if len(db.ids()) != 99 || len(db.rejected) != 1 || db.rejected[0] != calls[63].ID || w.Rejected() != 1 {
-			t.Errorf("stored %d, set aside %v; want 99 and %s", len(db.ids()), db.rejected, calls[63].ID)
-		}
-	})
-
-	t.Run("a database that goes away while a refused batch is split keeps the batch spooled", func(t *testing.T) {
-		calls := spoolCalls(8)
-		db := &refusingDB{fakeDB: newFakeDB(), refuse: calls[5].ID}
-		// The database goes away as the first refusal comes back: the
-		// halves cannot be written, nor the refused record set aside.
-		var once sync.Once
-		failing := saverAndRejecter{
-			save: func(ctx context.Context, cs []screenpop.Call) error {
-				err := db.SaveCalls(ctx, cs)
-				if Refused(err) {
-					once.Do(func() { db.setDown(true) })
-				}
-				return err
-			},
-			reject: db.RejectCall,
-		}
-		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), failing).start(t)
-		recordAll(w, calls)
-		waitFor(t, "the write to fail", func() bool { return w.Failures() >= 2 })
-		// On a loaded machine the writer may have taken the first calls in
-		// a batch of their own, written before the refusal: every call not
-		// written waits in the spool.
-		if stored := len(db.ids()); w.Rejected() != 0 || w.Depth() != 8-stored || stored > 5 {
-			t.Errorf("rejected %d, depth %d, stored %d; want nothing set aside while the database is away, the refused record's batch waiting",
-				w.Rejected(), w.Depth(), stored)
-		}
-		db.setDown(false)
-		w.flush(t)
-		if len(db.ids()) != 7 || len(db.rejected) != 1 {
-			t.Errorf("stored %d, set aside %v; want 7 and 1", len(db.ids()), db.rejected)
-		}
-	})
-
-	t.Run("FinishBy bounds the last attempt on a database that hangs", func(t *testing.T) {
-		hang := saverAndRejecter{
-			save:   func(ctx context.Context, _ []screenpop.Call) error { <-ctx.Done(); return ctx.Err() },
-			reject: func(ctx context.Context, _ screenpop.Call, _ error) error { return nil },
-		}
-		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), hang)
-		w.finalTimeout = time.Minute
-		w.start(t)
-		recordAll(w, spoolCalls(3))
-		w.FinishBy(time.Now().Add(200 * time.Millisecond))
-		start := time.Now()
-		err := w.stop()
-		if took := time.Since(start); took > 5*time.Second || err == nil {
-			t.Errorf("Run returned %v after %v; want an error saying the calls wait, within FinishBy", err, took)
-		}
-	})
-}
-
-type saverAndRejecter struct {
-	save   func(ctx context.Context, calls []screenpop.Call) error
-	reject func(ctx context.Context, c screenpop.Call, reason error) error
-}
-
-func (s saverAndRejecter) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
-	return s.save(ctx, calls)
-}
-func (s saverAndRejecter) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
-	return s.reject(ctx, c, reason)
 }

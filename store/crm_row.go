@@ -170,7 +170,7 @@ func (r crmRow) client(rec *screenpop.ClientRecord, region string) error {
 	}
 	rec.LastName, rec.FirstName, rec.Patronymic = text("last_name"), text("first_name"), text("patronymic")
 	if rec.LastName == "" && rec.FirstName == "" && rec.Patronymic == "" {
-		rec.LastName, rec.FirstName, rec.Patronymic = splitFullName(text("full_name"))
+		rec.LastName, rec.FirstName, rec.Patronymic = screenpop.SplitFullName(text("full_name"))
 	}
 	phones, err := r.list("phones")
 	errs = append(errs, err)

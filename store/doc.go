@@ -4,14 +4,33 @@
 // Two stores behave the same and pass the same tests: Postgres, the
 // production store, and SQLite, an embedded file for the default setup and
 // the demo. Both create their own schema (Migrate) from migrations built into
-// the binary.
+// the binary, one set per engine.
 //
-// The tracker must never wait on a database, so calls reach a store through a
-// Writer: Record appends the call to an on-disk Spool and returns; the
-// Writer's Run loop saves spooled calls in batches and retries while the
-// database is away. SaveCalls skips a call whose call_id is already stored,
-// so a batch delivered twice (after a crash between the database commit and
-// the spool's cursor moving on) still leaves each call stored exactly once.
+// Each store operation is written once, on sqlStore, over a small query
+// interface (querier, tx) with an adapter per driver: pgx, and
+// database/sql for SQLite. The SQL is written once with $1, $2 (SQLite
+// binds them by number too); a dialect holds the few fragments that
+// really differ (list matching, LATERAL joins, advisory locks, reserving
+// IDs). SQLite keeps times and lists as text: its adapter passes and scans
+// them through the sqliteTime and sqliteList column types. The reports
+// (Summary) are written once too: they read the roll-ups (rollups.go), and
+// each engine's reportDialect gives the raw rows' queries and the roll-ups'
+// upkeep in its own words. The store only reads the rows: the report
+// package folds them into a report.Summary.
+//
+// OpenSeeded, OpenFor and Check open the configured store for the daemon and the
+// commands; Lazy is the daemon's store while the database may still be
+// away.
+//
+// The tracker must never wait on a database, so calls reach a store through
+// the spool package's Writer, which knows a store as a spool.Saver. A call is
+// keyed (pbx, call_id): the Asterisk box it was on (screenpop.Call.PBX,
+// empty with one box) and its linkedid, which boxes started in the same
+// second share (migration 0017). SaveCalls skips a call whose (pbx,
+// call_id) is already stored, so a batch delivered twice (after a crash
+// between the database commit and the spool's cursor moving on) still
+// leaves each call stored exactly once; Refused tells the Writer a record
+// the database will never take from a database that is away.
 //
 // The same stores hold the client base the pop looks callers up in
 // (screenpop.Directory): ImportClients loads clients with their history in
@@ -26,9 +45,11 @@
 // exports; Summary aggregates it for the reports page; migration 0006 adds
 // SQL views for analysts' own tools; staff tokens (AddStaff,
 // StaffByToken) open all of it. MergeClients imports a dealership's client
-// export (ReadClientCSV reads it, WriteRejects reports refused rows) by
+// export (the clientcsv package reads it into screenpop.ImportRow values) by
 // merging on normalised numbers, and CRM is a read-only screenpop.Directory
-// over an admin's SQL query in the dealership's own CRM database.
+// over an admin's SQL query in the dealership's own CRM database;
+// CRMDirectory falls back from it to the store, and PostgresProblem says
+// what a PostgreSQL error means for the setting that caused it.
 //
 // This package knows calls through the screenpop package only. It must never
 // import ari, nor the ARI library: Asterisk's vocabulary stops at the ari

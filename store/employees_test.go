@@ -19,8 +19,8 @@ func TestEmployeeExtensions(t *testing.T) {
 			t.Parallel()
 			s := openMigrated(t, b).(employeeStore)
 			// The export knows managers by name only.
-			mergeOK(t, s, MergeOptions{}, ImportRow{Line: 2, LastName: "Петров", Phones: []string{"+79161234567"}, Manager: "Соколова Анна"},
-				ImportRow{Line: 3, LastName: "Сидоров", Phones: []string{"+79161234568"}, Manager: "Орлов Пётр"})
+			mergeOK(t, s, MergeOptions{}, screenpop.ImportRow{Line: 2, LastName: "Петров", Phones: []string{"+79161234567"}, Manager: "Соколова Анна"},
+				screenpop.ImportRow{Line: 3, LastName: "Сидоров", Phones: []string{"+79161234568"}, Manager: "Орлов Пётр"})
 			manager := func(number string) *screenpop.Employee {
 				recs, err := s.LookupPhone(t.Context(), number)
 				if err != nil || len(recs) != 1 {

@@ -18,60 +18,6 @@ import (
 // importing the same export twice, or two exports that overlap, never makes
 // one client twice.
 
-// ImportRow is one row of a client base export, read and checked: names
-// trimmed, numbers in E.164 (+79161234567), dates parsed.
-type ImportRow struct {
-	// Line is where the row starts in the file, for the report.
-	Line int
-	// ExternalID is the client's number in the dealership's CRM, if the
-	// export has one: a later import finds the client by it.
-	ExternalID string
-	LastName   string
-	FirstName  string
-	Patronymic string
-	Phones     []string
-	Email      string
-	// Car is the row's car; nil when the row names none.
-	Car *screenpop.Car
-	// Manager is the name of the client's manager at the dealership;
-	// ManagerExtension the extension of their desk phone, if the export
-	// has it (see SetEmployeeExtension).
-	Manager          string
-	ManagerExtension string
-	// ConflictLevel (0-3), CSI (1-10) and Lead are nil when the export
-	// does not say.
-	ConflictLevel *int
-	CSI           *float64
-	Lead          *bool
-	// LastVisit is the date of the client's last visit and Visits how many
-	// they made, when the export says (a DMS's "last visit" and "visits"
-	// columns); nil when it does not.
-	LastVisit *time.Time
-	Visits    *int
-	// Notes say what of the row was left out while reading it (a cell
-	// that is not a phone number...); the report repeats them.
-	Notes []string
-}
-
-// Row outcomes.
-const (
-	RowAdded     = "added"     // a new client
-	RowMerged    = "merged"    // merged into a client, who gained something
-	RowUnchanged = "unchanged" // the client already had all of it
-	RowRejected  = "rejected"  // Reason says why
-)
-
-// RowResult is what became of one row.
-type RowResult struct {
-	Line    int
-	Outcome string
-	// ClientID is the client the row was added as or merged into; 0 when
-	// rejected.
-	ClientID int64
-	Reason   string
-	Notes    []string
-}
-
 // MergeReport is what an import did.
 type MergeReport struct {
 	Rows int
@@ -88,7 +34,7 @@ type MergeReport struct {
 	Unchanged int
 	Rejected  int
 	// Results has one entry per row, in order.
-	Results []RowResult
+	Results []screenpop.RowResult
 }
 
 // MergeOptions tune MergeClients.
@@ -143,23 +89,12 @@ func (c *mergeClient) fullName() string {
 	return strings.Join(strings.Fields(c.lastName+" "+c.firstName+" "+c.patronymic), " ")
 }
 
-// mergeTx is an import's transaction on one store.
-type mergeTx interface {
-	// load reads the clients with any of the phones or external IDs, with
-	// all their phones and cars.
-	load(ctx context.Context, phones, externalIDs []string) ([]*mergeClient, error)
-	// apply writes what the batch changed, giving new clients their IDs.
-	apply(ctx context.Context, clients []*mergeClient) error
-	commit(ctx context.Context) error
-	rollback()
-}
-
 // mergeClients merges rows batch by batch, each batch in a transaction of
 // its own (begin starts one holding the import lock). A dry run takes one
 // transaction for all and rolls it back. On an error, the report holds the
 // batches committed before it.
-func mergeClients(ctx context.Context, rows []ImportRow, opts MergeOptions, begin func(context.Context) (mergeTx, error)) (MergeReport, error) {
-	rep := MergeReport{Rows: len(rows), Results: make([]RowResult, 0, len(rows))}
+func mergeClients(ctx context.Context, rows []screenpop.ImportRow, opts MergeOptions, begin func(context.Context) (mergeTx, error)) (MergeReport, error) {
+	rep := MergeReport{Rows: len(rows), Results: make([]screenpop.RowResult, 0, len(rows))}
 	size := opts.BatchSize
 	if size <= 0 {
 		size = DefaultMergeBatch
@@ -224,7 +159,7 @@ type batchReport struct {
 
 // mergeBatch merges one batch in tx; added are the clients earlier batches
 // added.
-func mergeBatch(ctx context.Context, tx mergeTx, rows []ImportRow, added map[int64]bool) (batchReport, error) {
+func mergeBatch(ctx context.Context, tx mergeTx, rows []screenpop.ImportRow, added map[int64]bool) (batchReport, error) {
 	var rep batchReport
 	rows = slices.Clone(rows)
 	var phones, extIDs []string
@@ -246,17 +181,17 @@ func mergeBatch(ctx context.Context, tx mergeTx, rows []ImportRow, added map[int
 	m := newMerger(base)
 	type outcome struct {
 		client *mergeClient
-		res    RowResult
+		res    screenpop.RowResult
 	}
 	outs := make([]outcome, len(rows))
 	for i, r := range rows {
-		res := RowResult{Line: r.Line, Notes: r.Notes}
+		res := screenpop.RowResult{Line: r.Line, Notes: r.Notes}
 		var c *mergeClient
 		if res.Reason = checked[i]; res.Reason == "" {
 			c, res.Outcome, res.Reason, res.Notes = m.merge(r, res.Notes)
 		}
 		if res.Reason != "" {
-			res.Outcome = RowRejected
+			res.Outcome = screenpop.RowRejected
 			c = nil
 		}
 		outs[i] = outcome{c, res}
@@ -270,18 +205,18 @@ func mergeBatch(ctx context.Context, tx mergeTx, rows []ImportRow, added map[int
 	if err := tx.apply(ctx, write); err != nil {
 		return rep, err
 	}
-	rep.Results = make([]RowResult, len(rows))
+	rep.Results = make([]screenpop.RowResult, len(rows))
 	for i, o := range outs {
 		if o.client != nil {
 			o.res.ClientID = o.client.id
 		}
 		rep.Results[i] = o.res
 		switch o.res.Outcome {
-		case RowMerged:
+		case screenpop.RowMerged:
 			rep.Merged++
-		case RowUnchanged:
+		case screenpop.RowUnchanged:
 			rep.Unchanged++
-		case RowRejected:
+		case screenpop.RowRejected:
 			rep.Rejected++
 		}
 	}
@@ -309,7 +244,7 @@ func mergeBatch(ctx context.Context, tx mergeTx, rows []ImportRow, added map[int
 
 // normaliseRow tidies a row as the store keeps it: spaces collapsed, each
 // phone once, plates and VINs in capitals without spaces, dates as dates.
-func normaliseRow(r ImportRow) ImportRow {
+func normaliseRow(r screenpop.ImportRow) screenpop.ImportRow {
 	r.ExternalID = strings.TrimSpace(r.ExternalID)
 	r.LastName, r.FirstName, r.Patronymic = tidy(r.LastName), tidy(r.FirstName), tidy(r.Patronymic)
 	r.Email, r.Manager = strings.TrimSpace(r.Email), tidy(r.Manager)
@@ -345,7 +280,7 @@ func tidy(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // checkRow says why the store refuses a (normalised) row, "" if it does
 // not, in words an export's author can act on.
-func checkRow(r ImportRow) string {
+func checkRow(r screenpop.ImportRow) string {
 	var why []string
 	if len(r.Phones) == 0 {
 		why = append(why, "no valid phone number")

@@ -45,7 +45,7 @@ func (m *merger) add(c *mergeClient) {
 // client with another name (a family's home number) is shared: the row is
 // another client. A row that points at two clients is ambiguous and
 // refused: which one it is, is for a person to say.
-func (m *merger) merge(r ImportRow, notes []string) (c *mergeClient, outcome, reason string, _ []string) {
+func (m *merger) merge(r screenpop.ImportRow, notes []string) (c *mergeClient, outcome, reason string, _ []string) {
 	var byExt *mergeClient
 	if r.ExternalID != "" {
 		byExt = m.byExt[r.ExternalID]
@@ -83,12 +83,12 @@ func (m *merger) merge(r ImportRow, notes []string) (c *mergeClient, outcome, re
 		for _, s := range shared {
 			notes = append(notes, fmt.Sprintf("shares a number with %s, another client", describe(s)))
 		}
-		return c, RowAdded, "", notes
+		return c, screenpop.RowAdded, "", notes
 	}
 	if m.fill(c, r) {
-		return c, RowMerged, "", notes
+		return c, screenpop.RowMerged, "", notes
 	}
-	return c, RowUnchanged, "", notes
+	return c, screenpop.RowUnchanged, "", notes
 }
 
 // describe names a client for a report: their name, or what they are.
@@ -103,7 +103,7 @@ func describe(c *mergeClient) string {
 	return name
 }
 
-func newClient(r ImportRow) *mergeClient {
+func newClient(r screenpop.ImportRow) *mergeClient {
 	c := &mergeClient{
 		lastName: r.LastName, firstName: r.FirstName, patronymic: r.Patronymic,
 		externalID: r.ExternalID, email: r.Email, manager: r.Manager,
@@ -127,7 +127,7 @@ func newClient(r ImportRow) *mergeClient {
 // leaves empty are filled. A lead (a number screenpop made a client of)
 // takes the row's name and becomes a client, unless the row says it is a
 // lead too. It says whether c gained anything.
-func (m *merger) fill(c *mergeClient, r ImportRow) bool {
+func (m *merger) fill(c *mergeClient, r screenpop.ImportRow) bool {
 	gained := false
 	changed := func() { c.changed, gained = true, true }
 	set := func(field *string, v string) {
@@ -213,7 +213,7 @@ func (m *merger) fill(c *mergeClient, r ImportRow) bool {
 // lead (a number nobody has named for sure) agrees with any row; otherwise
 // no part of the names may differ, an initial agreeing with a name it
 // starts ("И." and "Иван"), an empty part with anything.
-func agrees(r ImportRow, c *mergeClient) bool {
+func agrees(r screenpop.ImportRow, c *mergeClient) bool {
 	if r.ExternalID != "" && c.externalID != "" && r.ExternalID != c.externalID {
 		return false
 	}

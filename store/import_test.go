@@ -16,7 +16,7 @@ import (
 type importBase interface {
 	clientBase
 	screenpop.Leads
-	MergeClients(ctx context.Context, rows []ImportRow, opts MergeOptions) (MergeReport, error)
+	MergeClients(ctx context.Context, rows []screenpop.ImportRow, opts MergeOptions) (MergeReport, error)
 }
 
 func openImportBase(tb testing.TB, b backend) importBase {
@@ -33,7 +33,7 @@ func intp(v int) *int    { return &v }
 func boolp(v bool) *bool { return &v }
 
 // mergeOK merges rows, failing the test on an error.
-func mergeOK(t *testing.T, s importBase, opts MergeOptions, rows ...ImportRow) MergeReport {
+func mergeOK(t *testing.T, s importBase, opts MergeOptions, rows ...screenpop.ImportRow) MergeReport {
 	t.Helper()
 	rep, err := s.MergeClients(t.Context(), rows, opts)
 	if err != nil {
@@ -120,8 +120,8 @@ func dump(t *testing.T, s importBase) []string {
 // The rows of a small export: the Ivanovs (a man and his wife sharing the
 // home number), Ivanov again with his work number and a second car, and
 // Sidorov.
-func ivanovRows() []ImportRow {
-	return []ImportRow{
+func ivanovRows() []screenpop.ImportRow {
+	return []screenpop.ImportRow{
 		{Line: 2, ExternalID: "C-1001", LastName: "Иванов", FirstName: "Иван", Patronymic: "Иванович",
 			Phones: []string{"+79161234567", "+74951112233"}, Email: "ivanov@example.ru",
 			Car:     &screenpop.Car{Make: "Kia", Model: "Rio", Year: 2019, Plate: "а123вс77", VIN: "Z94CB41AAKR123456", WarrantyEnd: day(2026, 5, 14)},
@@ -151,7 +151,7 @@ func testMergeClients(t *testing.T, b backend) {
 		if diff := cmp.Diff(want, counts(rep)); diff != "" {
 			t.Errorf("report (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(map[int]string{2: RowAdded, 3: RowAdded, 4: RowMerged, 5: RowAdded}, outcomes(rep)); diff != "" {
+		if diff := cmp.Diff(map[int]string{2: screenpop.RowAdded, 3: screenpop.RowAdded, 4: screenpop.RowMerged, 5: screenpop.RowAdded}, outcomes(rep)); diff != "" {
 			t.Errorf("outcomes (-want +got):\n%s", diff)
 		}
 		ivan := popClient{
@@ -277,12 +277,12 @@ func testMergeClients(t *testing.T, b backend) {
 			t.Fatalf("EnsureLead: %v, %v", ok, err)
 		}
 		before := dump(t, s)
-		rep := mergeOK(t, s, MergeOptions{}, ImportRow{Line: 7, LastName: "Иванов", FirstName: "Иван", Phones: []string{"+79161234567", "+79265550011"}})
+		rep := mergeOK(t, s, MergeOptions{}, screenpop.ImportRow{Line: 7, LastName: "Иванов", FirstName: "Иван", Phones: []string{"+79161234567", "+79265550011"}})
 		if diff := cmp.Diff(MergeReport{Rows: 1, Rejected: 1}, counts(rep)); diff != "" {
 			t.Errorf("report (-want +got):\n%s", diff)
 		}
 		want := "ambiguous: ***4567 is Иванов Иван Иванович's and ***0011 is a lead's; merge them or correct the row"
-		if r := rep.Results[0]; r.Outcome != RowRejected || r.Reason != want {
+		if r := rep.Results[0]; r.Outcome != screenpop.RowRejected || r.Reason != want {
 			t.Errorf("result %+v, want rejected: %s", r, want)
 		}
 		if diff := cmp.Diff(before, dump(t, s)); diff != "" {
@@ -294,8 +294,8 @@ func testMergeClients(t *testing.T, b backend) {
 		t.Parallel()
 		s := openImportBase(t, b)
 		mergeOK(t, s, MergeOptions{}, ivanovRows()[0])
-		rep := mergeOK(t, s, MergeOptions{}, ImportRow{Line: 3, LastName: "Иванов", FirstName: "Сергей", Phones: []string{"+74951112233"}})
-		if r := rep.Results[0]; r.Outcome != RowAdded || len(r.Notes) != 1 || r.Notes[0] != "shares a number with Иванов Иван Иванович, another client" {
+		rep := mergeOK(t, s, MergeOptions{}, screenpop.ImportRow{Line: 3, LastName: "Иванов", FirstName: "Сергей", Phones: []string{"+74951112233"}})
+		if r := rep.Results[0]; r.Outcome != screenpop.RowAdded || len(r.Notes) != 1 || r.Notes[0] != "shares a number with Иванов Иван Иванович, another client" {
 			t.Errorf("result %+v, want added, sharing the number", r)
 		}
 		var names []string
@@ -314,11 +314,11 @@ func testMergeClients(t *testing.T, b backend) {
 		if _, ok, err := s.EnsureLead(t.Context(), "+79031112233"); err != nil || !ok {
 			t.Fatalf("EnsureLead: %v, %v", ok, err)
 		}
-		moved := ImportRow{Line: 9, ExternalID: "C-1001", LastName: "Иванов", FirstName: "Иван", Phones: []string{"+79990001122"}}
-		clash := ImportRow{Line: 10, ExternalID: "C-1001", LastName: "Иванов", Phones: []string{"+79031112233"}}
+		moved := screenpop.ImportRow{Line: 9, ExternalID: "C-1001", LastName: "Иванов", FirstName: "Иван", Phones: []string{"+79990001122"}}
+		clash := screenpop.ImportRow{Line: 10, ExternalID: "C-1001", LastName: "Иванов", Phones: []string{"+79031112233"}}
 		rep := mergeOK(t, s, MergeOptions{}, moved, clash)
 		want := map[int]string{
-			9:  RowMerged,
+			9:  screenpop.RowMerged,
 			10: "rejected: ambiguous: client number C-1001 is Иванов Иван Иванович, but ***2233 is a lead's; merge them or correct the row",
 		}
 		if diff := cmp.Diff(want, outcomes(rep)); diff != "" {
@@ -336,15 +336,15 @@ func testMergeClients(t *testing.T, b backend) {
 		t.Parallel()
 		s := openImportBase(t, b)
 		rep := mergeOK(t, s, MergeOptions{},
-			ImportRow{Line: 2, LastName: "Без", FirstName: "Номера"},
-			ImportRow{Line: 3, Phones: []string{"+79161234567"}},
-			ImportRow{Line: 4, LastName: "Плохой", Phones: []string{"89161234567"}, ConflictLevel: intp(7)},
+			screenpop.ImportRow{Line: 2, LastName: "Без", FirstName: "Номера"},
+			screenpop.ImportRow{Line: 3, Phones: []string{"+79161234567"}},
+			screenpop.ImportRow{Line: 4, LastName: "Плохой", Phones: []string{"89161234567"}, ConflictLevel: intp(7)},
 			ivanovRows()[3])
 		want := map[int]string{
 			2: "rejected: no valid phone number",
 			3: "rejected: no name",
 			4: `rejected: phone "89161234567" is not in E.164 (+79161234567); conflict level 7 is not 0-3`,
-			5: RowAdded,
+			5: screenpop.RowAdded,
 		}
 		if diff := cmp.Diff(want, outcomes(rep)); diff != "" {
 			t.Errorf("outcomes (-want +got):\n%s", diff)
@@ -405,16 +405,16 @@ func testMergeClients(t *testing.T, b backend) {
 func TestMergeNameRules(t *testing.T) {
 	tests := []struct {
 		name   string
-		row    ImportRow
+		row    screenpop.ImportRow
 		client mergeClient
 		want   bool
 	}{
-		{"the same name in other case and ё agrees", ImportRow{LastName: "ФЁДОРОВ", FirstName: "пётр"}, mergeClient{lastName: "Федоров", firstName: "Петр"}, true},
-		{"initials agree with the names they start", ImportRow{LastName: "Федоров", FirstName: "П.", Patronymic: "С"}, mergeClient{lastName: "Федоров", firstName: "Пётр", patronymic: "Сергеевич"}, true},
-		{"a missing patronymic agrees", ImportRow{LastName: "Федоров", FirstName: "Пётр"}, mergeClient{lastName: "Федоров", firstName: "Пётр", patronymic: "Сергеевич"}, true},
-		{"another first name does not", ImportRow{LastName: "Федорова", FirstName: "Анна"}, mergeClient{lastName: "Федоров", firstName: "Пётр"}, false},
-		{"another CRM number does not", ImportRow{ExternalID: "2", LastName: "Федоров"}, mergeClient{externalID: "1", lastName: "Федоров"}, false},
-		{"a lead agrees with any name", ImportRow{LastName: "Федоров"}, mergeClient{lead: true, firstName: "Ваня"}, true},
+		{"the same name in other case and ё agrees", screenpop.ImportRow{LastName: "ФЁДОРОВ", FirstName: "пётр"}, mergeClient{lastName: "Федоров", firstName: "Петр"}, true},
+		{"initials agree with the names they start", screenpop.ImportRow{LastName: "Федоров", FirstName: "П.", Patronymic: "С"}, mergeClient{lastName: "Федоров", firstName: "Пётр", patronymic: "Сергеевич"}, true},
+		{"a missing patronymic agrees", screenpop.ImportRow{LastName: "Федоров", FirstName: "Пётр"}, mergeClient{lastName: "Федоров", firstName: "Пётр", patronymic: "Сергеевич"}, true},
+		{"another first name does not", screenpop.ImportRow{LastName: "Федорова", FirstName: "Анна"}, mergeClient{lastName: "Федоров", firstName: "Пётр"}, false},
+		{"another CRM number does not", screenpop.ImportRow{ExternalID: "2", LastName: "Федоров"}, mergeClient{externalID: "1", lastName: "Федоров"}, false},
+		{"a lead agrees with any name", screenpop.ImportRow{LastName: "Федоров"}, mergeClient{lead: true, firstName: "Ваня"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,14 +461,14 @@ func BenchmarkMergeClients50k(b *testing.B) {
 
 // manyRows is an export of n clients with a car each; every tenth row
 // repeats an earlier client's number with a second car.
-func manyRows(n int) []ImportRow {
-	rows := make([]ImportRow, n)
+func manyRows(n int) []screenpop.ImportRow {
+	rows := make([]screenpop.ImportRow, n)
 	for i := range rows {
 		num := i
 		if i%10 == 9 {
 			num = i - 5
 		}
-		rows[i] = ImportRow{
+		rows[i] = screenpop.ImportRow{
 			Line: i + 2, ExternalID: fmt.Sprintf("C-%d", i), LastName: "Клиент", FirstName: fmt.Sprintf("Номер%d", num),
 			Phones:  []string{fmt.Sprintf("+7916%07d", num)},
 			Car:     &screenpop.Car{Make: "Lada", Model: "Granta", Year: 2020, Plate: fmt.Sprintf("Х%03dХХ77", i%1000), VIN: fmt.Sprintf("XTA%014d", i)},

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/screenpop/screenpop/screenpop"
 )
 
@@ -57,15 +55,15 @@ func checkOperator(name, extension string) error {
 // them with their token. The token is returned this once: the store keeps
 // only its hash. An extension that is already an operator's gives an error
 // wrapping ErrExists.
-func (p *Postgres) AddOperator(ctx context.Context, name, extension string) (screenpop.Operator, string, error) {
+func (s *sqlStore) AddOperator(ctx context.Context, name, extension string) (screenpop.Operator, string, error) {
 	if err := checkOperator(name, extension); err != nil {
 		return screenpop.Operator{}, "", fmt.Errorf("add operator: %w", err)
 	}
 	token, hash := newToken()
 	op := screenpop.Operator{Name: name, Extension: extension}
-	err := p.pool.QueryRow(ctx, `INSERT INTO operators (name, extension, token_hash) VALUES ($1, $2, $3)
+	err := s.conn.queryRow(ctx, `INSERT INTO operators (name, extension, token_hash) VALUES ($1, $2, $3)
 		ON CONFLICT (extension) DO NOTHING RETURNING operator_id`, name, extension, hash).Scan(&op.ID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return screenpop.Operator{}, "", fmt.Errorf("add operator %s: extension %s: %w", name, extension, ErrExists)
 	}
 	if err != nil {
@@ -76,32 +74,25 @@ func (p *Postgres) AddOperator(ctx context.Context, name, extension string) (scr
 
 // Operators lists the operators by extension: shorter ones first, so 99
 // comes before 100.
-func (p *Postgres) Operators(ctx context.Context) ([]screenpop.Operator, error) {
-	rows, err := p.pool.Query(ctx, `SELECT operator_id, name, extension FROM operators ORDER BY length(extension), extension`)
-	if err != nil {
-		return nil, fmt.Errorf("list operators: %w", err)
-	}
-	ops, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (op screenpop.Operator, err error) {
-		err = row.Scan(&op.ID, &op.Name, &op.Extension)
+func (s *sqlStore) Operators(ctx context.Context) ([]screenpop.Operator, error) {
+	ops, err := queryAll(ctx, s.conn, func(r row) (op screenpop.Operator, err error) {
+		err = r.Scan(&op.ID, &op.Name, &op.Extension)
 		return op, err
-	})
+	}, `SELECT operator_id, name, extension FROM operators ORDER BY length(extension), extension`)
 	if err != nil {
 		return nil, fmt.Errorf("list operators: %w", err)
-	}
-	if ops == nil {
-		ops = []screenpop.Operator{}
 	}
 	return ops, nil
 }
 
 // RemoveOperator removes the operator with the extension; their token stops
 // working. No such operator gives an error wrapping ErrNotFound.
-func (p *Postgres) RemoveOperator(ctx context.Context, extension string) error {
-	tag, err := p.pool.Exec(ctx, `DELETE FROM operators WHERE extension = $1`, extension)
+func (s *sqlStore) RemoveOperator(ctx context.Context, extension string) error {
+	n, err := s.conn.exec(ctx, `DELETE FROM operators WHERE extension = $1`, extension)
 	if err != nil {
 		return fmt.Errorf("remove operator %s: %w", extension, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("remove operator %s: %w", extension, ErrNotFound)
 	}
 	return nil
@@ -110,97 +101,9 @@ func (p *Postgres) RemoveOperator(ctx context.Context, extension string) error {
 // OperatorByToken is the operator whose token it is. Any other string, a
 // token once valid and since replaced included, gives an error wrapping
 // ErrNotFound.
-func (p *Postgres) OperatorByToken(ctx context.Context, token string) (screenpop.Operator, error) {
+func (s *sqlStore) OperatorByToken(ctx context.Context, token string) (screenpop.Operator, error) {
 	var op screenpop.Operator
-	err := p.pool.QueryRow(ctx, `SELECT operator_id, name, extension FROM operators WHERE token_hash = $1`,
-		tokenHash(token)).Scan(&op.ID, &op.Name, &op.Extension)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return screenpop.Operator{}, fmt.Errorf("find operator by token: %w", ErrNotFound)
-	}
-	if err != nil {
-		return screenpop.Operator{}, fmt.Errorf("find operator by token: %w", err)
-	}
-	return op, nil
-}
-
-// NewOperatorToken gives the operator with the extension a new token and
-// returns it; the old one stops working.
-func (p *Postgres) NewOperatorToken(ctx context.Context, extension string) (string, error) {
-	token, hash := newToken()
-	tag, err := p.pool.Exec(ctx, `UPDATE operators SET token_hash = $1 WHERE extension = $2`, hash, extension)
-	if err != nil {
-		return "", fmt.Errorf("new token for operator %s: %w", extension, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return "", fmt.Errorf("new token for operator %s: %w", extension, ErrNotFound)
-	}
-	return token, nil
-}
-
-// AddOperator adds an operator with their phone's extension, and returns
-// them with their token. The token is returned this once: the store keeps
-// only its hash. An extension that is already an operator's gives an error
-// wrapping ErrExists.
-func (s *SQLite) AddOperator(ctx context.Context, name, extension string) (screenpop.Operator, string, error) {
-	if err := checkOperator(name, extension); err != nil {
-		return screenpop.Operator{}, "", fmt.Errorf("add operator: %w", err)
-	}
-	token, hash := newToken()
-	op := screenpop.Operator{Name: name, Extension: extension}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO operators (name, extension, token_hash) VALUES (?, ?, ?)
-		ON CONFLICT (extension) DO NOTHING RETURNING operator_id`, name, extension, hash).Scan(&op.ID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return screenpop.Operator{}, "", fmt.Errorf("add operator %s: extension %s: %w", name, extension, ErrExists)
-	}
-	if err != nil {
-		return screenpop.Operator{}, "", fmt.Errorf("add operator %s: %w", name, err)
-	}
-	return op, token, nil
-}
-
-// Operators lists the operators by extension: shorter ones first, so 99
-// comes before 100.
-func (s *SQLite) Operators(ctx context.Context) ([]screenpop.Operator, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT operator_id, name, extension FROM operators ORDER BY length(extension), extension`)
-	if err != nil {
-		return nil, fmt.Errorf("list operators: %w", err)
-	}
-	defer rows.Close()
-	ops := []screenpop.Operator{}
-	for rows.Next() {
-		var op screenpop.Operator
-		if err := rows.Scan(&op.ID, &op.Name, &op.Extension); err != nil {
-			return nil, fmt.Errorf("list operators: %w", err)
-		}
-		ops = append(ops, op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list operators: %w", err)
-	}
-	return ops, nil
-}
-
-// RemoveOperator removes the operator with the extension; their token stops
-// working. No such operator gives an error wrapping ErrNotFound.
-func (s *SQLite) RemoveOperator(ctx context.Context, extension string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM operators WHERE extension = ?`, extension)
-	if err != nil {
-		return fmt.Errorf("remove operator %s: %w", extension, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("remove operator %s: %w", extension, err)
-	} else if n == 0 {
-		return fmt.Errorf("remove operator %s: %w", extension, ErrNotFound)
-	}
-	return nil
-}
-
-// OperatorByToken is the operator whose token it is. Any other string, a
-// token once valid and since replaced included, gives an error wrapping
-// ErrNotFound.
-func (s *SQLite) OperatorByToken(ctx context.Context, token string) (screenpop.Operator, error) {
-	var op screenpop.Operator
-	err := s.db.QueryRowContext(ctx, `SELECT operator_id, name, extension FROM operators WHERE token_hash = ?`,
+	err := s.conn.queryRow(ctx, `SELECT operator_id, name, extension FROM operators WHERE token_hash = $1`,
 		tokenHash(token)).Scan(&op.ID, &op.Name, &op.Extension)
 	if errors.Is(err, sql.ErrNoRows) {
 		return screenpop.Operator{}, fmt.Errorf("find operator by token: %w", ErrNotFound)
@@ -213,15 +116,13 @@ func (s *SQLite) OperatorByToken(ctx context.Context, token string) (screenpop.O
 
 // NewOperatorToken gives the operator with the extension a new token and
 // returns it; the old one stops working.
-func (s *SQLite) NewOperatorToken(ctx context.Context, extension string) (string, error) {
+func (s *sqlStore) NewOperatorToken(ctx context.Context, extension string) (string, error) {
 	token, hash := newToken()
-	res, err := s.db.ExecContext(ctx, `UPDATE operators SET token_hash = ? WHERE extension = ?`, hash, extension)
+	n, err := s.conn.exec(ctx, `UPDATE operators SET token_hash = $1 WHERE extension = $2`, hash, extension)
 	if err != nil {
 		return "", fmt.Errorf("new token for operator %s: %w", extension, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return "", fmt.Errorf("new token for operator %s: %w", extension, err)
-	} else if n == 0 {
+	if n == 0 {
 		return "", fmt.Errorf("new token for operator %s: %w", extension, ErrNotFound)
 	}
 	return token, nil

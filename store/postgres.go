@@ -9,14 +9,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/screenpop/screenpop/screenpop"
 )
 
 // Postgres is the production call log.
 type Postgres struct {
-	pool   *pgxpool.Pool
-	region string
+	sqlStore
+	pool *pgxpool.Pool
 }
 
 // defaultConnectTimeout replaces pgxpool's two minutes when the DSN sets no
@@ -48,7 +46,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", redact(err, password))
 	}
-	return &Postgres{pool: pool}, nil
+	return &Postgres{sqlStore: sqlStore{conn: pgConn{pgRun[*pgxpool.Pool]{pool}}, dialect: pgDialect}, pool: pool}, nil
 }
 
 // Ping checks that the database answers.
@@ -125,161 +123,21 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// pgInsertCall stores a call with the source its number had when the call
-// started ($21 is the number's DIDKey) and the kind of caller it was ($22
-// is screenpop.PresetKind, or ” for the client base and the call log to
-// decide): the rules README's "Call sources and caller kinds" gives. $23
-// is the record's gaps.
-//
-// A call already stored is replaced when this record is more complete
-// (upsertCall); RETURNING then names it, as it does a new call, and its
-// offers are written again.
-const pgInsertCall = `INSERT INTO calls (
-	call_id, caller, caller_e164, caller_name, withheld, did, status,
-	offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-	hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-	source, campaign, caller_kind, gaps
-)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-	coalesce(s.source, ''), coalesce(s.campaign, ''),
-	CASE
-		WHEN $22 <> '' THEN $22
-		WHEN s.internal THEN 'internal'
-		WHEN $3::text IS NULL THEN 'new'
-		WHEN EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
-		             WHERE p.e164 = $3 AND NOT c.lead) THEN 'client'
-		WHEN EXISTS (SELECT 1 FROM calls o WHERE o.caller_e164 = $3 AND o.started_at < $16)
-		  OR EXISTS (SELECT 1 FROM client_phones p JOIN clients c USING (client_id)
-		             WHERE p.e164 = $3 AND c.lead AND c.created_at < $16::timestamptz - interval '1 minute') THEN 'lead'
-		ELSE 'new'
-	END,
-	$23
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (
-	SELECT source, campaign, internal FROM sources
-	WHERE did = $21 AND valid_from <= $16 AND (valid_to IS NULL OR valid_to > $16)
-	ORDER BY valid_from DESC LIMIT 1
-) s ON true
-` + upsertCall + `
-WHERE (excluded.close_reason = '' AND NOT 'end' = ANY(excluded.gaps), -cardinality(excluded.gaps), excluded.ended_at)
-    > (calls.close_reason = '' AND NOT 'end' = ANY(calls.gaps), -cardinality(calls.gaps), calls.ended_at)
-RETURNING call_id`
-
-const pgInsertOffer = `INSERT INTO offers (
-	call_id, seq, operator, channel, dialed_at, ringing_at, answered_at, ended_at, outcome, dial_status
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-
-// SaveCalls stores calls in one transaction. A call whose call_id is already
-// stored, earlier or earlier in the same batch, replaces the stored record
-// only if it is more complete (see moreComplete), offers and all; otherwise
-// it is skipped, so re-delivering a batch changes nothing.
-func (p *Postgres) SaveCalls(ctx context.Context, calls []screenpop.Call) error {
-	if len(calls) == 0 {
-		return nil
-	}
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("save %d calls: %w", len(calls), err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	// Two round trips per batch: the calls, then the offers of those calls
-	// that were new (RETURNING says which).
-	stored := make([]screenpop.Call, len(calls))
-	var b pgx.Batch
-	for i, c := range calls {
-		c = normalise(cleanCall(c))
-		stored[i] = c
-		b.Queue(pgInsertCall, c.ID, c.Caller, c.CallerE164, c.CallerName, c.Withheld, c.DID, string(c.Status),
-			c.OfferedTo, c.AnsweredBy, c.TalkedTo, c.RingSeconds, c.WaitSeconds, c.TalkSeconds,
-			c.HangupCause, c.HangupCauseText, c.StartedAt, c.AnsweredAt, c.EndedAt, c.CloseReason, string(c.Direction),
-			screenpop.DIDKey(c.DID, p.region), string(screenpop.PresetKind(c)), strs(c.Gaps))
-	}
-	var offers pgx.Batch
-	results := tx.SendBatch(ctx, &b)
-	for _, c := range stored {
-		var id string
-		err := results.QueryRow().Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // stored already, as completely
-		}
-		if err != nil {
-			results.Close()
-			return fmt.Errorf("save call %s: %w", c.ID, err)
-		}
-		// Written or replaced: its offers are this record's. In the offers'
-		// batch, so that the call's row is there first.
-		offers.Queue(`DELETE FROM offers WHERE call_id = $1`, c.ID)
-		for i, o := range c.Offers {
-			offers.Queue(pgInsertOffer, c.ID, i+1, o.Operator, o.Channel, o.DialedAt, o.RingingAt,
-				o.AnsweredAt, o.EndedAt, string(o.Outcome), o.DialStatus)
-		}
-	}
-	if err := results.Close(); err != nil {
-		return fmt.Errorf("save %d calls: %w", len(calls), err)
-	}
-	if offers.Len() > 0 {
-		if err := tx.SendBatch(ctx, &offers).Close(); err != nil {
-			return fmt.Errorf("save offers of %d calls: %w", len(calls), err)
-		}
-	}
-	if err := pgSaveLookupNames(ctx, tx, stored); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("save %d calls: commit: %w", len(calls), err)
-	}
-	return nil
-}
-
-// Call reads back the call with the given ID, its offers in the order they
-// were made. Calls and their offers are written, and replaced, in one
-// transaction; the two reads share one, so that they see the same version.
-func (p *Postgres) Call(ctx context.Context, id string) (screenpop.Call, error) {
-	var c screenpop.Call
-	var status, direction string
-	var gaps []string
-	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	err = tx.QueryRow(ctx, `SELECT call_id, caller, caller_e164, caller_name, withheld, did, status,
-		offered_to, answered_by, talked_to, ring_seconds, wait_seconds, talk_seconds,
-		hangup_cause, hangup_cause_text, started_at, answered_at, ended_at, close_reason, direction,
-		source, campaign, caller_kind, gaps, lookup_name
-		FROM calls WHERE call_id = $1`, id).Scan(
-		&c.ID, &c.Caller, &c.CallerE164, &c.CallerName, &c.Withheld, &c.DID, &status,
-		&c.OfferedTo, &c.AnsweredBy, &c.TalkedTo, &c.RingSeconds, &c.WaitSeconds, &c.TalkSeconds,
-		&c.HangupCause, &c.HangupCauseText, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &c.CloseReason, &direction,
-		&c.Source, &c.Campaign, &c.CallerKind, &gaps, &c.LookupName)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return screenpop.Call{}, fmt.Errorf("read call %s: %w", id, err)
-	}
-	c.Status, c.Direction, c.Gaps = screenpop.Status(status), screenpop.Direction(direction), gapList(gaps)
-
-	rows, err := tx.Query(ctx, `SELECT operator, channel, dialed_at, ringing_at, answered_at, ended_at,
-		outcome, dial_status FROM offers WHERE call_id = $1 ORDER BY seq`, id)
-	if err != nil {
-		return screenpop.Call{}, fmt.Errorf("read offers of call %s: %w", id, err)
-	}
-	c.Offers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (screenpop.Offer, error) {
-		var o screenpop.Offer
-		var outcome string
-		err := row.Scan(&o.Operator, &o.Channel, &o.DialedAt, &o.RingingAt, &o.AnsweredAt, &o.EndedAt,
-			&outcome, &o.DialStatus)
-		o.Outcome = screenpop.Outcome(outcome)
-		return o, err
-	})
-	if err != nil {
-		return screenpop.Call{}, fmt.Errorf("read offers of call %s: %w", id, err)
-	}
-	// pgx hands times back in the local zone; normalise gives them in UTC,
-	// as they were saved.
-	return normalise(c), nil
+var pgDialect = dialect{
+	oneOf:       func(col, p string) string { return col + " = ANY(" + p + "::text[])" },
+	holds:       func(col, v string) string { return v + "::text = ANY(" + col + ")" },
+	overlaps:    func(col, p string) string { return col + " && " + p + "::text[]" },
+	length:      func(col string) string { return "cardinality(" + col + ")" },
+	minusMinute: func(p string) string { return p + "::timestamptz - interval '1 minute'" },
+	lock:        `SELECT pg_advisory_xact_lock(hashtext($1))`,
+	importLock:  `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`,
+	forUpdate:   " FOR UPDATE",
+	listTable: func(p, col, typ string) string {
+		return "unnest(" + p + "::" + typ + "[]) AS w(" + col + ")"
+	},
+	reserveClientIDs: `SELECT nextval(pg_get_serial_sequence('clients', 'client_id')) FROM generate_series(1, $1)`,
+	lookupPhone:      pgLookupPhone,
+	reports:          pgReports,
 }
 
 // redact removes the password from an error's text. pgx's connection errors
@@ -299,3 +157,47 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// pgLookupPhone is the whole pop in one statement: every client with the
+// number, and for each, through LATERAL subqueries that each read one
+// index, their phones, cars (as JSON), manager, last visit, last contact,
+// the counts, and their open complaints (as JSON, times as SQLite stores
+// them, so both stores decode them alike). $2 is the start of the last
+// year.
+const pgLookupPhone = `SELECT c.client_id, c.last_name, c.first_name, c.patronymic, c.conflict_level, c.csi, c.lead,
+	e.employee_id, e.name, e.extension,
+	ph.phones, cr.cars,
+	lv.date, lv.kind, lv.amount, lv.employee,
+	lc.at, lc.channel, lc.employee, lc.summary,
+	vs.visits, vs.visits_last_year, cp.open_complaints, c.last_visit_on, c.visit_count
+FROM client_phones p
+JOIN clients c ON c.client_id = p.client_id
+LEFT JOIN employees e ON e.employee_id = c.manager_id
+CROSS JOIN LATERAL (
+	SELECT array_agg(e164 ORDER BY seq) AS phones FROM client_phones WHERE client_id = c.client_id
+) ph
+CROSS JOIN LATERAL (
+	SELECT coalesce(json_agg(json_build_object(
+		'make', make, 'model', model, 'year', year, 'plate', plate, 'vin', vin,
+		'warranty_end', warranty_end, 'insurance_end', insurance_end, 'next_service_due', next_service_due
+	) ORDER BY car_id), '[]') AS cars
+	FROM cars WHERE client_id = c.client_id
+) cr
+LEFT JOIN LATERAL (
+	SELECT date, kind, amount, employee FROM visits WHERE client_id = c.client_id ORDER BY date DESC LIMIT 1
+) lv ON true
+LEFT JOIN LATERAL (
+	SELECT at, channel, employee, summary FROM contacts WHERE client_id = c.client_id ORDER BY at DESC LIMIT 1
+) lc ON true
+CROSS JOIN LATERAL (
+	SELECT count(*) AS visits, count(*) FILTER (WHERE date >= $2) AS visits_last_year
+	FROM visits WHERE client_id = c.client_id
+) vs
+CROSS JOIN LATERAL (
+	SELECT coalesce(json_agg(json_build_object(
+		'complaint_id', complaint_id, 'opened_at', to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'summary', summary
+	) ORDER BY opened_at, complaint_id), '[]') AS open_complaints
+	FROM complaints WHERE client_id = c.client_id AND closed_at IS NULL
+) cp
+WHERE p.e164 = $1
+ORDER BY c.client_id`

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -26,6 +25,8 @@ import (
 type Rejected struct {
 	ID     int64  `json:"id"`
 	CallID string `json:"call_id"`
+	// PBX is the call's box: "" with one box.
+	PBX string `json:"pbx,omitempty"`
 	// Record is the call as the daemon had it (screenpop.Call in JSON).
 	Record json.RawMessage `json:"record"`
 	// Reason is the database's error.
@@ -127,81 +128,45 @@ func cleanText(s string, max int) string {
 func rejectedRecord(c screenpop.Call, reason error) (record, why string) {
 	b, err := json.Marshal(c)
 	if err != nil {
-		b, _ = json.Marshal(map[string]string{"call_id": c.ID, "marshal_error": err.Error()})
+		b, _ = json.Marshal(map[string]string{"pbx": c.PBX, "call_id": c.ID, "marshal_error": err.Error()})
 	}
 	return string(b), cleanText(reason.Error(), 2000)
 }
 
+// Refused is the package's Refused, for the spool's Writer, which knows
+// the database only by its methods.
+func (s *sqlStore) Refused(err error) bool { return Refused(err) }
+
 // RejectCall sets c aside in rejected_calls, with the reason the database
 // refused it. The same record rejected again (a batch delivered again
 // after a crash) is kept once.
-func (p *Postgres) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
+func (s *sqlStore) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
 	record, why := rejectedRecord(c, reason)
-	_, err := p.pool.Exec(ctx, `INSERT INTO rejected_calls (call_id, record, reason)
-		SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM rejected_calls WHERE call_id = $1 AND record = $2)`,
-		cleanText(c.ID, maxText), record, why)
+	_, err := s.conn.exec(ctx, `INSERT INTO rejected_calls (call_id, record, reason, pbx)
+		SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM rejected_calls WHERE pbx = $4 AND call_id = $1 AND record = $2)`,
+		cleanText(c.ID, maxText), record, why, cleanText(c.PBX, maxText))
 	if err != nil {
-		return fmt.Errorf("set aside call %s: %w", c.ID, err)
-	}
-	return nil
-}
-
-// RejectCall: see Postgres.RejectCall.
-func (s *SQLite) RejectCall(ctx context.Context, c screenpop.Call, reason error) error {
-	record, why := rejectedRecord(c, reason)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rejected_calls (call_id, record, reason)
-		SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM rejected_calls WHERE call_id = ?1 AND record = ?2)`,
-		cleanText(c.ID, maxText), record, why)
-	if err != nil {
-		return fmt.Errorf("set aside call %s: %w", c.ID, err)
+		return fmt.Errorf("set aside call %s: %w", screenpop.CallKey(c.PBX, c.ID), err)
 	}
 	return nil
 }
 
 // RejectedCalls lists the records set aside, oldest first.
-func (p *Postgres) RejectedCalls(ctx context.Context) ([]Rejected, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, call_id, record, reason, rejected_at FROM rejected_calls ORDER BY id`)
+func (s *sqlStore) RejectedCalls(ctx context.Context) ([]Rejected, error) {
+	rs, err := s.conn.query(ctx, `SELECT id, pbx, call_id, record, reason, rejected_at FROM rejected_calls ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list rejected calls: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rejected, error) {
+	list, err := collect(rs, func(r row) (Rejected, error) {
 		var (
-			r      Rejected
+			rej    Rejected
 			record string
 		)
-		err := row.Scan(&r.ID, &r.CallID, &record, &r.Reason, &r.RejectedAt)
-		r.Record, r.RejectedAt = json.RawMessage(record), r.RejectedAt.UTC()
-		return r, err
+		err := r.Scan(&rej.ID, &rej.PBX, &rej.CallID, &record, &rej.Reason, &rej.RejectedAt)
+		rej.Record, rej.RejectedAt = json.RawMessage(record), rej.RejectedAt.UTC()
+		return rej, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list rejected calls: %w", err)
-	}
-	return list, nil
-}
-
-// RejectedCalls: see Postgres.RejectedCalls.
-func (s *SQLite) RejectedCalls(ctx context.Context) ([]Rejected, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, call_id, record, reason, rejected_at FROM rejected_calls ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("list rejected calls: %w", err)
-	}
-	defer rows.Close()
-	var list []Rejected
-	for rows.Next() {
-		var (
-			r          Rejected
-			record, at string
-		)
-		if err := rows.Scan(&r.ID, &r.CallID, &record, &r.Reason, &at); err != nil {
-			return nil, fmt.Errorf("list rejected calls: %w", err)
-		}
-		r.Record = json.RawMessage(record)
-		if err := parseTime(at, &r.RejectedAt); err != nil {
-			return nil, fmt.Errorf("list rejected calls: %w", err)
-		}
-		list = append(list, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list rejected calls: %w", err)
 	}
 	return list, nil

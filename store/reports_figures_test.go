@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // figureCalls are 17 and 18 March 2025 in Moscow, with the two days before
@@ -90,40 +91,40 @@ func openFigures(t *testing.T, b backend) reportStore {
 }
 
 func TestSummaryFigures(t *testing.T) {
-	level := func(within, calls int, rate float64) ServiceLevel {
-		return ServiceLevel{ThresholdSeconds: 20, Calls: calls, Within: within, Rate: rate}
+	level := func(within, calls int, rate float64) report.ServiceLevel {
+		return report.ServiceLevel{ThresholdSeconds: 20, Calls: calls, Within: within, Rate: rate}
 	}
 	// Days: 17 March f1-f5, 18 March f6-f9.
-	wantDays := []Day{
-		{Date: "2025-03-17", Counts: Counts{Total: 5, Answered: 3, Missed: 1, Abandoned: 1, Lost: 2, LostRate: 0.4, NewCallers: 3},
-			Wait: Wait{Answered: 3, AvgSeconds: 16.7, P90Seconds: 25}, ServiceLevel: level(2, 5, 0.4)},
-		{Date: "2025-03-18", Counts: Counts{Total: 4, Answered: 1, Missed: 2, Abandoned: 1, Lost: 3, LostRate: 0.75, NewCallers: 2},
-			Wait: Wait{Answered: 1, AvgSeconds: 3, P90Seconds: 3}, ServiceLevel: level(1, 4, 0.25)},
+	wantDays := []report.Day{
+		{Date: "2025-03-17", Counts: report.Counts{Total: 5, Answered: 3, Missed: 1, Abandoned: 1, Lost: 2, LostRate: 0.4, NewCallers: 3},
+			Wait: report.Wait{Answered: 3, AvgSeconds: 16.7, P90Seconds: 25}, ServiceLevel: level(2, 5, 0.4)},
+		{Date: "2025-03-18", Counts: report.Counts{Total: 4, Answered: 1, Missed: 2, Abandoned: 1, Lost: 3, LostRate: 0.75, NewCallers: 2},
+			Wait: report.Wait{Answered: 1, AvgSeconds: 3, P90Seconds: 3}, ServiceLevel: level(1, 4, 0.25)},
 	}
-	wantSources := []SourceSummary{
+	wantSources := []report.SourceSummary{
 		// f4, f6, f8, f9: ties with Яндекс on calls, first by name.
-		{Source: "Авито", Counts: Counts{Total: 4, Answered: 1, Missed: 2, Abandoned: 1, Lost: 3, LostRate: 0.75, NewCallers: 3},
-			Wait: Wait{Answered: 1, AvgSeconds: 3, P90Seconds: 3}, ServiceLevel: level(1, 4, 0.25),
-			Callers: Callers{Distinct: 3, New: 3},
+		{Source: "Авито", Counts: report.Counts{Total: 4, Answered: 1, Missed: 2, Abandoned: 1, Lost: 3, LostRate: 0.75, NewCallers: 3},
+			Wait: report.Wait{Answered: 1, AvgSeconds: 3, P90Seconds: 3}, ServiceLevel: level(1, 4, 0.25),
+			Callers: report.Callers{Distinct: 3, New: 3},
 			// f4 after 22 h, f9 after 48 h, f6 never.
-			Callbacks: Callbacks{Missed: 3, CalledBack: 2, MedianSeconds: 35 * 3600, Within1d: 1, Never: 1,
+			Callbacks: report.Callbacks{Missed: 3, CalledBack: 2, MedianSeconds: 35 * 3600, Within1d: 1, Never: 1,
 				Within1dShare: 1.0 / 3, NeverShare: 1.0 / 3},
-			Purposes: []PurposeCount{{Purpose: "sales", Calls: 1, Share: 0.25}},
-			Days: []Counts{
+			Purposes: []report.PurposeCount{{Purpose: "sales", Calls: 1, Share: 0.25}},
+			Days: []report.Counts{
 				{Total: 1, Abandoned: 1, Lost: 1, LostRate: 1, NewCallers: 1},
 				{Total: 3, Answered: 1, Missed: 2, Lost: 2, LostRate: 2.0 / 3, NewCallers: 2},
 			}},
 		// f1, f2, f3, f5: two numbers new (f1's and f3's), three in all.
-		{Source: "Яндекс.Директ", Counts: Counts{Total: 4, Answered: 3, Missed: 1, Lost: 1, LostRate: 0.25, NewCallers: 2},
-			Wait: Wait{Answered: 3, AvgSeconds: 16.7, P90Seconds: 25}, ServiceLevel: level(2, 4, 0.5),
-			Callers:   Callers{Distinct: 3, New: 2},
-			Callbacks: Callbacks{Missed: 1, CalledBack: 1, MedianSeconds: 1800, Within1h: 1, Within1d: 1, Within1hShare: 1, Within1dShare: 1},
-			Purposes:  []PurposeCount{{Purpose: "service_booking", Calls: 2, Share: 0.5}, {Purpose: "sales", Calls: 1, Share: 0.25}},
-			Days:      []Counts{{Total: 4, Answered: 3, Missed: 1, Lost: 1, LostRate: 0.25, NewCallers: 2}, {}}},
-		{Source: "", Counts: Counts{Total: 1, Abandoned: 1, Lost: 1, LostRate: 1}, ServiceLevel: level(0, 1, 0),
-			Purposes: []PurposeCount{}, Days: []Counts{{}, {Total: 1, Abandoned: 1, Lost: 1, LostRate: 1}}},
+		{Source: "Яндекс.Директ", Counts: report.Counts{Total: 4, Answered: 3, Missed: 1, Lost: 1, LostRate: 0.25, NewCallers: 2},
+			Wait: report.Wait{Answered: 3, AvgSeconds: 16.7, P90Seconds: 25}, ServiceLevel: level(2, 4, 0.5),
+			Callers:   report.Callers{Distinct: 3, New: 2},
+			Callbacks: report.Callbacks{Missed: 1, CalledBack: 1, MedianSeconds: 1800, Within1h: 1, Within1d: 1, Within1hShare: 1, Within1dShare: 1},
+			Purposes:  []report.PurposeCount{{Purpose: "service_booking", Calls: 2, Share: 0.5}, {Purpose: "sales", Calls: 1, Share: 0.25}},
+			Days:      []report.Counts{{Total: 4, Answered: 3, Missed: 1, Lost: 1, LostRate: 0.25, NewCallers: 2}, {}}},
+		{Source: "", Counts: report.Counts{Total: 1, Abandoned: 1, Lost: 1, LostRate: 1}, ServiceLevel: level(0, 1, 0),
+			Purposes: []report.PurposeCount{}, Days: []report.Counts{{}, {Total: 1, Abandoned: 1, Lost: 1, LostRate: 1}}},
 	}
-	wantOperators := []OperatorSummary{
+	wantOperators := []report.OperatorSummary{
 		// Rang for f1, f2, f3, f4, f6, f8; answered f1 and f8; f2 was
 		// 102's while both rang; f3, f4 and f6 rang out or were given up
 		// on her phone: 2 of 5.
@@ -132,13 +133,13 @@ func TestSummaryFigures(t *testing.T) {
 		{Operator: "102", Name: "Борис Волков", Offered: 6, Answered: 2, NoAnswer: 2,
 			Calls: 6, CallsAnswered: 2, TakenByColleague: 1, MissedCalls: 3, AnswerRate: 0.4},
 	}
-	wantPrevious := Period{From: "2025-03-15", To: "2025-03-16",
-		Totals:       Counts{Total: 2, Answered: 1, Missed: 1, Lost: 1, LostRate: 0.5, NewCallers: 2},
-		Wait:         Wait{Answered: 1, AvgSeconds: 10, P90Seconds: 10},
+	wantPrevious := report.Period{From: "2025-03-15", To: "2025-03-16",
+		Totals:       report.Counts{Total: 2, Answered: 1, Missed: 1, Lost: 1, LostRate: 0.5, NewCallers: 2},
+		Wait:         report.Wait{Answered: 1, AvgSeconds: 10, P90Seconds: 10},
 		ServiceLevel: level(1, 2, 0.5),
-		Callers:      Callers{Distinct: 2, New: 2},
-		Callbacks:    Callbacks{Missed: 1, Never: 1, NeverShare: 1},
-		Purposes:     []PurposeCount{{Purpose: "sales", Calls: 1, Share: 0.5}},
+		Callers:      report.Callers{Distinct: 2, New: 2},
+		Callbacks:    report.Callbacks{Missed: 1, Never: 1, NeverShare: 1},
+		Purposes:     []report.PurposeCount{{Purpose: "sales", Calls: 1, Share: 0.5}},
 	}
 
 	for _, b := range backends {
@@ -146,7 +147,7 @@ func TestSummaryFigures(t *testing.T) {
 			t.Parallel()
 			s := openFigures(t, b)
 			ctx := context.Background()
-			got, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), DefaultServiceLevel)
+			got, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), report.DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,15 +155,15 @@ func TestSummaryFigures(t *testing.T) {
 				name      string
 				want, got any
 			}{
-				{"totals", Counts{Total: 9, Answered: 4, Missed: 3, Abandoned: 2, Lost: 5, LostRate: 5.0 / 9, NewCallers: 5}, got.Totals},
+				{"totals", report.Counts{Total: 9, Answered: 4, Missed: 3, Abandoned: 2, Lost: 5, LostRate: 5.0 / 9, NewCallers: 5}, got.Totals},
 				// Waits 5, 25, 20 and 3 s.
-				{"wait", Wait{Answered: 4, AvgSeconds: 13.3, P90Seconds: 25}, got.Wait},
+				{"wait", report.Wait{Answered: 4, AvgSeconds: 13.3, P90Seconds: 25}, got.Wait},
 				{"service level: f1, f5 and f8 within 20 s of nine calls", level(3, 9, 1.0/3), got.ServiceLevel},
-				{"callers: six numbers, five of them new", Callers{Distinct: 6, New: 5}, got.Callers},
+				{"callers: six numbers, five of them new", report.Callers{Distinct: 6, New: 5}, got.Callers},
 				{"callbacks: f3 after 30 min, f4 after 22 h, f9 after 48 h, f6 never",
-					Callbacks{Missed: 4, CalledBack: 3, MedianSeconds: 22 * 3600, Within1h: 1, Within1d: 2, Never: 1,
+					report.Callbacks{Missed: 4, CalledBack: 3, MedianSeconds: 22 * 3600, Within1h: 1, Within1d: 2, Never: 1,
 						Within1hShare: 0.25, Within1dShare: 0.5, NeverShare: 0.25}, got.Callbacks},
-				{"purposes of inbound calls", []PurposeCount{{Purpose: "sales", Calls: 2, Share: 2.0 / 9},
+				{"purposes of inbound calls", []report.PurposeCount{{Purpose: "sales", Calls: 2, Share: 2.0 / 9},
 					{Purpose: "service_booking", Calls: 2, Share: 2.0 / 9}}, got.Purposes},
 				{"days", wantDays, got.Days},
 				{"sources", wantSources, got.Sources},
@@ -170,7 +171,7 @@ func TestSummaryFigures(t *testing.T) {
 				{"previous period", wantPrevious, got.Previous},
 			}
 			for _, c := range checks {
-				if diff := cmp.Diff(c.want, c.got, cmpopts.IgnoreFields(OperatorSummary{}, "RingAvgSeconds", "TalkAvgSeconds")); diff != "" {
+				if diff := cmp.Diff(c.want, c.got, cmpopts.IgnoreFields(report.OperatorSummary{}, "RingAvgSeconds", "TalkAvgSeconds")); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", c.name, diff)
 				}
 			}
@@ -180,7 +181,7 @@ func TestSummaryFigures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (ServiceLevel{ThresholdSeconds: 5, Calls: 9, Within: 2, Rate: 2.0 / 9}); got.ServiceLevel != want {
+			if want := (report.ServiceLevel{ThresholdSeconds: 5, Calls: 9, Within: 2, Rate: 2.0 / 9}); got.ServiceLevel != want {
 				t.Errorf("service level within 5 s: %+v, want %+v", got.ServiceLevel, want)
 			}
 		})

@@ -1,74 +1,40 @@
 package store
 
 import (
-	"context"
-	"database/sql"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
-
-	"github.com/screenpop/screenpop/screenpop"
 )
 
 // SQLite has no width_bucket, so the grid comes as a JSON array of
-// [hour, start, end) triples (?1: the hour's index in the grid and its
+// [hour, start, end) triples ($3: the hour's index in the day and its
 // bounds as stored times), and each hour's calls are read through
-// calls_started_at: CROSS JOIN makes the hours the outer loop. ?2 and ?3
+// calls_started_at: CROSS JOIN makes the hours the outer loop. $1 and $2
 // bound the range, to the same effect as in PostgreSQL's queries.
-//
-// The embedded store has one connection, which the pops' lookups and the
-// call log's writer need too, so Summary reads a day at a time: a month of
-// a busy call centre takes some 30 ms a day, and a year of it never holds
-// the connection for seconds. Each day's calls are read once, whenever
-// they were written, so the days add up.
 
 // sqliteSummaryHours is pgSummaryHours in SQLite's words: the waits come
 // as a JSON array. Gaps leave durations out as there.
 const sqliteSummaryHours = `WITH b AS (
-	SELECT value ->> 0 AS i, value ->> 1 AS lo, value ->> 2 AS hi FROM json_each(?1)
+	SELECT value ->> 0 AS i, value ->> 1 AS lo, value ->> 2 AS hi FROM json_each($3)
 )
 SELECT b.i, c.source, c.status, count(*), sum(c.caller_kind = 'new'),
 	coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'
 		AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), '[]')
 FROM b CROSS JOIN calls c
 WHERE c.started_at >= b.lo AND c.started_at < b.hi
-	AND c.direction = 'inbound' AND c.started_at >= ?2 AND c.started_at < ?3
+	AND c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
 GROUP BY b.i, c.source, c.status`
 
-// sqliteSummaryOperators is pgSummaryOperators in SQLite's words: times
-// are text, so durations come from julianday, rounded to the millisecond
-// they were stored with.
-const sqliteSummaryOperators = `SELECT a.operator, coalesce(op.name, ''), a.offered, a.answered, a.no_answer,
-	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls
-FROM (
-	SELECT o.operator,
-		count(*) FILTER (WHERE o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
-		count(*) FILTER (WHERE o.outcome = 'answered') AS answered,
-		count(*) FILTER (WHERE o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')) AS ring_n,
-		CAST(coalesce(sum(round((julianday(o.answered_at) - julianday(coalesce(o.ringing_at, o.dialed_at))) * 86400000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')), 0) AS INTEGER) AS ring_ms,
-		count(*) FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))) AS talk_n,
-		CAST(coalesce(sum(round((julianday(o.ended_at) - julianday(o.answered_at)) * 86400000))
-			FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))), 0) AS INTEGER) AS talk_ms,
-		count(DISTINCT o.call_id) FILTER (WHERE o.outcome = 'answered') AS calls_answered,
-		count(DISTINCT o.call_id) FILTER (WHERE o.outcome IN ('no_answer', 'cancelled')
-			AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AND c.answered_by IS NOT o.operator) AS missed_calls
-	FROM calls c
-	JOIN offers o ON o.call_id = c.call_id
-	WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
-	GROUP BY o.operator
-) a
-LEFT JOIN operators op ON op.extension = a.operator`
-
-// sqliteHours gives the grid's hours first to last-1 as JSON triples
-// [index, start, end] of stored times.
-func sqliteHours(g grid, first, last int) string {
-	hours := make([][3]any, 0, last-first)
-	for i := first; i < last; i++ {
-		hours = append(hours, [3]any{i, formatTime(g.hours[i]), formatTime(g.hours[i+1])})
+// sqliteHours gives hours (each hour's start, then the last one's end) as
+// JSON triples [index, start, end] of stored times.
+func sqliteHours(hours []time.Time) any {
+	triples := make([][3]any, 0, len(hours)-1)
+	for i := range len(hours) - 1 {
+		triples = append(triples, [3]any{i, formatTime(hours[i]), formatTime(hours[i+1])})
 	}
-	b, _ := json.Marshal(hours) // numbers and strings always marshal
+	b, _ := json.Marshal(triples) // numbers and strings always marshal
 	return string(b)
 }
 
@@ -76,16 +42,13 @@ func sqliteHours(g grid, first, last int) string {
 // words: offered_to is a JSON array.
 const sqliteSummaryOperatorCalls = `SELECT j.value, count(*)
 FROM calls c, json_each(c.offered_to) j
-WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
+WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
 GROUP BY j.value`
 
-// sqliteSummaryCallers gives each source's distinct numbers, and whether
-// each had a call of kind new, for Go to count: SQLite has no grouping
-// sets, and counting distinct numbers twice over (by source, then in all)
-// read the range twice.
+// sqliteSummaryCallers is pgSummaryCallers.
 const sqliteSummaryCallers = `SELECT source, caller_e164, max(caller_kind = 'new')
 FROM calls
-WHERE direction = 'inbound' AND started_at >= ?1 AND started_at < ?2 AND caller_e164 IS NOT NULL
+WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2 AND caller_e164 IS NOT NULL
 GROUP BY source, caller_e164`
 
 // sqliteSummaryCallbacks is pgSummaryCallbacks in SQLite's words, the
@@ -94,181 +57,164 @@ const sqliteSummaryCallbacks = `SELECT c.source, round((julianday((SELECT min(r.
 		WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400, 3)
 FROM calls c
 WHERE c.direction = 'inbound' AND c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
-	AND c.started_at >= ?1 AND c.started_at < ?2`
+	AND c.started_at >= $1 AND c.started_at < $2`
 
-// sqliteSummaryPurposes is pgSummaryPurposes.
-const sqliteSummaryPurposes = `SELECT c.source, n.purpose, count(*)
-FROM calls c
-JOIN call_notes n ON n.call_id = c.call_id
-WHERE c.direction = 'inbound' AND c.started_at >= ?1 AND c.started_at < ?2
-GROUP BY 1, 2`
+// sqliteRollupCalls counts the calls of the hours in rollup_stale into
+// rollup_calls, as rollup_refresh does on PostgreSQL (migration 0021):
+// the numbers' IDs first, then each hour's figures, a call back's delay
+// as sqliteSummaryCallbacks gives it.
+const sqliteRollupCalls = `
+INSERT INTO rollup_number_ids (number)
+SELECT DISTINCT c.caller_e164
+FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
+WHERE c.direction = 'inbound' AND c.caller_e164 IS NOT NULL
+ON CONFLICT (number) DO NOTHING;
+INSERT INTO rollup_calls (hour, source, status, calls, new_callers, waits, numbers, new_numbers, missed_numbered, callback_delays)
+SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', c.source, c.status, count(*), sum(c.caller_kind = 'new'),
+    coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'
+        AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), '[]'),
+    coalesce(json_group_array(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL), '[]'),
+    coalesce(json_group_array(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL AND c.caller_kind = 'new'), '[]'),
+    sum(c.missed_numbered),
+    coalesce(json_group_array(c.delay) FILTER (WHERE c.delay IS NOT NULL), '[]')
+FROM (
+    SELECT c.*, c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL AS missed_numbered,
+        CASE WHEN c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL THEN
+            round((julianday((SELECT min(r.started_at) FROM calls r
+                WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400, 3)
+        END AS delay
+    FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
+    WHERE c.direction = 'inbound'
+) c
+LEFT JOIN rollup_number_ids n ON n.number = c.caller_e164
+GROUP BY 1, 2, 3;
+`
 
-// Summary: see Postgres.Summary.
-func (s *SQLite) Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error) {
-	g, err := newGrid(from, to)
-	if err != nil {
-		return Summary{}, err
-	}
-	prev, err := previousGrid(g)
-	if err != nil {
-		return Summary{}, err
-	}
-	rows, err := s.summaryRows(ctx, g, true)
-	if err != nil {
-		return Summary{}, err
-	}
-	prevRows, err := s.summaryRows(ctx, prev, false)
-	if err != nil {
-		return Summary{}, fmt.Errorf("previous period: %w", err)
-	}
-	sum := summarize(g, rows, sl)
-	sum.Previous = summarize(prev, prevRows, sl).period()
-	return sum, nil
+// sqliteRollupRefresh counts the stale hours again from their calls.
+const sqliteRollupRefresh = `
+DELETE FROM rollup_calls WHERE hour IN (SELECT hour FROM rollup_stale);
+DELETE FROM rollup_operators WHERE hour IN (SELECT hour FROM rollup_stale);
+` + sqliteRollupCalls + `
+INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms,
+    calls_answered, missed_calls, calls, outbound, outbound_answered)
+SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(no_answer), sum(ring_n), sum(ring_ms),
+    sum(talk_n), sum(talk_ms), sum(calls_answered), sum(missed_calls), sum(calls), sum(outbound), sum(outbound_answered)
+FROM (
+    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z' AS hour, o.operator,
+        count(*) AS offer_rows,
+        sum(o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
+        sum(o.outcome = 'answered') AS answered,
+        sum(o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
+        sum(o.outcome = 'answered' AND o.answered_at IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')) AS ring_n,
+        CAST(coalesce(sum(round((julianday(o.answered_at) - julianday(coalesce(o.ringing_at, o.dialed_at))) * 86400000))
+            FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')), 0) AS INTEGER) AS ring_ms,
+        sum(o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))) AS talk_n,
+        CAST(coalesce(sum(round((julianday(o.ended_at) - julianday(o.answered_at)) * 86400000))
+            FILTER (WHERE o.outcome = 'answered' AND o.answered_at IS NOT NULL AND o.ended_at IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))), 0) AS INTEGER) AS talk_ms,
+        count(DISTINCT o.pbx || '/' || o.call_id) FILTER (WHERE o.outcome = 'answered') AS calls_answered,
+        count(DISTINCT o.pbx || '/' || o.call_id) FILTER (WHERE o.outcome IN ('no_answer', 'cancelled')
+            AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AND c.answered_by IS NOT o.operator) AS missed_calls,
+        0 AS calls, 0 AS outbound, 0 AS outbound_answered
+    FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour') JOIN offers o ON o.pbx = c.pbx AND o.call_id = c.call_id
+    WHERE c.direction = 'inbound'
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', j.value, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
+    FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour'), json_each(c.offered_to) j
+    WHERE c.direction = 'inbound'
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT substr(started_at, 1, 13) || ':00:00.000Z', answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        count(*), sum(status = 'answered')
+    FROM rollup_stale s JOIN calls INDEXED BY calls_started_at ON calls.started_at >= s.hour AND calls.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
+    WHERE direction = 'outbound' AND answered_by IS NOT NULL
+    GROUP BY 1, 2
+)
+GROUP BY hour, operator;
+DELETE FROM rollup_stale;
+`
+
+// sqliteRollupRebuild marks every hour with a call stale, and counts
+// them again.
+const sqliteRollupRebuild = `
+DELETE FROM rollup_calls;
+DELETE FROM rollup_operators;
+DELETE FROM rollup_stale;
+INSERT INTO rollup_stale (hour) SELECT DISTINCT substr(started_at, 1, 13) || ':00:00.000Z' FROM calls;
+` + sqliteRollupRefresh
+
+// sqliteRollupRowsQuery lists the roll-ups as rollupRows.
+const sqliteRollupRowsQuery = `SELECT 'rollup_calls', hour || ' ' || source || ' ' || status,
+	concat_ws(' ', calls, new_callers, (SELECT json_group_array(value) FROM (SELECT value FROM json_each(waits) ORDER BY value)),
+		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(numbers) ORDER BY value)),
+		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(new_numbers) ORDER BY value)),
+		missed_numbered,
+		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(callback_delays) ORDER BY value)))
+FROM rollup_calls
+WHERE calls <> 0 OR waits <> '[]'
+UNION ALL
+SELECT 'rollup_operators', hour || ' ' || operator,
+	concat_ws(' ', offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,
+		calls, outbound, outbound_answered)
+FROM rollup_operators
+WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
+	OR talk_ms <> 0 OR calls_answered <> 0 OR missed_calls <> 0 OR calls <> 0 OR outbound <> 0 OR outbound_answered <> 0`
+
+// sqliteReports is the report's SQL on SQLite.
+var sqliteReports = reportDialect{
+	rawHours: sqliteSummaryHours,
+	hoursArg: sqliteHours,
+	millis: func(from, to string) string {
+		return "round((julianday(" + to + ") - julianday(" + from + ")) * 86400000)"
+	},
+	rawOperatorCalls: sqliteSummaryOperatorCalls,
+	rawCallers:       sqliteSummaryCallers,
+	rawCallbacks:     sqliteSummaryCallbacks,
+	rollupRefresh:    sqliteRollupRefresh,
+	rollupRebuild:    sqliteRollupRebuild,
+	rollupRows:       sqliteRollupRowsQuery,
 }
 
-// summaryRows runs the summary's queries over g's range: those that fold
-// a day at a time, then those that count over the whole range (distinct
-// numbers do not add up by day). The operators' only if asked (a Period
-// has none).
-func (s *SQLite) summaryRows(ctx context.Context, g grid, operators bool) (summaryRows, error) {
-	var out summaryRows
-	ops := map[string]*operatorRow{}
-	opCalls := map[string]operatorCallRow{}
-	first := 0 // the day's first hour
-	for d := range len(g.days) - 1 {
-		last := first
-		for last < len(g.hourDay) && g.hourDay[last] == d {
-			last++
-		}
-		start, end := formatTime(g.days[d]), formatTime(g.days[d+1])
-		err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
-			var r hourRow
-			var status, waits string
-			if err := rows.Scan(&r.hour, &r.source, &status, &r.calls, &r.newOnes, &waits); err != nil {
-				return err
-			}
-			r.status = screenpop.Status(status)
-			if err := json.Unmarshal([]byte(waits), &r.waits); err != nil {
-				return fmt.Errorf("read waits: %w", err)
-			}
-			out.hours = append(out.hours, r)
-			return nil
-		}, sqliteSummaryHours, sqliteHours(g, first, last), start, end)
-		if err != nil {
-			return out, fmt.Errorf("summary of %s: count calls by hour: %w", g.days[d].Format(time.DateOnly), err)
-		}
-		if !operators {
-			first = last
-			continue
-		}
-		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
-			var o operatorRow
-			if err := rows.Scan(&o.operator, &o.name, &o.offered, &o.answered, &o.noAnswer, &o.ringN, &o.ringMs, &o.talkN, &o.talkMs,
-				&o.callsAnswered, &o.missedCalls); err != nil {
-				return err
-			}
-			ops[o.operator] = ops[o.operator].plus(o)
-			return nil
-		}, sqliteSummaryOperators, start, end)
-		if err != nil {
-			return out, fmt.Errorf("summary of %s: operators: %w", g.days[d].Format(time.DateOnly), err)
-		}
-		err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
-			var o operatorCallRow
-			if err := rows.Scan(&o.operator, &o.calls); err != nil {
-				return err
-			}
-			sum := opCalls[o.operator]
-			sum.operator = o.operator
-			sum.calls += o.calls
-			opCalls[o.operator] = sum
-			return nil
-		}, sqliteSummaryOperatorCalls, start, end)
-		if err != nil {
-			return out, fmt.Errorf("summary of %s: operators' calls: %w", g.days[d].Format(time.DateOnly), err)
-		}
-		first = last
-	}
-	for _, o := range ops {
-		out.ops = append(out.ops, *o)
-	}
-	for _, o := range opCalls {
-		out.opCalls = append(out.opCalls, o)
-	}
-	start, end := formatTime(g.start()), formatTime(g.end())
-	bySource := map[string]*callerRow{}
-	isNew := map[string]bool{} // every number, and whether it was new anywhere
-	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
-		var source, number string
-		var fresh bool
-		if err := rows.Scan(&source, &number, &fresh); err != nil {
-			return err
-		}
-		r := bySource[source]
-		if r == nil {
-			r = &callerRow{source: source}
-			bySource[source] = r
-		}
-		r.distinct++
-		if fresh {
-			r.newOnes++
-		}
-		isNew[number] = isNew[number] || fresh
-		return nil
-	}, sqliteSummaryCallers, start, end)
-	if err != nil {
-		return out, fmt.Errorf("summary: callers: %w", err)
-	}
-	all := callerRow{all: true, distinct: len(isNew)}
-	for _, fresh := range isNew {
-		if fresh {
-			all.newOnes++
-		}
-	}
-	out.callers = append(out.callers, all)
-	for _, r := range bySource {
-		out.callers = append(out.callers, *r)
-	}
-	err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
-		var r callbackDelayRow
-		var delay sql.NullFloat64
-		if err := rows.Scan(&r.source, &delay); err != nil {
-			return err
-		}
-		if delay.Valid {
-			r.delay = &delay.Float64
-		}
-		out.callbacks = append(out.callbacks, r)
-		return nil
-	}, sqliteSummaryCallbacks, start, end)
-	if err != nil {
-		return out, fmt.Errorf("summary: callbacks: %w", err)
-	}
-	err = eachRow(ctx, s.db, func(rows *sql.Rows) error {
-		var r purposeRow
-		if err := rows.Scan(&r.source, &r.purpose, &r.calls); err != nil {
-			return err
-		}
-		out.purposes = append(out.purposes, r)
-		return nil
-	}, sqliteSummaryPurposes, start, end)
-	if err != nil {
-		return out, fmt.Errorf("summary: purposes: %w", err)
-	}
-	return out, nil
-}
+// sqliteNumbers reads a JSON array of numbers (the roll-ups' waits, IDs
+// and delays) without reflection: a year's report reads a million.
+type sqliteNumbers[T int32 | float64] struct{ to *[]T }
 
-// eachRow runs q and hands each row to scan.
-func eachRow(ctx context.Context, db *sql.DB, scan func(*sql.Rows) error, q string, args ...any) error {
-	rows, err := db.QueryContext(ctx, q, args...)
+func (n sqliteNumbers[T]) Scan(src any) error {
+	b, err := storedText(src)
 	if err != nil {
-		return err
+		return fmt.Errorf("decode stored numbers: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return fmt.Errorf("decode stored numbers: %.20q is not a JSON array", b)
+	}
+	var out []T
+	for f := range bytes.SplitSeq(b[1:len(b)-1], []byte{','}) {
+		f = bytes.TrimSpace(f)
+		if len(f) == 0 {
+			continue // []
 		}
+		var v T
+		switch p := any(&v).(type) {
+		case *int32:
+			i, err := strconv.ParseInt(string(f), 10, 32)
+			if err != nil {
+				return fmt.Errorf("decode stored numbers: %w", err)
+			}
+			*p = int32(i)
+		case *float64:
+			x, err := strconv.ParseFloat(string(f), 64)
+			if err != nil {
+				return fmt.Errorf("decode stored numbers: %w", err)
+			}
+			*p = x
+		}
+		out = append(out, v)
 	}
-	return rows.Err()
+	*n.to = out
+	return nil
 }

@@ -6,12 +6,13 @@ import (
 	"slices"
 	"testing"
 	"time"
-	_ "time/tzdata" // the grid tests' zones, wherever they run
+	_ "time/tzdata" // the zones of the roll-up and view tests, wherever they run
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // reportStore is what the reports ask of a store.
@@ -19,7 +20,7 @@ type reportStore interface {
 	callStore
 	AddSource(ctx context.Context, src screenpop.Source) (screenpop.Source, error)
 	AddOperator(ctx context.Context, name, extension string) (screenpop.Operator, string, error)
-	Summary(ctx context.Context, from, to time.Time, sl time.Duration) (Summary, error)
+	Summary(ctx context.Context, from, to time.Time, sl time.Duration) (report.Summary, error)
 	SaveNote(ctx context.Context, n screenpop.Note) (screenpop.Note, error)
 }
 
@@ -129,9 +130,9 @@ func reportTime(t time.Time) *time.Time { return &t }
 // ignoreNewFigures leaves out of a comparison the figures that
 // TestSummaryFigures checks on its own data set.
 var ignoreNewFigures = cmp.Options{
-	cmpopts.IgnoreFields(Summary{}, "ServiceLevel", "Callers", "Callbacks", "Purposes", "Previous"),
-	cmpopts.IgnoreFields(SourceSummary{}, "Wait", "ServiceLevel", "Callers", "Callbacks", "Purposes"),
-	cmpopts.IgnoreFields(Day{}, "ServiceLevel"),
+	cmpopts.IgnoreFields(report.Summary{}, "ServiceLevel", "Callers", "Callbacks", "Purposes", "Previous"),
+	cmpopts.IgnoreFields(report.SourceSummary{}, "Wait", "ServiceLevel", "Callers", "Callbacks", "Purposes"),
+	cmpopts.IgnoreFields(report.Day{}, "ServiceLevel"),
 }
 
 // openReports opens a store holding reportCalls, its sources and
@@ -166,35 +167,35 @@ func openReports(t *testing.T, b backend) reportStore {
 
 func TestSummaryCountsTheInboundCallsOfTheLocalDays(t *testing.T) {
 	// The page asks for 10 to 11 March; the daemon runs in Moscow.
-	want := Summary{
+	want := report.Summary{
 		From: "2025-03-10", To: "2025-03-11", UTCOffset: "+03:00",
-		Totals: Counts{Total: 8, Answered: 4, Missed: 1, Abandoned: 1, Busy: 1, Failed: 1, Lost: 4, LostRate: 0.5, NewCallers: 5},
-		Shares: Shares{Answered: 0.5, Missed: 0.125, Abandoned: 0.125, Busy: 0.125, Failed: 0.125},
+		Totals: report.Counts{Total: 8, Answered: 4, Missed: 1, Abandoned: 1, Busy: 1, Failed: 1, Lost: 4, LostRate: 0.5, NewCallers: 5},
+		Shares: report.Shares{Answered: 0.5, Missed: 0.125, Abandoned: 0.125, Busy: 0.125, Failed: 0.125},
 		// Answered waits 10.5, 4.1, 25 and 6 s: nine in ten waited 25 s
 		// or less (the nearest rank of four is the fourth).
-		Wait: Wait{Answered: 4, AvgSeconds: 11.4, P90Seconds: 25},
-		Days: []Day{
-			{Date: "2025-03-10", Counts: Counts{Total: 5, Answered: 2, Missed: 1, Abandoned: 1, Busy: 1, Lost: 3, LostRate: 0.6, NewCallers: 3},
-				Wait: Wait{Answered: 2, AvgSeconds: 7.3, P90Seconds: 10.5}},
-			{Date: "2025-03-11", Counts: Counts{Total: 3, Answered: 2, Failed: 1, Lost: 1, LostRate: 1.0 / 3, NewCallers: 2},
-				Wait: Wait{Answered: 2, AvgSeconds: 15.5, P90Seconds: 25}},
+		Wait: report.Wait{Answered: 4, AvgSeconds: 11.4, P90Seconds: 25},
+		Days: []report.Day{
+			{Date: "2025-03-10", Counts: report.Counts{Total: 5, Answered: 2, Missed: 1, Abandoned: 1, Busy: 1, Lost: 3, LostRate: 0.6, NewCallers: 3},
+				Wait: report.Wait{Answered: 2, AvgSeconds: 7.3, P90Seconds: 10.5}},
+			{Date: "2025-03-11", Counts: report.Counts{Total: 3, Answered: 2, Failed: 1, Lost: 1, LostRate: 1.0 / 3, NewCallers: 2},
+				Wait: report.Wait{Answered: 2, AvgSeconds: 15.5, P90Seconds: 25}},
 		},
-		Hours: make([]Hour, 24),
-		Sources: []SourceSummary{
-			{Source: "Яндекс.Директ", Counts: Counts{Total: 4, Answered: 2, Missed: 1, Failed: 1, Lost: 2, LostRate: 0.5, NewCallers: 3},
-				Days: []Counts{
+		Hours: make([]report.Hour, 24),
+		Sources: []report.SourceSummary{
+			{Source: "Яндекс.Директ", Counts: report.Counts{Total: 4, Answered: 2, Missed: 1, Failed: 1, Lost: 2, LostRate: 0.5, NewCallers: 3},
+				Days: []report.Counts{
 					{Total: 2, Answered: 1, Missed: 1, Lost: 1, LostRate: 0.5, NewCallers: 2},
 					{Total: 2, Answered: 1, Failed: 1, Lost: 1, LostRate: 0.5, NewCallers: 1},
 				}},
-			{Source: "Авито", Counts: Counts{Total: 3, Answered: 2, Abandoned: 1, Lost: 1, LostRate: 1.0 / 3, NewCallers: 2},
-				Days: []Counts{
+			{Source: "Авито", Counts: report.Counts{Total: 3, Answered: 2, Abandoned: 1, Lost: 1, LostRate: 1.0 / 3, NewCallers: 2},
+				Days: []report.Counts{
 					{Total: 2, Answered: 1, Abandoned: 1, Lost: 1, LostRate: 0.5, NewCallers: 1},
 					{Total: 1, Answered: 1, NewCallers: 1},
 				}},
-			{Source: "", Counts: Counts{Total: 1, Busy: 1, Lost: 1, LostRate: 1},
-				Days: []Counts{{Total: 1, Busy: 1, Lost: 1, LostRate: 1}, {}}},
+			{Source: "", Counts: report.Counts{Total: 1, Busy: 1, Lost: 1, LostRate: 1},
+				Days: []report.Counts{{Total: 1, Busy: 1, Lost: 1, LostRate: 1}, {}}},
 		},
-		Operators: []OperatorSummary{
+		Operators: []report.OperatorSummary{
 			// Rang for c1, c2 (twice), c6, c8 (c5 found the phone busy);
 			// answered c1 after 8.2 s of ringing and c8 after 5; talked 60
 			// and 30 s.
@@ -211,16 +212,16 @@ func TestSummaryCountsTheInboundCallsOfTheLocalDays(t *testing.T) {
 	for h := range want.Hours {
 		want.Hours[h].Hour = h
 	}
-	want.Hours[0].Counts = Counts{Total: 1, Answered: 1, NewCallers: 1}
-	want.Hours[9].Counts = Counts{Total: 4, Answered: 1, Missed: 1, Abandoned: 1, Failed: 1, Lost: 3, LostRate: 0.75, NewCallers: 3}
-	want.Hours[14].Counts = Counts{Total: 2, Answered: 1, Busy: 1, Lost: 1, LostRate: 0.5}
-	want.Hours[23].Counts = Counts{Total: 1, Answered: 1, NewCallers: 1}
+	want.Hours[0].Counts = report.Counts{Total: 1, Answered: 1, NewCallers: 1}
+	want.Hours[9].Counts = report.Counts{Total: 4, Answered: 1, Missed: 1, Abandoned: 1, Failed: 1, Lost: 3, LostRate: 0.75, NewCallers: 3}
+	want.Hours[14].Counts = report.Counts{Total: 2, Answered: 1, Busy: 1, Lost: 1, LostRate: 0.5}
+	want.Hours[23].Counts = report.Counts{Total: 1, Answered: 1, NewCallers: 1}
 
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			s := openReports(t, b)
-			got, err := s.Summary(context.Background(), moscow(10, 0, 0, 0), moscow(12, 0, 0, 0), DefaultServiceLevel)
+			got, err := s.Summary(context.Background(), moscow(10, 0, 0, 0), moscow(12, 0, 0, 0), report.DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +232,7 @@ func TestSummaryCountsTheInboundCallsOfTheLocalDays(t *testing.T) {
 
 			// The same calls by UTC days: c1 (21:30 on the 9th) falls out,
 			// x2 (21:00 on the 11th) comes in.
-			utc, err := s.Summary(context.Background(), time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC), DefaultServiceLevel)
+			utc, err := s.Summary(context.Background(), time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC), report.DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,17 +248,17 @@ func TestSummaryOfDaysWithoutCallsListsTheDaysWithZeros(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			s := openReports(t, b)
-			got, err := s.Summary(context.Background(), moscow(1, 0, 0, 0), moscow(4, 0, 0, 0), DefaultServiceLevel)
+			got, err := s.Summary(context.Background(), moscow(1, 0, 0, 0), moscow(4, 0, 0, 0), report.DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sl := ServiceLevel{ThresholdSeconds: 20}
-			want := Summary{From: "2025-03-01", To: "2025-03-03", UTCOffset: "+03:00",
-				Days: []Day{{Date: "2025-03-01", ServiceLevel: sl}, {Date: "2025-03-02", ServiceLevel: sl},
+			sl := report.ServiceLevel{ThresholdSeconds: 20}
+			want := report.Summary{From: "2025-03-01", To: "2025-03-03", UTCOffset: "+03:00",
+				Days: []report.Day{{Date: "2025-03-01", ServiceLevel: sl}, {Date: "2025-03-02", ServiceLevel: sl},
 					{Date: "2025-03-03", ServiceLevel: sl}},
-				Hours: make([]Hour, 24), Sources: []SourceSummary{}, Operators: []OperatorSummary{},
-				ServiceLevel: sl, Purposes: []PurposeCount{},
-				Previous: Period{From: "2025-02-26", To: "2025-02-28", ServiceLevel: sl, Purposes: []PurposeCount{}}}
+				Hours: make([]report.Hour, 24), Sources: []report.SourceSummary{}, Operators: []report.OperatorSummary{},
+				ServiceLevel: sl, Purposes: []report.PurposeCount{},
+				Previous: report.Period{From: "2025-02-26", To: "2025-02-28", ServiceLevel: sl, Purposes: []report.PurposeCount{}}}
 			for h := range want.Hours {
 				want.Hours[h].Hour = h
 			}
@@ -276,69 +277,17 @@ func TestSummaryRefusesAnEmptyOrTooLongRange(t *testing.T) {
 			for _, r := range [][2]time.Time{
 				{moscow(10, 0, 0, 0), moscow(10, 0, 0, 0)},
 				{moscow(11, 0, 0, 0), moscow(10, 0, 0, 0)},
-				{moscow(1, 0, 0, 0), moscow(1, 0, 0, 0).AddDate(0, 0, MaxSummaryDays+1)},
+				{moscow(1, 0, 0, 0), moscow(1, 0, 0, 0).AddDate(0, 0, report.MaxDays+1)},
 			} {
-				if _, err := s.Summary(context.Background(), r[0], r[1], DefaultServiceLevel); err == nil {
+				if _, err := s.Summary(context.Background(), r[0], r[1], report.DefaultServiceLevel); err == nil {
 					t.Errorf("summary from %s to %s: no error", r[0], r[1])
 				}
 			}
-			if _, err := s.Summary(context.Background(), moscow(1, 0, 0, 0), moscow(1, 0, 0, 0).AddDate(0, 0, MaxSummaryDays), DefaultServiceLevel); err != nil {
-				t.Errorf("summary of %d days: %v", MaxSummaryDays, err)
+			if _, err := s.Summary(context.Background(), moscow(1, 0, 0, 0), moscow(1, 0, 0, 0).AddDate(0, 0, report.MaxDays), report.DefaultServiceLevel); err != nil {
+				t.Errorf("summary of %d days: %v", report.MaxDays, err)
 			}
 		})
 	}
-}
-
-func TestGridHasEachLocalHourOnce(t *testing.T) {
-	zone := func(name string) *time.Location {
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return loc
-	}
-	for _, tc := range []struct {
-		name  string
-		day   time.Time
-		hours []int // the local hours the day has
-		// first is when the day's hour 10 starts, in UTC.
-		first string
-	}{
-		{"a day in Moscow has 24 hours, each starting at 3 past the UTC hour",
-			time.Date(2025, 3, 10, 0, 0, 0, 0, zone("Europe/Moscow")), hourRange(0, 24), "2025-03-10T07:00:00Z"},
-		{"the day Berlin's clocks go forward has no 2 o'clock",
-			time.Date(2025, 3, 30, 0, 0, 0, 0, zone("Europe/Berlin")), append(hourRange(0, 2), hourRange(3, 24)...), "2025-03-30T08:00:00Z"},
-		{"the day Berlin's clocks go back has each hour once",
-			time.Date(2025, 10, 26, 0, 0, 0, 0, zone("Europe/Berlin")), hourRange(0, 24), "2025-10-26T09:00:00Z"},
-		{"hours in India start on the half hour of UTC",
-			time.Date(2025, 3, 10, 0, 0, 0, 0, zone("Asia/Kolkata")), hourRange(0, 24), "2025-03-10T04:30:00Z"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			g, err := newGrid(tc.day, tc.day.AddDate(0, 0, 1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.hours, g.hourOfDay); diff != "" {
-				t.Errorf("hours of the day (-want +got):\n%s", diff)
-			}
-			for i, h := range g.hourOfDay {
-				if h == 10 && g.hours[i].UTC().Format(time.RFC3339) != tc.first {
-					t.Errorf("hour 10 starts at %s, want %s", g.hours[i].UTC().Format(time.RFC3339), tc.first)
-				}
-			}
-			if !g.hours[0].Equal(tc.day) || !g.hours[len(g.hours)-1].Equal(g.end()) || !g.end().Equal(tc.day.AddDate(0, 0, 1)) {
-				t.Errorf("the hours run from %s to %s, want the whole day", g.hours[0], g.hours[len(g.hours)-1])
-			}
-		})
-	}
-}
-
-func hourRange(from, to int) []int {
-	var s []int
-	for i := from; i < to; i++ {
-		s = append(s, i)
-	}
-	return s
 }
 
 // BenchmarkSummary reads the report of a busy month (benchCallLog: 100,000
@@ -350,9 +299,9 @@ func BenchmarkSummary(b *testing.B) {
 	}
 	defer p.Close()
 	ctx := context.Background()
-	var s Summary
+	var s report.Summary
 	for b.Loop() {
-		if s, err = p.Summary(ctx, benchMonthFrom, benchMonthTo, DefaultServiceLevel); err != nil {
+		if s, err = p.Summary(ctx, benchMonthFrom, benchMonthTo, report.DefaultServiceLevel); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -361,7 +310,7 @@ func BenchmarkSummary(b *testing.B) {
 }
 
 // BenchmarkSQLiteSummary reads the same month's report from the embedded
-// store, a day at a time (see SQLite.Summary).
+// store.
 func BenchmarkSQLiteSummary(b *testing.B) {
 	g := newBenchLog(benchCalls(b))
 	s := openMigrated(b, backends[1]).(*SQLite)
@@ -390,10 +339,10 @@ func BenchmarkSQLiteSummary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var sum Summary
+	var sum report.Summary
 	var err error
 	for b.Loop() {
-		if sum, err = s.Summary(ctx, benchMonthFrom, benchMonthTo, DefaultServiceLevel); err != nil {
+		if sum, err = s.Summary(ctx, benchMonthFrom, benchMonthTo, report.DefaultServiceLevel); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // TestReportViewsCountAsTheSummary reads figureCalls' days through the
@@ -17,7 +18,7 @@ func TestReportViewsCountAsTheSummary(t *testing.T) {
 			t.Parallel()
 			s := openFigures(t, b)
 			ctx := context.Background()
-			sum, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), DefaultServiceLevel)
+			sum, err := s.Summary(ctx, moscow(17, 0, 0, 0), moscow(19, 0, 0, 0), report.DefaultServiceLevel)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,12 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/screenpop/screenpop/screenpop"
 )
@@ -17,14 +14,6 @@ import (
 // adding or removing a mapping later changes no logged call. Two periods of
 // one number may not overlap: which one a call belonged to would be a
 // guess.
-
-// SetRegion sets the country whose national number forms dialled numbers
-// are written in (as phone.default_region), for matching calls' DIDs with
-// the sources' (screenpop.DIDKey).
-func (p *Postgres) SetRegion(region string) { p.region = region }
-
-// SetRegion: see Postgres.SetRegion.
-func (s *SQLite) SetRegion(region string) { s.region = region }
 
 // prepareSource checks a source and gives its number in DIDKey form.
 func prepareSource(src screenpop.Source, region string) (screenpop.Source, error) {
@@ -57,61 +46,52 @@ func period(s screenpop.Source) string {
 // AddSource adds a mapping and returns it with its ID. A period that
 // overlaps another of the same number gives an error wrapping ErrExists
 // that names the other.
-func (p *Postgres) AddSource(ctx context.Context, src screenpop.Source) (screenpop.Source, error) {
-	src, err := prepareSource(src, p.region)
+func (s *sqlStore) AddSource(ctx context.Context, src screenpop.Source) (screenpop.Source, error) {
+	src, err := prepareSource(src, s.region)
 	if err != nil {
 		return src, err
 	}
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Two admins adding periods of one number at once: the second waits,
-	// then sees the first's.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('screenpop.sources'))`); err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	rows, err := tx.Query(ctx, `SELECT source_id, did, source, campaign, valid_from, valid_to, internal
-		FROM sources WHERE did = $1`, src.DID)
-	if err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	olds, err := pgx.CollectRows(rows, scanPgSource)
-	if err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	for _, old := range olds {
-		if src.Overlaps(old) {
-			return src, overlapError(src, old)
+	err = s.inTx(ctx, func(tx tx) error {
+		// Two admins adding periods of one number at once: the second
+		// waits, then sees the first's.
+		if err := lock(ctx, tx, s.dialect, "screenpop.sources"); err != nil {
+			return err
 		}
-	}
-	if err := tx.QueryRow(ctx, `INSERT INTO sources (did, source, campaign, valid_from, valid_to, internal)
+		olds, err := readSources(ctx, tx, `WHERE did = $1`, src.DID)
+		if err != nil {
+			return err
+		}
+		for _, old := range olds {
+			if src.Overlaps(old) {
+				return overlapError(src, old)
+			}
+		}
+		return tx.queryRow(ctx, `INSERT INTO sources (did, source, campaign, valid_from, valid_to, internal)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING source_id`,
-		src.DID, src.Source, src.Campaign, src.From, src.To, src.Internal).Scan(&src.ID); err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+			src.DID, src.Source, src.Campaign, src.From, src.To, src.Internal).Scan(&src.ID)
+	})
+	if err != nil {
+		if errors.Is(err, ErrExists) {
+			return src, err
+		}
 		return src, fmt.Errorf("add source: %w", err)
 	}
 	return src, nil
 }
 
-func scanPgSource(row pgx.CollectableRow) (screenpop.Source, error) {
-	var s screenpop.Source
-	err := row.Scan(&s.ID, &s.DID, &s.Source, &s.Campaign, &s.From, &s.To, &s.Internal)
-	s.From, s.To = msUTC(s.From), msUTCPtr(s.To)
-	return s, err
+func readSources(ctx context.Context, q querier, where string, args ...any) ([]screenpop.Source, error) {
+	return queryAll(ctx, q, func(r row) (screenpop.Source, error) {
+		var s screenpop.Source
+		err := r.Scan(&s.ID, &s.DID, &s.Source, &s.Campaign, &s.From, &s.To, &s.Internal)
+		s.From, s.To = msUTC(s.From), msUTCPtr(s.To)
+		return s, err
+	}, `SELECT source_id, did, source, campaign, valid_from, valid_to, internal
+		FROM sources `+where+` ORDER BY did, valid_from`, args...)
 }
 
 // Sources lists the mappings by number, then period.
-func (p *Postgres) Sources(ctx context.Context) ([]screenpop.Source, error) {
-	rows, err := p.pool.Query(ctx, `SELECT source_id, did, source, campaign, valid_from, valid_to, internal
-		FROM sources ORDER BY did, valid_from`)
-	if err != nil {
-		return nil, fmt.Errorf("list sources: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, scanPgSource)
+func (s *sqlStore) Sources(ctx context.Context) ([]screenpop.Source, error) {
+	list, err := readSources(ctx, s.conn, "")
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -120,91 +100,12 @@ func (p *Postgres) Sources(ctx context.Context) ([]screenpop.Source, error) {
 
 // RemoveSource removes a mapping. Calls logged with it keep their source.
 // No such mapping gives an error wrapping ErrNotFound.
-func (p *Postgres) RemoveSource(ctx context.Context, id int64) error {
-	tag, err := p.pool.Exec(ctx, `DELETE FROM sources WHERE source_id = $1`, id)
+func (s *sqlStore) RemoveSource(ctx context.Context, id int64) error {
+	n, err := s.conn.exec(ctx, `DELETE FROM sources WHERE source_id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("remove source #%d: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("remove source #%d: %w", id, ErrNotFound)
-	}
-	return nil
-}
-
-// AddSource: see Postgres.AddSource.
-func (s *SQLite) AddSource(ctx context.Context, src screenpop.Source) (screenpop.Source, error) {
-	src, err := prepareSource(src, s.region)
-	if err != nil {
-		return src, err
-	}
-	tx, err := s.db.BeginTx(ctx, nil) // immediate: holds the write lock
-	if err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	defer tx.Rollback()
-	olds, err := sqliteSources(ctx, tx, `WHERE did = ?`, src.DID)
-	if err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	for _, old := range olds {
-		if src.Overlaps(old) {
-			return src, overlapError(src, old)
-		}
-	}
-	if err := tx.QueryRowContext(ctx, `INSERT INTO sources (did, source, campaign, valid_from, valid_to, internal)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING source_id`,
-		src.DID, src.Source, src.Campaign, formatTime(src.From), formatTimePtr(src.To), src.Internal).Scan(&src.ID); err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return src, fmt.Errorf("add source: %w", err)
-	}
-	return src, nil
-}
-
-func sqliteSources(ctx context.Context, q sqliteQuerier, where string, args ...any) ([]screenpop.Source, error) {
-	rows, err := q.QueryContext(ctx, `SELECT source_id, did, source, campaign, valid_from, valid_to, internal
-		FROM sources `+where+` ORDER BY did, valid_from`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []screenpop.Source{}
-	for rows.Next() {
-		var (
-			src  screenpop.Source
-			from string
-			to   sql.NullString
-		)
-		if err := rows.Scan(&src.ID, &src.DID, &src.Source, &src.Campaign, &from, &to, &src.Internal); err != nil {
-			return nil, err
-		}
-		if err := errors.Join(parseTime(from, &src.From), parseTimePtr(to, &src.To)); err != nil {
-			return nil, err
-		}
-		list = append(list, src)
-	}
-	return list, rows.Err()
-}
-
-// Sources: see Postgres.Sources.
-func (s *SQLite) Sources(ctx context.Context) ([]screenpop.Source, error) {
-	list, err := sqliteSources(ctx, s.db, "")
-	if err != nil {
-		return nil, fmt.Errorf("list sources: %w", err)
-	}
-	return list, nil
-}
-
-// RemoveSource: see Postgres.RemoveSource.
-func (s *SQLite) RemoveSource(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sources WHERE source_id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("remove source #%d: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("remove source #%d: %w", id, err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("remove source #%d: %w", id, ErrNotFound)
 	}
 	return nil

@@ -98,7 +98,7 @@ func testSources(t *testing.T, b backend) {
 			"unmapped":        {"", ""},
 		}
 		for id, w := range want {
-			c, err := s.Call(ctx, id)
+			c, err := s.Call(ctx, "", id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func testSources(t *testing.T, b backend) {
 			t.Fatal(err)
 		}
 		for id, want := range map[string]string{"old": "Сайт", "new": "Авито"} {
-			if c, err := s.Call(ctx, id); err != nil || c.Source != want {
+			if c, err := s.Call(ctx, "", id); err != nil || c.Source != want {
 				t.Errorf("call %s: source %q (%v), want %q", id, c.Source, err, want)
 			}
 		}
@@ -234,7 +234,7 @@ func TestCallerKinds(t *testing.T) {
 			}
 			got := map[string]screenpop.CallerKind{}
 			for _, c := range calls {
-				r, err := s.Call(ctx, c.ID)
+				r, err := s.Call(ctx, c.PBX, c.ID)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/screenpop/screenpop/screenpop"
 )
 
@@ -30,13 +28,13 @@ func checkStaff(name string, role screenpop.Role) error {
 
 // AddStaff makes a staff token for name with role, and returns it this
 // once: the store keeps only its hash.
-func (p *Postgres) AddStaff(ctx context.Context, name string, role screenpop.Role) (screenpop.Staff, string, error) {
+func (s *sqlStore) AddStaff(ctx context.Context, name string, role screenpop.Role) (screenpop.Staff, string, error) {
 	if err := checkStaff(name, role); err != nil {
 		return screenpop.Staff{}, "", fmt.Errorf("add staff token: %w", err)
 	}
 	token, hash := newToken()
 	st := screenpop.Staff{Name: strings.TrimSpace(name), Role: role}
-	if err := p.pool.QueryRow(ctx, `INSERT INTO staff (name, role, token_hash) VALUES ($1, $2, $3) RETURNING staff_id`,
+	if err := s.conn.queryRow(ctx, `INSERT INTO staff (name, role, token_hash) VALUES ($1, $2, $3) RETURNING staff_id`,
 		st.Name, string(role), hash).Scan(&st.ID); err != nil {
 		return screenpop.Staff{}, "", fmt.Errorf("add staff token for %s: %w", name, err)
 	}
@@ -45,67 +43,9 @@ func (p *Postgres) AddStaff(ctx context.Context, name string, role screenpop.Rol
 
 // StaffByToken finds whose staff token this is; an unknown token (an
 // operator's among them) gives an error wrapping ErrNotFound.
-func (p *Postgres) StaffByToken(ctx context.Context, token string) (screenpop.Staff, error) {
+func (s *sqlStore) StaffByToken(ctx context.Context, token string) (screenpop.Staff, error) {
 	var st screenpop.Staff
-	err := p.pool.QueryRow(ctx, `SELECT staff_id, name, role FROM staff WHERE token_hash = $1`, tokenHash(token)).
-		Scan(&st.ID, &st.Name, &st.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return st, fmt.Errorf("staff token: %w", ErrNotFound)
-	}
-	if err != nil {
-		return st, fmt.Errorf("staff token: %w", err)
-	}
-	return st, nil
-}
-
-// Staff lists the staff tokens' holders (never the tokens) in the order
-// they were made.
-func (p *Postgres) Staff(ctx context.Context) ([]screenpop.Staff, error) {
-	rows, err := p.pool.Query(ctx, `SELECT staff_id, name, role FROM staff ORDER BY staff_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list staff tokens: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (screenpop.Staff, error) {
-		var st screenpop.Staff
-		return st, row.Scan(&st.ID, &st.Name, &st.Role)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list staff tokens: %w", err)
-	}
-	return list, nil
-}
-
-// RemoveStaff revokes a staff token. No such token gives an error wrapping
-// ErrNotFound.
-func (p *Postgres) RemoveStaff(ctx context.Context, id int64) error {
-	tag, err := p.pool.Exec(ctx, `DELETE FROM staff WHERE staff_id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("remove staff token #%d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("remove staff token #%d: %w", id, ErrNotFound)
-	}
-	return nil
-}
-
-// AddStaff: see Postgres.AddStaff.
-func (s *SQLite) AddStaff(ctx context.Context, name string, role screenpop.Role) (screenpop.Staff, string, error) {
-	if err := checkStaff(name, role); err != nil {
-		return screenpop.Staff{}, "", fmt.Errorf("add staff token: %w", err)
-	}
-	token, hash := newToken()
-	st := screenpop.Staff{Name: strings.TrimSpace(name), Role: role}
-	if err := s.db.QueryRowContext(ctx, `INSERT INTO staff (name, role, token_hash) VALUES (?, ?, ?) RETURNING staff_id`,
-		st.Name, string(role), hash).Scan(&st.ID); err != nil {
-		return screenpop.Staff{}, "", fmt.Errorf("add staff token for %s: %w", name, err)
-	}
-	return st, token, nil
-}
-
-// StaffByToken: see Postgres.StaffByToken.
-func (s *SQLite) StaffByToken(ctx context.Context, token string) (screenpop.Staff, error) {
-	var st screenpop.Staff
-	err := s.db.QueryRowContext(ctx, `SELECT staff_id, name, role FROM staff WHERE token_hash = ?`, tokenHash(token)).
+	err := s.conn.queryRow(ctx, `SELECT staff_id, name, role FROM staff WHERE token_hash = $1`, tokenHash(token)).
 		Scan(&st.ID, &st.Name, &st.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("staff token: %w", ErrNotFound)
@@ -116,36 +56,27 @@ func (s *SQLite) StaffByToken(ctx context.Context, token string) (screenpop.Staf
 	return st, nil
 }
 
-// Staff: see Postgres.Staff.
-func (s *SQLite) Staff(ctx context.Context) ([]screenpop.Staff, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT staff_id, name, role FROM staff ORDER BY staff_id`)
+// Staff lists the staff tokens' holders (never the tokens) in the order
+// they were made.
+func (s *sqlStore) Staff(ctx context.Context) ([]screenpop.Staff, error) {
+	list, err := queryAll(ctx, s.conn, func(r row) (st screenpop.Staff, err error) {
+		err = r.Scan(&st.ID, &st.Name, &st.Role)
+		return st, err
+	}, `SELECT staff_id, name, role FROM staff ORDER BY staff_id`)
 	if err != nil {
-		return nil, fmt.Errorf("list staff tokens: %w", err)
-	}
-	defer rows.Close()
-	list := []screenpop.Staff{}
-	for rows.Next() {
-		var st screenpop.Staff
-		if err := rows.Scan(&st.ID, &st.Name, &st.Role); err != nil {
-			return nil, fmt.Errorf("list staff tokens: %w", err)
-		}
-		list = append(list, st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list staff tokens: %w", err)
 	}
 	return list, nil
 }
 
-// RemoveStaff: see Postgres.RemoveStaff.
-func (s *SQLite) RemoveStaff(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM staff WHERE staff_id = ?`, id)
+// RemoveStaff revokes a staff token. No such token gives an error wrapping
+// ErrNotFound.
+func (s *sqlStore) RemoveStaff(ctx context.Context, id int64) error {
+	n, err := s.conn.exec(ctx, `DELETE FROM staff WHERE staff_id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("remove staff token #%d: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("remove staff token #%d: %w", id, err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("remove staff token #%d: %w", id, ErrNotFound)
 	}
 	return nil

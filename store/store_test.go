@@ -20,8 +20,9 @@ type callStore interface {
 	Migrate(ctx context.Context) error
 	SaveCalls(ctx context.Context, calls []screenpop.Call) error
 	RejectCall(ctx context.Context, c screenpop.Call, reason error) error
+	Refused(err error) bool
 	RejectedCalls(ctx context.Context) ([]Rejected, error)
-	Call(ctx context.Context, id string) (screenpop.Call, error)
+	Call(ctx context.Context, pbx, id string) (screenpop.Call, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -224,7 +225,7 @@ func testStore(t *testing.T, b backend) {
 				if err := s.SaveCalls(ctx, []screenpop.Call{tt.call}); err != nil {
 					t.Fatalf("SaveCalls: %v", err)
 				}
-				got, err := s.Call(ctx, tt.call.ID)
+				got, err := s.Call(ctx, tt.call.PBX, tt.call.ID)
 				if err != nil {
 					t.Fatalf("Call: %v", err)
 				}
@@ -261,7 +262,7 @@ func testStore(t *testing.T, b backend) {
 		if err := s.SaveCalls(t.Context(), []screenpop.Call{saved}); err != nil {
 			t.Fatalf("SaveCalls: %v", err)
 		}
-		got, err := s.Call(t.Context(), saved.ID)
+		got, err := s.Call(t.Context(), saved.PBX, saved.ID)
 		if err != nil {
 			t.Fatalf("Call: %v", err)
 		}
@@ -276,7 +277,7 @@ func testStore(t *testing.T, b backend) {
 	t.Run("a call that was never saved is not found", func(t *testing.T) {
 		t.Parallel()
 		s := openMigrated(t, b)
-		_, err := s.Call(t.Context(), "no-such-call")
+		_, err := s.Call(t.Context(), "", "no-such-call")
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("Call of an unknown ID: got %v, want an error wrapping ErrNotFound", err)
 		}
@@ -397,7 +398,7 @@ func ptrTime(t time.Time) *time.Time { return &t }
 // row and one offers row per offer.
 func assertStoredOnce(t *testing.T, s callStore, want screenpop.Call) {
 	t.Helper()
-	got, err := s.Call(t.Context(), want.ID)
+	got, err := s.Call(t.Context(), want.PBX, want.ID)
 	if err != nil {
 		t.Fatalf("Call(%q): %v", want.ID, err)
 	}

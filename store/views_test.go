@@ -192,7 +192,7 @@ func viewQuery(t *testing.T, s callStore, zone, query string, args []any, row fu
 			t.Fatalf("%s: %v", query, err)
 		}
 	case *SQLite:
-		rows, err := s.db.QueryContext(ctx, sqliteParams(query), args...)
+		rows, err := s.db.QueryContext(ctx, query, sqliteArgs(args)...)
 		if err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
@@ -216,7 +216,7 @@ func viewTime(v any) (time.Time, error) {
 	case time.Time:
 		return v.UTC(), nil
 	case string:
-		return time.Parse(sqliteTime, v)
+		return time.Parse(sqliteTimeFormat, v)
 	}
 	return time.Time{}, fmt.Errorf("not a time: %T %v", v, v)
 }

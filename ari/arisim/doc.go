@@ -12,6 +12,12 @@
 // answered, nothing replayed after a reconnect, the application's event
 // filter and subscriptions dropped when its socket closes.
 //
+// It can also be an Asterisk that dials the daemon (Outbound: ari.conf
+// type = outbound_websocket, persistent): Basic auth and the ari
+// subprotocol, events queued while disconnected and written first on the
+// next connection, REST requests answered over the websocket. Its entity
+// ID (Config.EntityID) is configurable, for tests of several boxes.
+//
 // Calls are scripted from the recorded traces (Place), one scenario at a
 // time, or generated at a rate with a seeded scenario mix (Run). See Call
 // for the scenarios and Config.Speed for time compression.

@@ -34,7 +34,7 @@ type event struct {
 }
 
 // encode writes the event as Asterisk sends it to app.
-func (ev *event) encode(app string) []byte {
+func (ev *event) encode(app, eid string) []byte {
 	b := make([]byte, 0, len(ev.pre)+len(ev.body)+128)
 	b = append(b, '{')
 	if ev.typ == "DeviceStateChanged" {
@@ -44,7 +44,9 @@ func (ev *event) encode(app string) []byte {
 		b = append(b, `,"timestamp":`...)
 		b = appendTime(b, ev.at)
 		b = append(b, ev.body...)
-		return append(b, `,"asterisk_id":"`+asteriskID+`"}`...)
+		b = append(b, `,"asterisk_id":`...)
+		b = appendString(b, eid)
+		return append(b, '}')
 	}
 	b = append(b, ev.pre...)
 	b = append(b, `"type":`...)
@@ -52,7 +54,9 @@ func (ev *event) encode(app string) []byte {
 	b = append(b, `,"timestamp":`...)
 	b = appendTime(b, ev.at)
 	b = append(b, ev.body...)
-	b = append(b, `,"asterisk_id":"`+asteriskID+`","application":`...)
+	b = append(b, `,"asterisk_id":`...)
+	b = appendString(b, eid)
+	b = append(b, `,"application":`...)
 	b = appendString(b, app)
 	return append(b, '}')
 }
@@ -63,7 +67,7 @@ func (s *Sim) publish(ev *event) {
 	s.events.Add(1)
 	for _, a := range s.apps {
 		if a.wants(ev) {
-			a.conn.send(frame{msg: ev.encode(a.name), sent: s.sent(ev, a.name)})
+			a.conn.send(frame{msg: ev.encode(a.name, s.cfg.EntityID), sent: s.sent(ev, a.name)})
 		}
 	}
 }
@@ -266,7 +270,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if old := s.apps[name]; old != nil {
 			// Asterisk keeps the old socket open but sends it nothing
 			// more after this.
-			old.conn.send(frame{msg: applicationReplaced(name, s.clock.now()), sent: s.sent(&event{typ: "ApplicationReplaced"}, name)})
+			old.conn.send(frame{msg: applicationReplaced(name, s.clock.now(), s.cfg.EntityID), sent: s.sent(&event{typ: "ApplicationReplaced"}, name)})
 		}
 		s.apps[name] = &app{name: name, conn: c, all: all, sources: map[string]bool{}}
 	}
@@ -324,12 +328,14 @@ func (c *conn) write() {
 	}
 }
 
-func applicationReplaced(app string, at time.Time) []byte {
+func applicationReplaced(app string, at time.Time, eid string) []byte {
 	b := []byte(`{"type":"ApplicationReplaced","timestamp":`)
 	b = appendTime(b, at)
 	b = append(b, `,"application":`...)
 	b = appendString(b, app)
-	return append(b, `,"asterisk_id":"`+asteriskID+`"}`...)
+	b = append(b, `,"asterisk_id":`...)
+	b = appendString(b, eid)
+	return append(b, '}')
 }
 
 // isTrue reads a boolean parameter the way Asterisk's ast_true does.

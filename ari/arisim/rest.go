@@ -106,7 +106,7 @@ func (s *Sim) serveInfo(w http.ResponseWriter, _ *http.Request, _ []string) {
 	started := s.clock.sim.Format(timeLayout)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"build":  map[string]any{"os": "Linux", "kernel": "6.1.0", "machine": "x86_64", "options": "", "date": "2026-11-01 00:00:00 UTC", "user": "arisim"},
-		"system": map[string]any{"version": asteriskVersion, "entity_id": asteriskID},
+		"system": map[string]any{"version": asteriskVersion, "entity_id": s.cfg.EntityID},
 		"config": map[string]any{"name": "", "default_language": "en", "setid": map[string]any{"user": "asterisk", "group": "asterisk"}},
 		"status": map[string]any{"startup_time": started, "last_reload_time": started},
 	})
@@ -321,7 +321,21 @@ func (s *Sim) subscription(w http.ResponseWriter, r *http.Request, name string, 
 			delete(a.sources, src)
 		}
 	}
+	s.forgetGone(a)
 	writeJSON(w, http.StatusOK, s.appJSON(a))
+}
+
+// forgetGone drops the subscriptions to channels that no longer exist, as
+// Asterisk does: its answer lists the live ones only, and
+// a subscription list that only grew made each answer slower than the
+// last.
+func (s *Sim) forgetGone(a *app) {
+	for src := range a.sources {
+		kind, id, _ := strings.Cut(src, ":")
+		if kind == "channel" && s.chans[id] == nil {
+			delete(a.sources, src)
+		}
+	}
 }
 
 // serveEventFilter is PUT /applications/{app}/eventFilter with

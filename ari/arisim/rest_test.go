@@ -501,3 +501,24 @@ func TestOriginateCallsTheOperatorsPhoneThenTheClient(t *testing.T) {
 		})
 	}
 }
+
+func TestASubscriptionToAChannelEndsWithTheChannel(t *testing.T) {
+	s, url := newSim(t, arisim.Config{Speed: 1})
+	l := listen(t, s, url, "screenpop", false)
+	watch := listen(t, s, url, "watcher", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := startCall(t, s, ctx, arisim.Call{ID: "call-1", Caller: "+79161234567", DID: "74951112233", Operators: []string{"101"}, RingFor: time.Hour})
+	watch.waitRinging()
+	if status, body := rest(t, http.MethodPost, url+"/applications/screenpop/subscription?eventSource=channel:call-1-2", ""); status != http.StatusOK {
+		t.Fatalf("subscribe: %d %s", status, body)
+	}
+	cancel()
+	if _, err := wait(); err == nil {
+		t.Fatal("the call was not cut short")
+	}
+	l.waitFor("the subscribed channel's end", hasType("ChannelDestroyed"))
+	status, body := rest(t, http.MethodPost, url+"/applications/screenpop/subscription?eventSource=endpoint:PJSIP/101", "")
+	if status != http.StatusOK || !strings.Contains(body, `"channel_ids":[]`) {
+		t.Errorf("after the channel was destroyed, a subscribe answered %d %s; want no channel_ids left", status, body)
+	}
+}

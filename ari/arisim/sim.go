@@ -61,6 +61,10 @@ type Config struct {
 	// go): while it runs, that socket sends nothing, and a socket that
 	// falls behind is dropped as a slow client.
 	OnSend func(Sent)
+	// EntityID is the simulated Asterisk's entity ID (asterisk.conf
+	// entityid): GET /asterisk/info says it as system.entity_id and every
+	// event as asterisk_id. Default 02:fc:00:00:00:01, the traces'.
+	EntityID string
 }
 
 // Sent is an event frame as it left the simulator, for Config.OnSend.
@@ -130,6 +134,9 @@ func New(cfg Config, log *slog.Logger) *Sim {
 	}
 	if cfg.App == "" {
 		cfg.App = defaultApp
+	}
+	if cfg.EntityID == "" {
+		cfg.EntityID = asteriskID
 	}
 	if cfg.InboundContext == "" {
 		cfg.InboundContext = "from-trunk"

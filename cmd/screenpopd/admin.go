@@ -10,12 +10,23 @@ import (
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
-	"github.com/screenpop/screenpop/store"
+	"github.com/screenpop/screenpop/spool"
 )
 
 // The admin page (GET /admin) and its API (GET /api/admin/status, admin
 // staff tokens only), and the pop latency metric.
 func mountAdmin(d serveDeps) error {
+	return mountAdminPage(d, func(ctx context.Context) web.AdminStatus {
+		s := adminStatus(ctx, d.client, d.intake, d.tracker)
+		s.Problems = append(s.Problems, rejectedNotes(d.writer)...)
+		addUnseen(ctx, &s, d)
+		return s
+	})
+}
+
+// mountAdminPage mounts the admin page, which shows status, and the pop
+// latency metric of d.tracker.
+func mountAdminPage(d serveDeps, status func(context.Context) web.AdminStatus) error {
 	// The pop latency: from call tracking taking a call's first event to
 	// the pop being pushed to the operator's pages (the tracker tells the
 	// popper synchronously, then says how long it took).
@@ -31,14 +42,21 @@ func mountAdmin(d serveDeps) error {
 	d.tracker.RingNotified = func(since time.Duration) { pops.Observe(since.Seconds()) }
 
 	d.web.Handle("GET /admin", web.AdminPage())
-	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.staff, screenpop.RoleAdmin, web.AdminStatusHandler(
-		func(ctx context.Context) web.AdminStatus {
-			s := adminStatus(ctx, d.client, d.intake, d.tracker)
-			s.Problems = append(s.Problems, rejectedNotes(d.writer)...)
-			return s
-		})))
+	d.web.Handle("GET /api/admin/status", web.RequireStaff(d.staff, screenpop.RoleAdmin, web.AdminStatusHandler(status)))
 	return nil
 }
+
+// addUnseen lists the last unseen periods on the admin page.
+func addUnseen(ctx context.Context, s *web.AdminStatus, d serveDeps) {
+	unseen, err := web.LastUnseen(ctx, d.db, adminUnseen, time.Local)
+	if err != nil {
+		s.Problems = append(s.Problems, "the unseen periods cannot be listed: "+err.Error())
+	}
+	s.Unseen = unseen
+}
+
+// adminUnseen is how many of the last unseen periods the admin page lists.
+const adminUnseen = 10
 
 // adminStatus gathers what the admin page shows.
 func adminStatus(ctx context.Context, client *ari.Client, intake *ari.Intake, tracker *screenpop.Tracker) web.AdminStatus {
@@ -69,7 +87,7 @@ func ariStatus(d ari.Diagnostics) web.ARIStatus {
 
 // rejectedNotes says, for /readyz and the admin page, that the database
 // refused call records since the start, and where they are.
-func rejectedNotes(w *store.Writer) []string {
+func rejectedNotes(w *spool.Writer) []string {
 	n := w.Rejected()
 	if n == 0 {
 		return nil

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,44 +15,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/screenpop/screenpop/ari"
+	"github.com/screenpop/screenpop/internal/replicas"
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/spool"
 	"github.com/screenpop/screenpop/store"
 )
 
-func testPostgresDSN() string {
-	if dsn := os.Getenv("SCREENPOP_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema creates a schema of its own for a test and returns a DSN
-// that uses it; the schema is dropped afterwards.
-func freshSchema(tb testing.TB) string {
-	tb.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testPostgresDSN())
-	if err != nil {
-		tb.Fatalf("PostgreSQL is needed for this test (set SCREENPOP_TEST_POSTGRES): %v", err)
-	}
-	schema := fmt.Sprintf("bench_%d", rand.Uint64())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	conn.Close(ctx)
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, testPostgresDSN())
-		if err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	sep := "?"
-	if bytes.ContainsRune([]byte(testPostgresDSN()), '?') {
-		sep = "&"
-	}
-	return testPostgresDSN() + sep + "search_path=" + schema
-}
+// The test PostgreSQL and a schema of a test's own in it, as the
+// end-to-end tests have them.
+var (
+	testPostgresDSN = replicas.PostgresDSN
+	freshSchema     = replicas.FreshSchema
+)
 
 var (
 	idRe   = regexp.MustCompile(`"(id|CHANNEL\(linkedid\))":"([^"]+)"`)
@@ -130,16 +102,16 @@ func BenchmarkReplayBurstToPostgres(b *testing.B) {
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	spool, err := store.OpenSpool(b.TempDir(), 1<<30)
+	sp, err := spool.Open(b.TempDir(), 1<<30)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer spool.Close()
+	defer sp.Close()
 	cfg := testConfig(b)
 	input := burstCopies(b, trace, b.N)
 
 	log := discardLogger()
-	writer := store.NewWriter(spool, db, log)
+	writer := spool.NewWriter(sp, db, log)
 	wctx, stopWriting := context.WithCancel(ctx)
 	defer stopWriting()
 	go writer.Run(wctx)

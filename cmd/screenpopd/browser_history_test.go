@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,10 +48,10 @@ func TestBrowserCallsBackFromTheClientsCallHistory(t *testing.T) {
 	step, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович"),
-		chromedp.Click(`.call .history-btn`),
+		clickNow(`.call .history-btn`),
 		waitText(`.call .history-call[data-call-id="hist-1"]`, "74957778899"),
 		waitText(`.call .history-call[data-call-id="hist-1"]`, "missed"),
-		chromedp.Click(`.call .history-call[data-call-id="hist-1"] .dial-btn`),
+		clickNow(`.call .history-call[data-call-id="hist-1"] .dial-btn`),
 		waitText("#dial-status", "+79161234567")); err != nil {
 		t.Fatalf("calling back from the client's history: %v\n%s", err, pageHTML(ctx))
 	}
@@ -58,4 +59,11 @@ func TestBrowserCallsBackFromTheClientsCallHistory(t *testing.T) {
 	if o.Endpoint != "PJSIP/101" || o.Extension != "+79161234567" || o.Context != "from-internal" {
 		t.Errorf("Asterisk was asked to ring %s and dial %s in %s, want PJSIP/101, +79161234567, from-internal", o.Endpoint, o.Extension, o.Context)
 	}
+}
+
+// clickNow clicks sel's element within one turn of the page: it redraws
+// its cards on every message, and a click between finding a node and
+// pressing it may find the node gone.
+func clickNow(sel string) chromedp.Action[chromedp.Void] {
+	return waitTrue("clicked "+sel, `(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (!e) return false; e.click(); return true; })()`)
 }

@@ -134,6 +134,8 @@ func TestBrowserTheShiftListAndANoteDraftComeBackAfterAReload(t *testing.T) {
 		waitTrue("the draft is back", `document.querySelector('`+note+`')?.value === "Хочет на ТО в субботу"`),
 		waitText(`#history tbody tr[data-call-id="s4"]`, "Принят · Борис Волков"),
 		waitText(`#history tbody tr[data-call-id="s1"]`, "Петров Иван Петрович"),
+		// The lines' names come a moment after the rows, from the daemon's directory.
+		waitTrue("every line named", `![...document.querySelectorAll("#history tbody tr")].some((tr) => /749\d{8}/.test(tr.innerText))`),
 	); err != nil {
 		t.Fatalf("after the reload: %v\n%s", err, pageHTML(ctx))
 	}
@@ -279,7 +281,7 @@ func TestBrowserAHungDaemonShowsOfflineWithinTenSeconds(t *testing.T) {
 	// With the daemon gone, what the page's banners say is in the page's
 	// language, not the browser's.
 	d.shutdown(t)
-	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`SP.api("GET", "/api/shift").then(() => "answered", e => e.message)`,
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import("/page.js").then((page) => page.api("GET", "/api/shift")).then(() => "answered", e => e.message)`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)

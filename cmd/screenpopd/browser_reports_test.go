@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -126,7 +127,7 @@ func seedReports(t *testing.T, dataDir string) string {
 func repPtr(s string) *string { return &s }
 
 // apiSummary reads the summary of 10-11 March as an analyst's tool would.
-func apiSummary(t *testing.T, d *daemon, token string) store.Summary {
+func apiSummary(t *testing.T, d *daemon, token string) report.Summary {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+d.http+"/api/reports/summary?from=2025-03-10&to=2025-03-11", nil)
 	if err != nil {
@@ -138,7 +139,7 @@ func apiSummary(t *testing.T, d *daemon, token string) store.Summary {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s store.Summary
+	var s report.Summary
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /api/reports/summary: %d %v", resp.StatusCode, err)
 	}
@@ -253,7 +254,7 @@ func TestBrowserReportsPageDrawsAndTabulatesTheSummary(t *testing.T) {
 			Data  []float64
 		}
 		want := map[string][]series{}
-		var dayTotals = func(days []store.Counts) []float64 {
+		var dayTotals = func(days []report.Counts) []float64 {
 			var out []float64
 			for _, d := range days {
 				out = append(out, float64(d.Total))

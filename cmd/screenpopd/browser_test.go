@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/screenpop/screenpop/internal/browsertest"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/store"
 )
@@ -18,28 +17,7 @@ import (
 // browser starts headless Chromium for a test, with any extra options.
 func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("the browser tests need Chromium: apt-get install -y chromium (.ci/run installs it)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	opts = append(opts, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// Start the browser now, so its start-up does not eat a step's time.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return browsertest.New(t, extra...)
 }
 
 // seed puts a client and two operators in the daemon's embedded store
@@ -109,9 +87,14 @@ func TestBrowserShowsTheCardAtTheRingAndWithdrawsItWhenAnotherOperatorAnswers(t 
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович")); err != nil {
 		t.Fatalf("the pop did not show Иван Петрович while 101 rang: %v\n%s", err, pageHTML(ctx))
 	}
-	alerts := text(t, ctx, ".call .alerts")
-	cars := text(t, ctx, ".call .cars")
-	facts := text(t, ctx, ".call .facts")
+	// The warranty alert, on the ringing call's card (waited for: a
+	// loaded run once read the card's parts before it had them all).
+	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .alerts`, "Заканчивается гарантия")); err != nil {
+		t.Errorf("the ringing card shows no warranty alert: %v\n%s", err, pageHTML(ctx))
+	}
+	alerts := text(t, ctx, `.call[data-state="ringing"] .alerts`)
+	cars := text(t, ctx, `.call[data-state="ringing"] .cars`)
+	facts := text(t, ctx, `.call[data-state="ringing"] .facts`)
 	if !strings.Contains(alerts, "Заканчивается гарантия") || !strings.Contains(cars, "Kia Rio") || !strings.Contains(cars, "А123ВС77") ||
 		!strings.Contains(facts, "Записался на ТО") {
 		t.Errorf("card shows alerts %q, cars %q, facts %q", alerts, cars, facts)
@@ -157,27 +140,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	}
 }
 
-func pageHTML(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	html, _ := chromedp.Run(ctx, chromedp.OuterHTML("main"))
-	return html
-}
+func pageHTML(ctx context.Context) string { return browsertest.PageHTML(ctx) }
 
 // waitText waits until the element's text, as the user sees it (CSS may
 // upper-case it), contains want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		for {
-			got, err := chromedp.Text(sel)(ctx, tg)
-			if err == nil && strings.Contains(strings.ToLower(got), strings.ToLower(want)) {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("waiting for %q in %s (last %q): %w", want, sel, got, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
+	return browsertest.WaitText(sel, want)
 }

@@ -44,15 +44,15 @@ func TestBrowserOperatorCannotOpenAnotherOperatorsClientHistory(t *testing.T) {
 	go sim.Place(pctx, arisim.Call{ID: "own-1", Caller: "+79161234567", DID: "74951112233", Operators: []string{"101"},
 		RingFor: 60 * time.Second})
 
-	step, cancel := context.WithTimeout(ctx101, 15*time.Second)
+	step, cancel := context.WithTimeout(ctx101, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(step, waitText(`.call[data-state="ringing"] .greeting`, "Иван Петрович"),
-		chromedp.Click(`.call .history-btn`), chromedp.WaitVisible(`.call .history`)); err != nil {
+		clickNow(`.call .history-btn`), chromedp.WaitVisible(`.call .history`)); err != nil {
 		t.Fatalf("101 could not open the history of the client calling them: %v\n%s", err, pageHTML(ctx101))
 	}
-	step2, cancel2 := context.WithTimeout(ctx102, 15*time.Second)
+	step2, cancel2 := context.WithTimeout(ctx102, time.Minute)
 	defer cancel2()
-	got, err := chromedp.Run(step2, chromedp.Evaluate[string](`SP.api("GET", "/api/clients/1/calls").then(() => "opened", e => e.message)`,
+	got, err := chromedp.Run(step2, chromedp.Evaluate[string](`import("/page.js").then((page) => page.api("GET", "/api/clients/1/calls")).then(() => "opened", e => e.message)`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
@@ -31,13 +32,15 @@ func mountCalls(d serveDeps) error {
 
 func newCallsCmd() *cobra.Command {
 	var (
-		from, to, direction, source, campaign, operator, caller string
-		statuses, kinds, gaps                                   []string
-		format, sep                                             string
-		limit                                                   int
-		offers, uncertain, rejected                             bool
+		from, to, direction, source, campaign, operator, caller, pbx string
+		statuses, kinds, gaps                                        []string
+		format, sep                                                  string
+		limit                                                        int
+		offers, uncertain, rejected                                  bool
+		fl                                                           *pflag.FlagSet
 	)
-	cmd := withDB(&cobra.Command{
+	var cmd *cobra.Command
+	cmd = withDB(&cobra.Command{
 		Use:   "calls [--from DATE] [--to DATE] [filters] [--format table|csv|json|jsonl]",
 		Short: "List the call log: the calls the filters match, newest first",
 		Long: `calls lists the call log, newest first: by default today's calls, as a table.
@@ -57,6 +60,11 @@ csv, json and jsonl stream: a month of calls needs little memory.
 column names what the daemon did not see: start, caller, offers, answer, end);
 --gap picks those with one of the gaps given.
 
+When the range overlaps a period during which the daemon did not see
+Asterisk's events (an ARI drop, the daemon stopped or killed), a line says
+so (after the table; on stderr with csv, json and jsonl): the calls that
+began and ended then are not in the call log.
+
 --rejected lists instead the call records the database refused, which the
 daemon set aside (rejected_calls) so that the others could be written: each
 with its reason and the record as the daemon had it, in JSON.`,
@@ -67,7 +75,7 @@ with its reason and the record as the daemon had it, in JSON.`,
   screenpopd calls --uncertain --from 2026-03-01 --to 2026-03-31
   screenpopd calls --rejected`,
 		Args: cobra.NoArgs,
-	}, func(ctx context.Context, _ Config, st store.CallLister, out io.Writer, _ []string) error {
+	}, func(ctx context.Context, _ Config, st store.DB, out io.Writer, _ []string) error {
 		if rejected {
 			return printRejected(ctx, st, out)
 		}
@@ -79,6 +87,9 @@ with its reason and the record as the daemon had it, in JSON.`,
 			}
 		}
 		q["status"], q["kind"], q["gap"] = statuses, kinds, gaps
+		if fl.Changed("pbx") {
+			q["pbx"] = []string{pbx} // --pbx '' is the one box of a single-box setup
+		}
 		if uncertain {
 			q.Set("uncertain", "1")
 		}
@@ -134,9 +145,15 @@ with its reason and the record as the daemon had it, in JSON.`,
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("calls: write: %w", err)
 		}
-		return nil
+		// The periods the daemon did not see: after the table, for
+		// people; on stderr beside a file, whose shape stays.
+		warn := cmd.ErrOrStderr()
+		if format == "table" {
+			warn = out
+		}
+		return printUnseen(ctx, st, f.From, f.To, warn)
 	})
-	fl := cmd.Flags()
+	fl = cmd.Flags()
 	fl.StringVar(&from, "from", "", "first day (YYYY-MM-DD) or instant (RFC 3339); default today, or --to's day")
 	fl.StringVar(&to, "to", "", "last day, included, or the instant the listing stops at; default the end of today")
 	fl.StringSliceVar(&statuses, "status", nil, "answered, missed, abandoned, busy, failed (comma-separated: any of them)")
@@ -146,6 +163,7 @@ with its reason and the record as the daemon had it, in JSON.`,
 	fl.StringVar(&campaign, "campaign", "", "the campaign, exactly as logged")
 	fl.StringVar(&operator, "operator", "", "an operator's extension: calls that rang their phone, that they talked on or placed")
 	fl.StringVar(&caller, "caller", "", "a number in any form (89161234567, +7 916 123-45-67): its calls, in and out")
+	fl.StringVar(&pbx, "pbx", "", "the calls of one Asterisk box (asterisk.boxes[].name; --pbx '' the one box of a single-box setup); default every box")
 	fl.BoolVar(&uncertain, "uncertain", false, "only the records that are not exact (with gaps)")
 	fl.StringSliceVar(&gaps, "gap", nil, "only the records with one of these gaps: start, caller, offers, answer, end (comma-separated)")
 	fl.BoolVar(&rejected, "rejected", false, "list the records the database refused, set aside, instead of the call log")
@@ -163,17 +181,21 @@ type callPrinter interface {
 }
 
 // callTable is the listing for people: aligned columns, times local, and
-// a count at the end. It holds the rows until the end to align them.
+// a count at the end. It holds the rows until the end to align them, and
+// to know whether they need a PBX column: only calls of several boxes
+// have one.
 type callTable struct {
 	tw       *tabwriter.Writer
 	out      io.Writer
 	n, limit int
+	rows     []tableRow
+	boxes    bool
 }
 
+type tableRow struct{ pbx, rest string }
+
 func newCallTable(w io.Writer, limit int) *callTable {
-	t := &callTable{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0), out: w, limit: limit}
-	fmt.Fprintln(t.tw, "STARTED\tDIR\tCALLER\tKIND\tDID\tSOURCE\tSTATUS\tOPERATORS\tRING\tWAIT\tTALK\tGAPS")
-	return t
+	return &callTable{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0), out: w, limit: limit}
 }
 
 func (t *callTable) print(c screenpop.Call) error {
@@ -189,13 +211,26 @@ func (t *callTable) print(c screenpop.Call) error {
 	for i, g := range c.Gaps {
 		gaps[i] = string(g)
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\n",
-		c.StartedAt.Local().Format(time.DateTime), dir, tableCell(caller), c.CallerKind, tableCell(c.DID), tableCell(c.Source),
-		c.Status, callOperators(c), c.RingSeconds, c.WaitSeconds, c.TalkSeconds, tableCell(strings.Join(gaps, ",")))
-	return err
+	t.boxes = t.boxes || c.PBX != ""
+	t.rows = append(t.rows, tableRow{tableCell(c.PBX), fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\n",
+		dir, tableCell(caller), c.CallerKind, tableCell(c.DID), tableCell(c.Source),
+		c.Status, callOperators(c), c.RingSeconds, c.WaitSeconds, c.TalkSeconds, tableCell(strings.Join(gaps, ",")))})
+	t.rows[len(t.rows)-1].rest = c.StartedAt.Local().Format(time.DateTime) + "\t" + t.rows[len(t.rows)-1].rest
+	return nil
 }
 
 func (t *callTable) end() error {
+	header := "STARTED\tDIR\tCALLER\tKIND\tDID\tSOURCE\tSTATUS\tOPERATORS\tRING\tWAIT\tTALK\tGAPS\n"
+	if t.boxes {
+		header = "PBX\t" + header
+	}
+	fmt.Fprint(t.tw, header)
+	for _, r := range t.rows {
+		if t.boxes {
+			fmt.Fprint(t.tw, r.pbx+"\t")
+		}
+		fmt.Fprint(t.tw, r.rest)
+	}
 	if err := t.tw.Flush(); err != nil {
 		return err
 	}
@@ -326,7 +361,7 @@ func printRejected(ctx context.Context, st store.CallLister, out io.Writer) erro
 	}
 	w := bufio.NewWriter(out)
 	for _, r := range list {
-		fmt.Fprintf(w, "%s  call %s  refused: %s\n  %s\n", r.RejectedAt.Local().Format(time.DateTime), tableCell(r.CallID),
+		fmt.Fprintf(w, "%s  call %s  refused: %s\n  %s\n", r.RejectedAt.Local().Format(time.DateTime), tableCell(screenpop.CallKey(r.PBX, r.CallID)),
 			tableCell(r.Reason), r.Record)
 	}
 	switch len(list) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/store"
 )
 
 // callLogStores are the stores the calls command and GET /api/calls are
@@ -102,18 +102,12 @@ func seedCallLog(t *testing.T, flags []string) (analyst, admin, operator string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := openStore(t.Context(), cfg)
+	db, err := store.OpenSeeded(t.Context(), storeConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	clients, ok := db.callStore.(interface {
-		ImportClients(ctx context.Context, clients []screenpop.ClientHistory) ([]int64, error)
-	})
-	if !ok {
-		t.Fatalf("the %s store has no client base", db.describe)
-	}
-	if _, err := clients.ImportClients(t.Context(), []screenpop.ClientHistory{{Client: screenpop.Client{
+	if _, err := db.ImportClients(t.Context(), []screenpop.ClientHistory{{Client: screenpop.Client{
 		LastName: "Петров", FirstName: "Иван", Phones: []string{"+79161234567"}}}}); err != nil {
 		t.Fatal(err)
 	}

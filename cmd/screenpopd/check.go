@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/screenpop/screenpop/ari"
+	"github.com/screenpop/screenpop/store"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -76,14 +76,7 @@ func check(ctx context.Context, cfg Config, out io.Writer) bool {
 		fmt.Fprintf(out, "%s: %s\n", name, line)
 	}
 
-	client, err := ari.NewClient(ari.Config{URL: cfg.ARIURL, Username: cfg.ARIUsername, Password: string(cfg.ARIPassword),
-		App: cfg.ARIApp, CAFile: cfg.ARICAFile}, ari.NewIntake(ari.NewDecoder(cfg.DIDVariable), nil, ari.NewMetrics(nil), discard()), ari.NewMetrics(nil), discard())
-	if err == nil {
-		actx, cancel := context.WithTimeout(ctx, checkTimeout)
-		err = client.Check(actx)
-		cancel()
-	}
-	report("asterisk", ariProblem(cfg, err), "")
+	checkBoxes(ctx, cfg, report)
 
 	dctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	where, err := checkStore(dctx, cfg)
@@ -98,10 +91,15 @@ func check(ctx context.Context, cfg Config, out io.Writer) bool {
 		detail, err := checkCRM(cctx, cfg)
 		cancel()
 		if err != nil {
-			report("crm", &problem{err.Error(), crmHint(err)}, "")
+			p := store.CRMProblem(crmConfig(cfg), err, checkTimeout)
+			report("crm", &problem{p.What, p.Fix}, "")
 		} else {
 			report("crm", nil, " ("+detail+")")
 		}
+	}
+
+	if cfg.Cluster.NATSURL != "" {
+		checkNATS(ctx, cfg, out, report)
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
@@ -170,43 +168,8 @@ func storeProblem(cfg Config, err error) *problem {
 	if cfg.DSN == "" {
 		return &problem{err.Error(), "store.data_dir must be a directory screenpopd can write to"}
 	}
-	var (
-		pe  *pgconn.PgError
-		ce  *pgconn.ConnectError
-		dns *net.DNSError
-		ne  net.Error
-	)
-	at, user, database := "PostgreSQL", "", ""
-	if errors.As(err, &ce) && ce.Config != nil {
-		at = fmt.Sprintf("PostgreSQL at %s", net.JoinHostPort(ce.Config.Host, fmt.Sprint(ce.Config.Port)))
-		user, database = ce.Config.User, ce.Config.Database
-	} else if pc, perr := pgconn.ParseConfig(string(cfg.DSN)); perr == nil {
-		at = fmt.Sprintf("PostgreSQL at %s", net.JoinHostPort(pc.Host, fmt.Sprint(pc.Port)))
-		user, database = pc.User, pc.Database
-	}
-	switch {
-	case strings.Contains(err.Error(), "cannot be parsed"):
-		return &problem{"store.dsn is not a PostgreSQL address", "write it as postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable"}
-	case errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000"):
-		return &problem{fmt.Sprintf("%s rejected user %q: %s", at, user, pe.Message),
-			"check the user and password in store.dsn, and that pg_hba.conf lets them in from this machine"}
-	case errors.As(err, &pe) && pe.Code == "3D000":
-		return &problem{fmt.Sprintf("%s has no database %q", at, database),
-			fmt.Sprintf("create it (createdb %s) or name an existing one in store.dsn", database)}
-	case errors.As(err, &pe):
-		return &problem{fmt.Sprintf("%s refused: %s (SQLSTATE %s)", at, pe.Message, pe.Code), "see PostgreSQL's log for why"}
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return &problem{fmt.Sprintf("%s refused the connection: nothing listens there", at),
-			"start PostgreSQL, or correct the host and port in store.dsn"}
-	case errors.As(err, &dns):
-		return &problem{fmt.Sprintf("the host %s in store.dsn is not found (%s)", dns.Name, dns.Err), "check the host in store.dsn"}
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &problem{fmt.Sprintf("%s did not answer within %s", at, checkTimeout),
-			"check the host and port in store.dsn, and that no firewall stops this machine reaching them"}
-	case strings.Contains(err.Error(), "server refused TLS"):
-		return &problem{fmt.Sprintf("%s does not accept TLS", at), "add sslmode=disable to store.dsn, or turn ssl on in postgresql.conf"}
-	}
-	return &problem{err.Error(), "check that PostgreSQL is running and reachable at the host and port in store.dsn"}
+	p := store.PostgresProblem(err, string(cfg.DSN), "store.dsn", checkTimeout)
+	return &problem{p.What, p.Fix}
 }
 
 func listenProblem(err error) *problem {

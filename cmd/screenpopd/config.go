@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 )
 
@@ -41,6 +43,9 @@ var settings = []setting{
 	{"ari.ping_interval", 5 * time.Second, "websocket keepalive interval; a dead socket is noticed within two", ""},
 	{"ari.reconnect_min", 500 * time.Millisecond, "first reconnect delay", ""},
 	{"ari.reconnect_max", 30 * time.Second, "longest reconnect delay", ""},
+	{"ari.connect", "inbound", "inbound (screenpopd connects to ARI) or outbound (Asterisk connects to screenpopd's " + ari.OutboundPath + ": ari.conf type = outbound_websocket)", ""},
+	{"ari.rest", "websocket", "with connect outbound: websocket (REST over Asterisk's websocket) or http (commands to ari.url)", ""},
+	{"asterisk.boxes", []any{}, "Asterisk boxes: a list of {name, url, username, password, password_file, ca_file, connect, rest} (config file only); empty: the one box of ari.*", ""},
 	{"asterisk.inbound_contexts", []string{"from-trunk"}, "dialplan contexts whose new channels are inbound calls", "inbound-contexts"},
 	{"asterisk.operator_endpoints", []string{"PJSIP/{ext}"}, "channel name prefixes of operators' phones, with {ext}", "operator-endpoints"},
 	{"asterisk.did_variable", "FROM_DID", "channel variable (in ari.conf channelvars) holding the dialled number", ""},
@@ -81,8 +86,21 @@ var settings = []setting{
 	{"http.tls_key", "", "PEM private key of http.tls_cert", ""},
 	{"http.public_url", "", "the address users open, e.g. https://pbx.example.com (behind a proxy): printed page links and the websocket origin check use it", ""},
 	{"http.trusted_proxies", []string{}, "addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed", ""},
+	{"cluster.nats_url", "", "NATS URLs (comma-separated) of the cluster's JetStream; empty: a single daemon, no NATS (cluster.go)", ""},
+	{"cluster.replica", "", "this daemon's name in the cluster; empty: the host name", ""},
+	{"cluster.pbx", "", "the name of the one Asterisk box of ari.url in the cluster's streams; several boxes: asterisk.boxes instead", ""},
+	{"cluster.replicas", int64(1), "JetStream replication of the cluster's streams: 3 on a three-node NATS cluster", ""},
+	{"cluster.lease_ttl", 3 * time.Second, "a box's lease outlives its holder's last renewal this long: a dead holder is replaced within about it", ""},
+	{"cluster.creds_file", "", "NATS credentials file (JWT and seed)", ""},
+	{"cluster.user", "", "NATS user (with cluster.password)", ""},
+	{"cluster.password", "", "NATS password; prefer SCREENPOP_CLUSTER_PASSWORD", ""},
+	{"cluster.token", "", "NATS token; prefer SCREENPOP_CLUSTER_TOKEN", ""},
+	{"cluster.ca_file", "", "PEM CA certificate that signed the NATS servers' certificates", ""},
+	{"cluster.cert_file", "", "PEM client certificate for NATS servers that ask for one", ""},
+	{"cluster.key_file", "", "PEM private key of cluster.cert_file", ""},
 	{"log.level", "info", "debug, info, warn or error", ""},
 	{"log.format", "text", "text or json", ""},
+	{"debug.pprof_listen", "", "loopback address (127.0.0.1:port) to serve Go's profiler (/debug/pprof/) on, for measuring; empty: off", ""},
 }
 
 func flagName(key string) string {
@@ -113,15 +131,19 @@ func addFlags(fs *pflag.FlagSet) {
 
 // Config is everything the daemon reads from its settings.
 type Config struct {
-	ARIURL           string
-	ARIUsername      string
-	ARIPassword      Secret
-	ARIApp           string
-	ARIMode          string
-	ARICAFile        string
-	PingInterval     time.Duration
-	ReconnectMin     time.Duration
-	ReconnectMax     time.Duration
+	ARIURL       string
+	ARIUsername  string
+	ARIPassword  Secret
+	ARIApp       string
+	ARIMode      string
+	ARICAFile    string
+	PingInterval time.Duration
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	ARIConnect   string
+	ARIREST      string
+	// Boxes is asterisk.boxes; empty: the one box of ari.* (see boxes).
+	Boxes            []Box
 	InboundContexts  []string
 	OperatorPattern  []string
 	Operators        screenpop.EndpointPatterns
@@ -147,14 +169,21 @@ type Config struct {
 	CRMQuery         string
 	CRMTimeout       time.Duration
 	HTTPListen       string
-	TLSCert          string
-	TLSKey           string
-	PublicURL        *url.URL // nil: not set
-	TrustedProxies   []netip.Prefix
-	LogLevel         slog.Level
-	LogFormat        string
+	// httpListener, if set, is HTTPListen bound already (demo --cluster
+	// binds its replicas' ports before it starts them).
+	httpListener   net.Listener
+	TLSCert        string
+	TLSKey         string
+	PublicURL      *url.URL // nil: not set
+	TrustedProxies []netip.Prefix
+	LogLevel       slog.Level
+	LogFormat      string
+	// PprofListen is where the profiler is served; "": not at all.
+	PprofListen string
 	// File is the config file that was read, "" for none.
 	File string
+	// Cluster is the clustered mode's settings (cluster.go).
+	Cluster ClusterConfig
 }
 
 // Secret is a value that never prints.
@@ -234,6 +263,8 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		PingInterval:     duration("ari.ping_interval"),
 		ReconnectMin:     duration("ari.reconnect_min"),
 		ReconnectMax:     duration("ari.reconnect_max"),
+		ARIConnect:       strings.TrimSpace(v.GetString("ari.connect")),
+		ARIREST:          strings.TrimSpace(v.GetString("ari.rest")),
 		InboundContexts:  list("asterisk.inbound_contexts", "inbound-contexts"),
 		OperatorPattern:  list("asterisk.operator_endpoints", "operator-endpoints"),
 		DIDVariable:      v.GetString("asterisk.did_variable"),
@@ -258,8 +289,10 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		TLSCert:          v.GetString("http.tls_cert"),
 		TLSKey:           v.GetString("http.tls_key"),
 		LogFormat:        v.GetString("log.format"),
+		PprofListen:      strings.TrimSpace(v.GetString("debug.pprof_listen")),
 		File:             file,
 	}
+	c.Cluster = loadCluster(v, bad, duration)
 
 	if u, err := url.Parse(c.ARIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("ari.url", "want http://host:port/ari or https://..., got %q", c.ARIURL)
@@ -294,6 +327,18 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 		if _, err := os.Stat(c.ARICAFile); err != nil {
 			bad("ari.ca_file", "%v", err)
 		}
+	}
+	if c.ARIConnect != connectInbound && c.ARIConnect != connectOutbound {
+		bad("ari.connect", "want inbound or outbound, got %q", c.ARIConnect)
+	}
+	if c.ARIREST != "websocket" && c.ARIREST != "http" {
+		bad("ari.rest", "want websocket or http, got %q", c.ARIREST)
+	}
+	c.Boxes = configBoxes(v.Get("asterisk.boxes"), c, func(format string, args ...any) { bad("asterisk.boxes", format, args...) })
+	if len(c.Boxes) > 0 && c.Cluster.PBX != "" {
+		// A cluster's boxes are named by asterisk.boxes, as a single
+		// daemon's; cluster.pbx names the one box of ari.url.
+		bad("cluster.pbx", "set either cluster.pbx (the one box of ari.url) or asterisk.boxes (several, each named), not both")
 	}
 	if c.ReconnectMin > 0 && c.ReconnectMax > 0 && c.ReconnectMax < c.ReconnectMin {
 		bad("ari.reconnect_max", "is shorter than ari.reconnect_min")
@@ -373,6 +418,9 @@ func loadConfig(fs *pflag.FlagSet) (Config, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log.format", "want text or json, got %q", c.LogFormat)
+	}
+	if err := checkPprofListen(c.PprofListen); err != nil {
+		bad("debug.pprof_listen", "%v", err)
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("invalid config:\n  %w", joinLines(problems))

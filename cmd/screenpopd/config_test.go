@@ -167,3 +167,37 @@ func TestSecretsNeverPrint(t *testing.T) {
 		t.Errorf("config error leaks the DSN password: %v", err)
 	}
 }
+
+func TestAClusterTakesTheBoxesListOrClusterPBXNotBoth(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "screenpop.yaml")
+	os.WriteFile(file, []byte("asterisk:\n  boxes:\n    - name: msk\n      url: http://10.0.1.5:8088/ari\n      password: a\n"+
+		"    - name: spb\n      url: http://10.0.2.5:8088/ari\n      password: b\n"), 0o600)
+	t.Run("the boxes list names the cluster's boxes", func(t *testing.T) {
+		cfg, err := load(t, "--config", file, "--cluster-nats-url", "nats://127.0.0.1:4222")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, b := range clusterBoxes(cfg) {
+			names = append(names, b.Name+" "+b.URL)
+		}
+		if !slices.Equal(names, []string{"msk http://10.0.1.5:8088/ari", "spb http://10.0.2.5:8088/ari"}) {
+			t.Errorf("the cluster's boxes: %q", names)
+		}
+	})
+	t.Run("cluster.pbx names the one box of ari.url", func(t *testing.T) {
+		cfg, err := load(t, "--ari-url", "http://10.0.1.5:8088/ari", "--cluster-nats-url", "nats://127.0.0.1:4222", "--cluster-pbx", "msk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bs := clusterBoxes(cfg); len(bs) != 1 || bs[0].Name != "msk" || bs[0].URL != "http://10.0.1.5:8088/ari" {
+			t.Errorf("the cluster's boxes: %+v", bs)
+		}
+	})
+	t.Run("both are refused", func(t *testing.T) {
+		_, err := load(t, "--config", file, "--cluster-nats-url", "nats://127.0.0.1:4222", "--cluster-pbx", "msk")
+		if err == nil || !strings.Contains(err.Error(), "cluster.pbx: set either cluster.pbx") {
+			t.Errorf("cluster.pbx with asterisk.boxes: %v", err)
+		}
+	})
+}

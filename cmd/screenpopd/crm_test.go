@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/store"
 )
 
 func TestCRMConfigIsCheckedWithTheRest(t *testing.T) {
@@ -264,7 +265,7 @@ func TestCheckTriesTheCRM(t *testing.T) {
 			detail, err := checkCRM(t.Context(), cfg)
 			got := detail
 			if err != nil {
-				got = err.Error() + " (" + crmHint(err) + ")"
+				got = err.Error() + " (" + store.CRMProblem(crmConfig(cfg), err, checkTimeout).Fix + ")"
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {

@@ -32,6 +32,9 @@ type demoOptions struct {
 	// historyDays of made-up call history are seeded before today, so
 	// that the reports have something to show from the start.
 	historyDays int
+	// cluster: three replicas on an embedded three-node NATS
+	// (demo_cluster.go).
+	cluster bool
 }
 
 // demoNames are the demo operators' names, by position.
@@ -71,8 +74,9 @@ services are needed; Ctrl-C stops it.`,
 	f.Uint64Var(&o.seed, "seed", 1, "seed for the made-up clients and calls")
 	f.StringSliceVar(&o.operators, "operators", []string{"101", "102", "103", "104"}, "operators' extensions")
 	f.Float64Var(&o.speed, "speed", 1, "time compression: 2 rings and talks twice as fast")
-	f.IntVar(&o.calls, "calls", 0, "stop after this many calls (0: until Ctrl-C)")
+	f.IntVar(&o.calls, "calls", 0, "stop after this many calls (with --cluster, on each box; 0: until Ctrl-C)")
 	f.IntVar(&o.historyDays, "history-days", 28, "days of made-up call history to seed before today, for the reports (0: none)")
+	f.BoolVar(&o.cluster, "cluster", false, "run three replicas on an embedded three-node NATS JetStream cluster (needs --store-dsn: PostgreSQL)")
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, _ []string) error {
 		if !cmd.Flags().Changed("store-data-dir") {
 			dir, err := os.MkdirTemp("", "screenpop-demo-")
@@ -82,23 +86,17 @@ services are needed; Ctrl-C stops it.`,
 			defer os.RemoveAll(dir)
 			cfg.DataDir = dir
 		}
+		if o.cluster {
+			return demoCluster(cmd.Context(), cfg, o, cmd.OutOrStdout())
+		}
 		cfg.DSN = ""
 		return demo(cmd.Context(), cfg, o, cmd.OutOrStdout())
 	})
 }
 
 func demo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) error {
-	switch {
-	case o.clients < 1:
-		return errors.New("demo: --clients must be at least 1")
-	case o.rate <= 0:
-		return errors.New("demo: --rate must be positive")
-	case len(o.operators) == 0 || len(o.operators) > len(demoNames):
-		return fmt.Errorf("demo: give 1 to %d operators", len(demoNames))
-	case o.speed <= 0:
-		return errors.New("demo: --speed must be positive")
-	case o.historyDays < 0 || o.historyDays > 366:
-		return errors.New("demo: --history-days must be 0 to 366")
+	if err := o.check(); err != nil {
+		return err
 	}
 	log := cfg.logger()
 	tokens, err := seedDemo(ctx, cfg, o, out)
@@ -175,21 +173,18 @@ func demo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) error {
 // seedDemo fills a fresh embedded store with made-up clients and the demo
 // operators, and returns each operator's key.
 func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (map[string]string, error) {
-	db, err := openStore(ctx, cfg)
+	db, err := store.OpenSeeded(ctx, storeConfig(cfg)) // embedded: runDemo clears store.dsn
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	lite, ok := db.callStore.(*store.SQLite)
-	if !ok {
-		return nil, errors.New("demo: the demo runs on the embedded store")
-	}
+	lite := db.DB
 	existing, err := lite.Operators(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(existing) == 0 {
-		fmt.Fprintf(out, "seeding %d made-up clients into %s ...\n", o.clients, db.describe)
+		fmt.Fprintf(out, "seeding %d made-up clients into %s ...\n", o.clients, db.Describe)
 		batch := make([]screenpop.ClientHistory, 0, 1000)
 		flush := func() error {
 			if len(batch) == 0 {
@@ -243,7 +238,7 @@ func seedDemo(ctx context.Context, cfg Config, o demoOptions, out io.Writer) (ma
 // today, with the callbacks of missed callers and the purposes operators
 // noted, as the daemon would have: the reports' charts and the callback
 // figures mean something at first sight.
-func seedDemoHistory(ctx context.Context, lite *store.SQLite, cfg Config, o demoOptions, out io.Writer) error {
+func seedDemoHistory(ctx context.Context, lite store.DB, cfg Config, o demoOptions, out io.Writer) error {
 	today := screenpop.StartOfDay(time.Now())
 	h := synth.Calls(synth.CallsConfig{Seed: o.seed, From: today.AddDate(0, 0, -o.historyDays), To: today,
 		PerDay: 60, DIDs: demoDIDs, Operators: o.operators, Known: synth.Phones(o.seed, min(o.clients, 1000)), Purposes: cfg.Purposes})
@@ -290,4 +285,21 @@ func waitReady(ctx context.Context, listen string, served <-chan error) error {
 		}
 	}
 	return fmt.Errorf("the daemon was not ready within 30 s (see %s)", url)
+}
+
+// check says what is wrong with the demo's flags.
+func (o demoOptions) check() error {
+	switch {
+	case o.clients < 1:
+		return errors.New("demo: --clients must be at least 1")
+	case o.rate <= 0:
+		return errors.New("demo: --rate must be positive")
+	case len(o.operators) == 0 || len(o.operators) > len(demoNames):
+		return fmt.Errorf("demo: give 1 to %d operators", len(demoNames))
+	case o.speed <= 0:
+		return errors.New("demo: --speed must be positive")
+	case o.historyDays < 0 || o.historyDays > 366:
+		return errors.New("demo: --history-days must be 0 to 366")
+	}
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/screenpop/screenpop/screenpop"
-	"github.com/screenpop/screenpop/store"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the demo writes it.
@@ -80,7 +80,7 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sum store.Summary
+		var sum report.Summary
 		if page.name == "reports" {
 			err = json.NewDecoder(resp.Body).Decode(&sum)
 		}

@@ -31,7 +31,7 @@ extension of their desk phone. The manager is then the operator with that
 extension: in Stasis mode the daemon sets SCREENPOP_MANAGER to it on their
 clients' calls, so the dialplan can ring them first.`,
 		Args: cobra.ExactArgs(2),
-	}, func(ctx context.Context, _ Config, st employeeStore, out io.Writer, args []string) error {
+	}, func(ctx context.Context, _ Config, st store.DB, out io.Writer, args []string) error {
 		e, err := st.SetEmployeeExtension(ctx, args[0], args[1])
 		if err != nil {
 			return err
@@ -45,7 +45,7 @@ clients' calls, so the dialplan can ring them first.`,
 
 // setManagerExtensions gives the managers an import names the extensions
 // its manager_extension column gives them.
-func setManagerExtensions(ctx context.Context, st employeeStore, rows []store.ImportRow, out io.Writer) error {
+func setManagerExtensions(ctx context.Context, st employeeStore, rows []screenpop.ImportRow, out io.Writer) error {
 	type pair struct{ name, ext string }
 	var pairs []pair
 	for _, r := range rows {

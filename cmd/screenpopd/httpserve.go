@@ -29,7 +29,10 @@ const certCheckEvery = 2 * time.Second
 // The certificate is reloaded on SIGHUP and when its files change, until
 // ctx ends; a bad new certificate is logged and the old one kept.
 func listenHTTP(ctx context.Context, cfg Config, log *slog.Logger) (net.Listener, error) {
-	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	ln, err := cfg.httpListener, error(nil)
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.HTTPListen)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on http.listen %s: %w", cfg.HTTPListen, err)
 	}

@@ -16,18 +16,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/screenpop/screenpop/clientcsv"
+	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/store"
-)
-
-// clientImporter is what import clients needs of the store.
-type clientImporter interface {
-	MergeClients(ctx context.Context, rows []store.ImportRow, opts store.MergeOptions) (store.MergeReport, error)
-	employeeStore
-}
-
-var (
-	_ clientImporter = (*store.Postgres)(nil)
-	_ clientImporter = (*store.SQLite)(nil)
 )
 
 // importShown bounds the rejected rows and notes the summary lists; the
@@ -59,7 +50,7 @@ Columns are found by their headers (Фамилия, Имя, Отчество, Ф
 E-mail, Марка, Модель, Год выпуска, Госномер, VIN, Окончание гарантии,
 Менеджер, Последний визит, Количество визитов, ... or their English
 names); map others with --map or a mapping file. The fields are:
-` + wrap(strings.Join(store.ImportFields, ", "), 76, "  ") + `
+` + wrap(strings.Join(clientcsv.Fields, ", "), 76, "  ") + `
 A phone cell may hold several numbers, in any national or international
 form; dates are DD.MM.YYYY or YYYY-MM-DD.
 
@@ -86,7 +77,7 @@ A mapping file:
   encoding: windows-1251
   delimiter: ";"`,
 		Args: cobra.ExactArgs(1),
-	}, func(ctx context.Context, cfg Config, st clientImporter, out io.Writer, args []string) error {
+	}, func(ctx context.Context, cfg Config, st store.DB, out io.Writer, args []string) error {
 		opts, err := csvOptions(cfg, maps, mappingFile, encoding, delimiter)
 		if err != nil {
 			return fmt.Errorf("import clients: %w", err)
@@ -99,24 +90,24 @@ A mapping file:
 		if err != nil {
 			return fmt.Errorf("import clients: %w", err)
 		}
-		f, err := store.ReadClientCSV(data, opts)
+		f, err := clientcsv.Read(data, opts)
 		if err != nil {
 			return fmt.Errorf("import clients: %s: %w", args[0], err)
 		}
 		printFormat(out, args[0], f, dryRun)
 		rep, mergeErr := st.MergeClients(ctx, f.Rows, store.MergeOptions{DryRun: dryRun})
 		results := append(slices.Clone(f.Rejected), rep.Results...)
-		slices.SortStableFunc(results, func(a, b store.RowResult) int { return a.Line - b.Line })
+		slices.SortStableFunc(results, func(a, b screenpop.RowResult) int { return a.Line - b.Line })
 		printSummary(out, f, rep, results, dryRun)
 		if rejectFile != "" {
-			var rejected []store.RowResult
+			var rejected []screenpop.RowResult
 			for _, r := range results {
-				if r.Outcome == store.RowRejected {
+				if r.Outcome == screenpop.RowRejected {
 					rejected = append(rejected, r)
 				}
 			}
 			var buf bytes.Buffer
-			if err := store.WriteRejects(&buf, f, rejected); err != nil {
+			if err := clientcsv.WriteRejects(&buf, f, rejected); err != nil {
 				return err
 			}
 			if err := os.WriteFile(rejectFile, buf.Bytes(), 0o600); err != nil {
@@ -135,7 +126,7 @@ A mapping file:
 	fs := clients.Flags()
 	fs.StringSliceVar(&maps, "map", nil, "field=Header mappings, comma-separated or repeated (phones may take several columns)")
 	fs.StringVar(&mappingFile, "mapping", "", "YAML file with columns: {field: Header or [Headers]}, and optionally encoding and delimiter")
-	fs.StringVar(&encoding, "encoding", "", "auto, utf-8, "+strings.Join(store.ImportEncodings, ", ")+
+	fs.StringVar(&encoding, "encoding", "", "auto, utf-8, "+strings.Join(clientcsv.Encodings, ", ")+
 		" (default auto: UTF-8 if the file is, else the Cyrillic encoding its letters say, else refused)")
 	fs.IntVar(&skipRows, "skip-rows", 0, "rows above the header to skip (default 0: the header is found among the first 16 rows)")
 	fs.StringVar(&delimiter, "delimiter", "", "field separator: ';', ',', tab or '|' (default: found in the header)")
@@ -154,8 +145,8 @@ type mappingDoc struct {
 
 // csvOptions puts the mapping file and the flags together, the flags
 // winning.
-func csvOptions(cfg Config, maps []string, mappingFile, encoding, delimiter string) (store.CSVOptions, error) {
-	opts := store.CSVOptions{Region: cfg.Region, Columns: map[string][]string{}}
+func csvOptions(cfg Config, maps []string, mappingFile, encoding, delimiter string) (clientcsv.Options, error) {
+	opts := clientcsv.Options{Region: cfg.Region, Columns: map[string][]string{}}
 	var errs []error
 	if mappingFile != "" {
 		b, err := os.ReadFile(mappingFile)
@@ -214,7 +205,7 @@ func csvOptions(cfg Config, maps []string, mappingFile, encoding, delimiter stri
 }
 
 // printFormat says how the file was read and which column went where.
-func printFormat(out io.Writer, name string, f *store.CSVFile, dryRun bool) {
+func printFormat(out io.Writer, name string, f *clientcsv.File, dryRun bool) {
 	if dryRun {
 		fmt.Fprintln(out, "dry run: nothing is written; this is what the import would do")
 	}
@@ -243,7 +234,7 @@ func printFormat(out io.Writer, name string, f *store.CSVFile, dryRun bool) {
 
 // printSummary prints what the import did, then the rejected rows and the
 // notes, by line.
-func printSummary(out io.Writer, f *store.CSVFile, rep store.MergeReport, results []store.RowResult, dryRun bool) {
+func printSummary(out io.Writer, f *clientcsv.File, rep store.MergeReport, results []screenpop.RowResult, dryRun bool) {
 	rejected := len(f.Rejected) + rep.Rejected
 	tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
 	verb := ""
@@ -268,7 +259,7 @@ func printSummary(out io.Writer, f *store.CSVFile, rep store.MergeReport, result
 	tw.Flush()
 	shownRejects, shownNotes, notes := 0, 0, 0
 	for _, r := range results {
-		if r.Outcome == store.RowRejected {
+		if r.Outcome == screenpop.RowRejected {
 			if shownRejects++; shownRejects <= importShown {
 				fmt.Fprintf(out, "line %d: rejected: %s\n", r.Line, r.Reason)
 			}

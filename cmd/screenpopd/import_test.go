@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/store"
 )
 
 // importStores are the stores the import runs on, as the flags that
@@ -42,16 +43,12 @@ func openTestStore(t *testing.T, storeArgs []string) seedable {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := openStore(t.Context(), cfg)
+	db, err := store.OpenSeeded(t.Context(), storeConfig(cfg))
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s, ok := db.callStore.(seedable)
-	if !ok {
-		t.Fatalf("%T cannot be seeded", db.callStore)
-	}
-	return s
+	return db
 }
 
 // runImport runs screenpopd import clients as a user would, returning

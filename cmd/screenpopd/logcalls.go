@@ -12,8 +12,12 @@ import (
 type logCalls struct{ log *slog.Logger }
 
 func (l logCalls) Record(c screenpop.Call) {
-	attrs := []any{"call", c.ID, "direction", c.Direction, "status", c.Status, "caller", maskedCaller(c), "did", c.DID,
-		"wait", seconds(c.WaitSeconds), "talk", seconds(c.TalkSeconds)}
+	var attrs []any
+	if c.PBX != "" {
+		attrs = append(attrs, "pbx", c.PBX)
+	}
+	attrs = append(attrs, "call", c.ID, "direction", c.Direction, "status", c.Status, "caller", callerNumber(c), "did", c.DID,
+		"wait", seconds(c.WaitSeconds), "talk", seconds(c.TalkSeconds))
 	if c.AnsweredBy != nil {
 		attrs = append(attrs, "answered_by", *c.AnsweredBy)
 	}
@@ -29,14 +33,14 @@ func (l logCalls) Record(c screenpop.Call) {
 	l.log.Info("call ended", attrs...)
 }
 
-func maskedCaller(c screenpop.Call) string {
-	switch {
-	case c.Withheld:
-		return "withheld"
-	case c.CallerE164 != nil:
-		return screenpop.MaskNumber(*c.CallerE164)
+// callerNumber is the call's caller as a screenpop.Number, which logs
+// itself masked.
+func callerNumber(c screenpop.Call) screenpop.Number {
+	n := screenpop.Number{Raw: c.Caller, Withheld: c.Withheld}
+	if c.CallerE164 != nil {
+		n.E164 = *c.CallerE164
 	}
-	return screenpop.MaskNumber(c.Caller)
+	return n
 }
 
 func seconds(s float64) time.Duration {

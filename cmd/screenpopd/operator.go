@@ -89,11 +89,7 @@ func withStore(cmd *cobra.Command, run func(ctx context.Context, cfg Config, ops
 			return err
 		}
 		defer db.Close()
-		ops, ok := db.callStore.(operatorStore)
-		if !ok {
-			return fmt.Errorf("the %s store keeps no operators", db.describe)
-		}
-		return run(cmd.Context(), cfg, ops, cmd.OutOrStdout(), args)
+		return run(cmd.Context(), cfg, db, cmd.OutOrStdout(), args)
 	})
 }
 

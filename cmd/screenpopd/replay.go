@@ -16,6 +16,7 @@ import (
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/spool"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -89,17 +90,17 @@ func replay(ctx context.Context, cfg Config, files []string, stdout, stderr io.W
 		defer os.RemoveAll(tmp)
 		cfg.DataDir = tmp
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := store.OpenSeeded(ctx, storeConfig(cfg))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	spool, err := store.OpenSpool(filepath.Join(cfg.DataDir, "replay-spool"), cfg.SpoolMaxBytes)
+	sp, err := spool.Open(filepath.Join(cfg.DataDir, "replay-spool"), cfg.SpoolMaxBytes)
 	if err != nil {
 		return err
 	}
-	defer spool.Close()
-	writer := store.NewWriter(spool, db, log)
+	defer sp.Close()
+	writer := spool.NewWriter(sp, db, log)
 	writeCtx, stopWriting := context.WithCancel(ctx)
 	writeDone := make(chan error, 1)
 	go func() { writeDone <- writer.Run(writeCtx) }()

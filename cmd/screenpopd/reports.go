@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 	"github.com/screenpop/screenpop/screenpop/web"
-	"github.com/screenpop/screenpop/store"
 )
 
 // The reports page (GET /reports) and its API (GET /api/reports/summary,
@@ -14,6 +14,6 @@ import (
 func mountReports(d serveDeps) error {
 	d.web.Handle("GET /reports", web.ReportsPage())
 	d.web.Handle("GET /api/reports/summary", web.RequireStaff(d.staff, screenpop.RoleAnalyst,
-		web.ReportsSummary[store.Summary](d.db, store.ReportTableNames, d.cfg.ServiceLevel, time.Local, time.Now, d.log)))
+		web.ReportsSummary[report.Summary](d.db, report.TableNames, d.cfg.ServiceLevel, time.Local, time.Now, d.log)))
 	return nil
 }

@@ -14,7 +14,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd(), newReplayCmd(), newMigrateCmd(), newOperatorCmd(), newEmployeeCmd(), newDemoCmd(), newCheckCmd(),
-		newSourceCmd(), newTokenCmd(), newCallsCmd(), newImportCmd())
+		newSourceCmd(), newTokenCmd(), newCallsCmd(), newImportCmd(), newRollupsCmd())
 	return root
 }
 

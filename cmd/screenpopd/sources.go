@@ -37,7 +37,7 @@ last day included. Periods of one number may not overlap.`,
 		Short:   "Map a dialled number to a source for a period",
 		Example: "  screenpopd source add --did '+7 495 111-22-33' --source 'Радио Европа Плюс' --campaign 'Осень 2026' --from 2026-09-01 --to 2026-11-30",
 		Args:    cobra.NoArgs,
-	}, func(ctx context.Context, cfg Config, st store.SourceStore, out io.Writer, _ []string) error {
+	}, func(ctx context.Context, cfg Config, st store.DB, out io.Writer, _ []string) error {
 		src, err := sourceFromFlags(did, name, campaign, from, to, internal)
 		if err != nil {
 			return fmt.Errorf("source add: %w", err)
@@ -57,7 +57,7 @@ last day included. Periods of one number may not overlap.`,
 	add.Flags().BoolVar(&internal, "internal", false, "the number is an employee's direct line, not advertising: its calls are of kind internal")
 
 	list := withDB(&cobra.Command{Use: "list", Short: "List the sources", Args: cobra.NoArgs},
-		func(ctx context.Context, _ Config, st store.SourceStore, out io.Writer, _ []string) error {
+		func(ctx context.Context, _ Config, st store.DB, out io.Writer, _ []string) error {
 			all, err := st.Sources(ctx)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ last day included. Periods of one number may not overlap.`,
 		})
 
 	remove := withDB(&cobra.Command{Use: "remove ID", Short: "Remove a source (logged calls keep it)", Args: cobra.ExactArgs(1)},
-		func(ctx context.Context, _ Config, st store.SourceStore, out io.Writer, args []string) error {
+		func(ctx context.Context, _ Config, st store.DB, out io.Writer, args []string) error {
 			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
 			if err != nil {
 				return fmt.Errorf("source remove: %q is not a source ID (see screenpopd source list)", args[0])
@@ -160,20 +160,15 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// withDB runs a command against the configured store, as T: one of the
-// store's interfaces.
-func withDB[T any](cmd *cobra.Command, run func(ctx context.Context, cfg Config, st T, out io.Writer, args []string) error) *cobra.Command {
+// withDB runs a command against the configured store.
+func withDB(cmd *cobra.Command, run func(ctx context.Context, cfg Config, st store.DB, out io.Writer, args []string) error) *cobra.Command {
 	return withConfig(cmd, func(cmd *cobra.Command, cfg Config, args []string) error {
 		db, err := openStoreFor(cmd.Context(), cfg, storeUseOf(cmd), storeNote(cmd))
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		st, ok := db.callStore.(T)
-		if !ok {
-			return fmt.Errorf("the %s store cannot do %s", db.describe, cmd.CommandPath())
-		}
-		return run(cmd.Context(), cfg, st, cmd.OutOrStdout(), args)
+		return run(cmd.Context(), cfg, db, cmd.OutOrStdout(), args)
 	})
 }
 

@@ -161,7 +161,7 @@ func TestSourceReachesTheCallLog(t *testing.T) {
 	dir := t.TempDir()
 	mustCLI(t, "source", "add", "--store-data-dir="+dir, "--did", "74951112233", "--source", "Радио", "--from", "2020-01-01")
 	ctx := context.Background()
-	db, err := openStore(ctx, Config{DataDir: dir, Region: "RU"})
+	db, err := store.OpenSeeded(ctx, storeConfig(Config{DataDir: dir, Region: "RU"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +171,7 @@ func TestSourceReachesTheCallLog(t *testing.T) {
 	if err := db.SaveCalls(ctx, []screenpop.Call{call}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.callStore.(interface {
-		Call(ctx context.Context, id string) (screenpop.Call, error)
-	}).Call(ctx, "c1")
+	got, err := db.Call(ctx, "", "c1")
 	if err != nil || got.Source != "Радио" {
 		t.Errorf("the call is logged with source %q (%v), want Радио", got.Source, err)
 	}

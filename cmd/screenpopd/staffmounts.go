@@ -8,6 +8,7 @@ import (
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/spool"
 	"github.com/screenpop/screenpop/store"
 )
 
@@ -16,12 +17,22 @@ import (
 type serveDeps struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
-	db      *lazyStore
+	db      *store.Lazy
 	staff   web.StaffAuthenticator // db, behind the wrong-key limit
 	client  *ari.Client
 	intake  *ari.Intake
 	tracker *screenpop.Tracker
-	web     *web.Server
-	writer  *store.Writer
-	cfg     Config
+	// boxes are the boxes this daemon tracks, each with its tracker (the
+	// first is tracker, the first box's): the wallboard watches them all.
+	boxes  []trackedBox
+	web    *web.Server
+	writer *spool.Writer
+	cfg    Config
+}
+
+// trackedBox is a box and the tracker that follows its calls, as the
+// call log names it (pbx).
+type trackedBox struct {
+	pbx     string
+	tracker *screenpop.Tracker
 }

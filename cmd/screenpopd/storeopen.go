@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,25 +12,12 @@ import (
 	"github.com/screenpop/screenpop/store"
 )
 
-// storeUse says whether a command may create the store it opens.
-type storeUse int
-
-const (
-	// useExisting refuses a store that is not there: a command that reads
-	// it (calls, operator list, ...) must not quietly make an empty one
-	// where a mistyped path or a missing --config points.
-	useExisting storeUse = iota
-	// mayCreate creates a missing store, and says so: the commands that
-	// add to it (operator add, token add, source add, import).
-	mayCreate
-)
-
 // storeUseOf is how cmd uses the store: the commands that add create it.
-func storeUseOf(cmd *cobra.Command) storeUse {
+func storeUseOf(cmd *cobra.Command) store.Use {
 	if cmd.Name() == "add" || importing(cmd) {
-		return mayCreate
+		return store.MayCreate
 	}
-	return useExisting
+	return store.UseExisting
 }
 
 // storeNote is where a command says it created the store: import's own
@@ -48,120 +33,29 @@ func importing(cmd *cobra.Command) bool {
 	return cmd.Parent() != nil && cmd.Parent().Name() == "import"
 }
 
-// openStoreFor opens the configured store for a command; note hears that
-// a new store was created. Unlike openStore it does not seed
-// calls.sources: the daemon does that as it starts.
-func openStoreFor(ctx context.Context, cfg Config, use storeUse, note io.Writer) (openedStore, error) {
-	if err := checkStoreOwner(cfg); err != nil {
-		return openedStore{}, err
-	}
-	if cfg.DSN != "" {
-		pg, err := store.OpenPostgres(ctx, string(cfg.DSN))
-		if err != nil {
-			return openedStore{}, err
-		}
-		applied, err := pg.Applied(ctx)
-		if err == nil && len(applied) == 0 && use == useExisting {
-			err = fmt.Errorf("the PostgreSQL database of store.dsn (%s) has no screenpop schema yet: the daemon creates it as it starts, or run screenpopd migrate", configNamed(cfg))
-		}
-		if err == nil {
-			pg.SetRegion(cfg.Region)
-			err = pg.Migrate(ctx)
-		}
-		if err != nil {
-			pg.Close()
-			return openedStore{}, err
-		}
-		if len(applied) == 0 {
-			fmt.Fprintln(note, "created the screenpop schema in PostgreSQL")
-		}
-		return openedStore{callStore: pg, describe: "PostgreSQL", before: applied}, nil
-	}
-	path := filepath.Join(cfg.DataDir, "screenpop.db")
-	_, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && use == useExisting:
-		return openedStore{}, fmt.Errorf("no store at %s (store.data_dir %s; %s): the daemon creates it as it starts, or run screenpopd migrate; or point --config or --store-data-dir at the right one", path, cfg.DataDir, configNamed(cfg))
-	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return openedStore{}, fmt.Errorf("create data directory: %w", err)
-		}
-		defer fmt.Fprintln(note, "created a new store at", path)
-	case err != nil:
-		return openedStore{}, fmt.Errorf("open the store: %w", err)
-	}
-	lite, err := store.OpenSQLite(ctx, path)
-	if err != nil {
-		return openedStore{}, err
-	}
-	lite.SetRegion(cfg.Region)
-	applied, err := lite.Applied(ctx)
-	if err == nil {
-		err = lite.Migrate(ctx)
-	}
-	if err != nil {
-		lite.Close()
-		return openedStore{}, err
-	}
-	return openedStore{callStore: lite, describe: path, before: applied}, nil
+// storeConfig is the store the config names.
+func storeConfig(cfg Config) store.Config {
+	return store.Config{DSN: string(cfg.DSN), DataDir: cfg.DataDir, Region: cfg.Region, Sources: cfg.Sources, Named: configNamed(cfg)}
 }
 
-// checkStore checks that the daemon can open its store, without creating
-// it: a store not there yet is fine where the daemon can create it.
+// openStoreFor opens the configured store for a command, as its owner;
+// note hears that a new store was created.
+func openStoreFor(ctx context.Context, cfg Config, use store.Use, note io.Writer) (store.Opened, error) {
+	if err := checkStoreOwner(cfg); err != nil {
+		return store.Opened{}, err
+	}
+	return store.OpenFor(ctx, storeConfig(cfg), use, note)
+}
+
+// checkStore checks that the daemon can open its store (store.Check), as
+// its owner where it is there already.
 func checkStore(ctx context.Context, cfg Config) (string, error) {
-	if cfg.DSN != "" {
+	if _, err := os.Stat(storeConfig(cfg).SQLitePath()); cfg.DSN != "" || err == nil {
 		if err := checkStoreOwner(cfg); err != nil {
 			return "", err
 		}
-		pg, err := store.OpenPostgres(ctx, string(cfg.DSN))
-		if err != nil {
-			return "", err
-		}
-		defer pg.Close()
-		if err := pg.Ping(ctx); err != nil {
-			return "", err
-		}
-		applied, err := pg.Applied(ctx)
-		if err != nil {
-			return "", err
-		}
-		if len(applied) == 0 {
-			return "PostgreSQL, no schema yet: the daemon creates it as it starts", nil
-		}
-		return "PostgreSQL", nil
 	}
-	path := filepath.Join(cfg.DataDir, "screenpop.db")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := probeWritable(cfg.DataDir); err != nil {
-			return "", fmt.Errorf("no store at %s yet, and the daemon could not create it: %w", path, err)
-		}
-		return path + ", not there yet: the daemon creates it as it starts", nil
-	}
-	db, err := openStoreFor(ctx, cfg, useExisting, io.Discard)
-	if err != nil {
-		return "", err
-	}
-	db.Close()
-	return db.describe, nil
-}
-
-// probeWritable checks that a file can be made in dir, or in its nearest
-// existing parent where dir does not exist yet, and leaves nothing behind.
-func probeWritable(dir string) error {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err != nil {
-			if d == filepath.Dir(d) {
-				return err
-			}
-			continue
-		}
-		f, err := os.CreateTemp(d, ".screenpop-check-")
-		if err != nil {
-			return err
-		}
-		f.Close()
-		return os.Remove(f.Name())
-	}
+	return store.Check(ctx, storeConfig(cfg))
 }
 
 // configNamed says which config file chose the store, for an error.
@@ -197,7 +91,7 @@ func migrateReport(before, after []string, where string) string {
 // migrate creates or updates the store's schema, seeds calls.sources as
 // the daemon would, and says what it applied.
 func migrate(ctx context.Context, cfg Config, out io.Writer) error {
-	db, err := openStoreFor(ctx, cfg, mayCreate, io.Discard)
+	db, err := openStoreFor(ctx, cfg, store.MayCreate, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -209,6 +103,6 @@ func migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, migrateReport(db.before, after, db.describe))
+	fmt.Fprintln(out, migrateReport(db.Before, after, db.Describe))
 	return nil
 }

@@ -11,14 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/store"
 )
-
-// staffStore is what the token commands need of the store.
-type staffStore interface {
-	AddStaff(ctx context.Context, name string, role screenpop.Role) (screenpop.Staff, string, error)
-	Staff(ctx context.Context) ([]screenpop.Staff, error)
-	RemoveStaff(ctx context.Context, id int64) error
-}
 
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -31,7 +25,7 @@ func newTokenCmd() *cobra.Command {
 		Short:   "Make a staff token and print it (shown once)",
 		Example: "  screenpopd token add --name 'Marketing: Metabase' --role analyst",
 		Args:    cobra.NoArgs,
-	}, func(ctx context.Context, cfg Config, st staffStore, out io.Writer, _ []string) error {
+	}, func(ctx context.Context, cfg Config, st store.DB, out io.Writer, _ []string) error {
 		if strings.TrimSpace(name) == "" {
 			return fmt.Errorf("token add: --name is required (who or what uses the token)")
 		}
@@ -47,7 +41,7 @@ func newTokenCmd() *cobra.Command {
 	add.Flags().StringVar(&role, "role", string(screenpop.RoleAnalyst), "analyst (call log, exports, reports), supervisor (the wallboard) or admin (everything, the admin page too)")
 
 	list := withDB(&cobra.Command{Use: "list", Short: "List staff tokens (their holders, never the tokens)", Args: cobra.NoArgs},
-		func(ctx context.Context, _ Config, st staffStore, out io.Writer, _ []string) error {
+		func(ctx context.Context, _ Config, st store.DB, out io.Writer, _ []string) error {
 			all, err := st.Staff(ctx)
 			if err != nil {
 				return err
@@ -61,7 +55,7 @@ func newTokenCmd() *cobra.Command {
 		})
 
 	remove := withDB(&cobra.Command{Use: "remove ID", Short: "Revoke a staff token", Args: cobra.ExactArgs(1)},
-		func(ctx context.Context, _ Config, st staffStore, out io.Writer, args []string) error {
+		func(ctx context.Context, _ Config, st store.DB, out io.Writer, args []string) error {
 			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
 			if err != nil {
 				return fmt.Errorf("token remove: %q is not a token ID (see screenpopd token list)", args[0])

@@ -10,6 +10,7 @@ import (
 
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/web"
+	"github.com/screenpop/screenpop/store"
 )
 
 // How long the wallboard uses what it read from the store. The calls under
@@ -58,9 +59,14 @@ func wallboardConfig(v *viper.Viper, duration func(string) time.Duration, bad fu
 // tracking tell it each call it finishes. It returns the wallboard, for
 // shutdown to close its sockets.
 func mountWallboard(d serveDeps, hub *screenpop.Hub, limits screenpop.BoardThresholds) *web.Wallboard {
-	f := &boardFeed{db: d.db, tracker: d.tracker, hub: hub, limits: limits, region: d.cfg.Region}
+	f := &boardFeed{db: d.db, boxes: d.boxes, hub: hub, limits: limits, region: d.cfg.Region}
 	f.today = &screenpop.Today{Line: f.line, Zone: time.Local, ServiceLevel: limits.ServiceLevelTime}
-	d.tracker.Observe(f.today) // before the tracker runs
+	for _, b := range d.boxes {
+		// Before the trackers run. The box named as the call log names
+		// it: a call is counted once whether call tracking or the call
+		// log told of it first.
+		b.tracker.Observe(screenpop.OnBox(b.pbx, f.today))
+	}
 	wb := web.NewWallboard(d.db, f.board, d.log)
 	wb.Mount(d.web)
 	return wb
@@ -70,12 +76,12 @@ func mountWallboard(d serveDeps, hub *screenpop.Hub, limits screenpop.BoardThres
 // way, the hub's open pages, and what the store knows (operators' names,
 // sources, the callback list, today's calls), read again when stale.
 type boardFeed struct {
-	db      *lazyStore
-	tracker *screenpop.Tracker
-	hub     *screenpop.Hub
-	today   *screenpop.Today
-	limits  screenpop.BoardThresholds
-	region  string
+	db     *store.Lazy
+	boxes  []trackedBox
+	hub    *screenpop.Hub
+	today  *screenpop.Today
+	limits screenpop.BoardThresholds
+	region string
 
 	mu        sync.Mutex // held while the board is built: one builder at a time
 	operators []screenpop.Operator
@@ -86,6 +92,8 @@ type boardFeed struct {
 	cbErr     error
 	todayAt   time.Time
 	todayErr  error
+	unseen    []screenpop.UnseenPeriod // today's
+	unseenErr error
 
 	// sources are read by line on call tracking's goroutine: under their
 	// own lock, never held while reading the store.
@@ -147,19 +155,33 @@ func (f *boardFeed) board(ctx context.Context) screenpop.Board {
 			f.today.Add(c, c.Source, now)
 			return nil
 		})
+		f.unseen, f.unseenErr = f.db.UnseenPeriods(rctx, f.today.Start(now), time.Time{}, 0)
 		cancel()
+	}
+	if f.unseenErr != nil {
+		problems = append(problems, fmt.Sprintf("the time the daemon did not see the PBX today is not known: %v", f.unseenErr))
 	}
 	if f.todayErr != nil {
 		problems = append(problems, fmt.Sprintf("today's figures lack the calls of before this daemon started: the call log could not be read: %v", f.todayErr))
 	}
-	sctx, cancel := context.WithTimeout(ctx, boardReadTimeout)
-	snap, err := f.tracker.Snapshot(sctx)
-	cancel()
-	if err != nil {
-		problems = append(problems, "the calls under way are not known: "+err.Error())
+	var open []screenpop.OpenCall
+	for _, bx := range f.boxes {
+		sctx, cancel := context.WithTimeout(ctx, boardReadTimeout)
+		snap, err := bx.tracker.Snapshot(sctx)
+		cancel()
+		if err != nil {
+			what := "the calls under way are not known: "
+			if len(f.boxes) > 1 {
+				what = fmt.Sprintf("the calls under way on %s are not known: ", bx.pbx)
+			}
+			problems = append(problems, what+err.Error())
+		}
+		open = append(open, snap.Open...)
 	}
-	return screenpop.NewBoard(screenpop.BoardParts{
-		Now: now, Open: snap.Open, Operators: f.operators, Online: f.hub.Online, Line: f.line,
+	b := screenpop.NewBoard(screenpop.BoardParts{
+		Now: now, Open: open, Operators: f.operators, Online: f.hub.Online, Line: f.line,
 		Today: f.today.Lines(now), Callbacks: f.callbacks, Limits: f.limits, Problems: problems,
 	})
+	b.UnseenSeconds = screenpop.UnseenTotal(f.unseen, f.today.Start(now), now).Seconds()
+	return b
 }

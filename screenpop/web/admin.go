@@ -26,8 +26,45 @@ type AdminStatus struct {
 	// RecentCalls are the last calls recorded, newest first, each with
 	// its classification.
 	RecentCalls []screenpop.Call `json:"recent_calls"`
+	// Unseen are the last periods the daemon did not see a box's events,
+	// newest first.
+	Unseen []UnseenJSON `json:"unseen"`
 	// Problems says what could not be read (call tracking not answering).
 	Problems []string `json:"problems"`
+	// Cluster is the cluster as this replica sees it; nil for a single
+	// daemon.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the clustered mode's part of the admin page: the
+// replicas alive (from their heartbeats) and who holds each box.
+type ClusterStatus struct {
+	// Replica is the one that answered.
+	Replica  string           `json:"replica"`
+	Replicas []ClusterReplica `json:"replicas"`
+	Leases   []ClusterLease   `json:"leases"`
+}
+
+// ClusterReplica is one replica as its last heartbeat says.
+type ClusterReplica struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
+	// Boxes it holds, as "pbx (epoch N)".
+	Boxes []string `json:"boxes"`
+	// Lag: messages of the box's log its call tracking has yet to read.
+	Lag       uint64    `json:"lag"`
+	Takeovers uint64    `json:"takeovers"`
+	Sockets   int       `json:"sockets"`
+	Started   time.Time `json:"started"`
+	Seen      time.Time `json:"seen"`
+}
+
+// ClusterLease is who holds a box.
+type ClusterLease struct {
+	PBX    string    `json:"pbx"`
+	Holder string    `json:"holder"`
+	Epoch  uint64    `json:"epoch"`
+	Since  time.Time `json:"since"`
 }
 
 // ARIStatus is the state of the connection to Asterisk.
@@ -88,6 +125,9 @@ func AdminStatusHandler(status func(ctx context.Context) AdminStatus) StaffHandl
 		}
 		if s.RecentCalls == nil {
 			s.RecentCalls = []screenpop.Call{}
+		}
+		if s.Unseen == nil {
+			s.Unseen = []UnseenJSON{}
 		}
 		if s.ARI.Errors == nil {
 			s.ARI.Errors = []ARIError{}

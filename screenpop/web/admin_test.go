@@ -68,7 +68,7 @@ func TestAdminStatusAPI(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-			!strings.Contains(string(b), `<script src="admin.js" defer></script>`) ||
+			!strings.Contains(string(b), `<script type="module" src="admin.js"></script>`) ||
 			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
 			t.Errorf("GET /admin: %d %s, CSP %q:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"), b)
 		}

@@ -52,9 +52,13 @@ func (s *Server) route(rt Route) http.Handler {
 }
 
 // unavailable answers 503: the store could not say whether a key is one.
+// The code tells the pages which of their texts says so.
 func unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "2")
-	WriteError(w, http.StatusServiceUnavailable, "the key cannot be checked now (store unavailable); try again shortly")
+	WriteJSON(w, http.StatusServiceUnavailable, map[string]string{
+		"error": "the key cannot be checked now (store unavailable); try again shortly",
+		"code":  "key_unchecked",
+	})
 }
 
 // WriteJSON answers with v as JSON.

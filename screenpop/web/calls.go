@@ -20,15 +20,11 @@ import (
 	"github.com/screenpop/screenpop/screenpop"
 )
 
-// CallFilter says which calls of the call log to list: see
-// screenpop.CallFilter.
-type CallFilter = screenpop.CallFilter
-
 // CallLog is the call log as analysts read it. Calls hands each call f
 // matches to each, newest first (by started_at, then call_id, both
 // descending), and stops at each's first error.
 type CallLog interface {
-	Calls(ctx context.Context, f CallFilter, each func(screenpop.Call) error) error
+	Calls(ctx context.Context, f screenpop.CallFilter, each func(screenpop.Call) error) error
 }
 
 // BadParam is a query parameter (or the calls command's flag of the same
@@ -59,13 +55,15 @@ var statuses = []screenpop.Status{screenpop.StatusAnswered, screenpop.StatusMiss
 //   - direction: inbound or outbound;
 //   - source, campaign (exactly as logged), operator (an extension),
 //     caller (a number in any form);
+//   - pbx: the calls of one Asterisk box (asterisk.boxes[].name; pbx= the
+//     one box of a single-box setup); by default every box;
 //   - uncertain=1: only the records with a gap (Call.Gaps); gap: start,
 //     caller, offers, answer, end: only those with one of these gaps.
 //
 // The error, if any, is BadParams naming every bad one.
-func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
+func ParseCallFilter(q url.Values, now time.Time) (screenpop.CallFilter, error) {
 	var (
-		f   CallFilter
+		f   screenpop.CallFilter
 		bad BadParams
 	)
 	one := func(name string) string {
@@ -155,6 +153,11 @@ func ParseCallFilter(q url.Values, now time.Time) (CallFilter, error) {
 	}
 	f.Source, f.Campaign = one("source"), one("campaign")
 	f.Operator, f.Caller = one("operator"), one("caller")
+	if q.Has("pbx") {
+		// pbx= (empty) is the one box of a single-box setup.
+		pbx := one("pbx")
+		f.PBX = &pbx
+	}
 	if len(bad) > 0 {
 		return f, bad
 	}
@@ -169,7 +172,7 @@ const maxPage, defaultPage = 1000, 100
 // RequireStaff's token; others are refused rather than ignored (a
 // misspelt filter would list every call).
 var callsParams = []string{"from", "to", "direction", "status", "kind", "source", "campaign", "operator", "caller",
-	"uncertain", "gap", "limit", "cursor", "offers", "format", "sep"}
+	"pbx", "uncertain", "gap", "limit", "cursor", "offers", "format", "sep"}
 
 // CallsHandler serves GET /api/calls to staff: the calls the query's
 // filters match (see ParseCallFilter), newest first, as JSON pages
@@ -198,6 +201,17 @@ func CallsHandler(calls CallLog, log *slog.Logger, now func() time.Time) StaffHa
 			WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		// The periods the daemon did not see: the calls listed may lack
+		// some then, and the listing says so.
+		unseen, keeps, err := unseenIn(r.Context(), calls, l.f.From, l.f.To, t.Location())
+		if err != nil {
+			log.Error("list calls", "err", err)
+			WriteError(w, http.StatusInternalServerError, "could not read the call log; try again")
+			return
+		}
+		if keeps {
+			setUnseenHeaders(w.Header(), unseen)
+		}
 		if l.csv {
 			sendCSV(w, r, calls, l.f, l.sep, t.Location(), log)
 			return
@@ -220,15 +234,19 @@ func CallsHandler(calls CallLog, log *slog.Logger, now func() time.Time) StaffHa
 		}
 		next := ""
 		if len(page) > l.limit {
-			page, next = page[:l.limit], encodeCursor(last.StartedAt, last.ID)
+			page, next = page[:l.limit], encodeCursor(last.StartedAt, last.ID, last.PBX)
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"calls": page, "next": next})
+		body := map[string]any{"calls": page, "next": next}
+		if keeps {
+			body["unseen"] = unseen
+		}
+		WriteJSON(w, http.StatusOK, body)
 	}
 }
 
 // listing is what a GET /api/calls asks for.
 type listing struct {
-	f     CallFilter
+	f     screenpop.CallFilter
 	csv   bool
 	sep   rune
 	limit int // calls per JSON page
@@ -271,7 +289,7 @@ func readListing(q url.Values, accept string, now time.Time) (listing, error) {
 			}
 		}
 		if s := q.Get("cursor"); s != "" {
-			if f.AfterStartedAt, f.AfterID, err = decodeCursor(s); err != nil {
+			if f.AfterStartedAt, f.AfterID, f.AfterPBX, err = decodeCursor(s); err != nil {
 				bad = append(bad, BadParam{"cursor", "not a cursor this API gave; list again without it"})
 			}
 		}
@@ -290,7 +308,7 @@ func readListing(q url.Values, accept string, now time.Time) (listing, error) {
 
 // sendCSV streams the CSV export. A failure once the file has begun
 // breaks the connection: the download fails rather than look complete.
-func sendCSV(w http.ResponseWriter, r *http.Request, calls CallLog, f CallFilter, sep rune, zone *time.Location, log *slog.Logger) {
+func sendCSV(w http.ResponseWriter, r *http.Request, calls CallLog, f screenpop.CallFilter, sep rune, zone *time.Location, log *slog.Logger) {
 	var out *CallsCSV
 	begin := func() error {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
@@ -328,7 +346,7 @@ func sendCSV(w http.ResponseWriter, r *http.Request, calls CallLog, f CallFilter
 
 // csvName names the export after its days: calls-2026-03-14.csv,
 // calls-2026-03-01_2026-03-31.csv.
-func csvName(f CallFilter, zone *time.Location) string {
+func csvName(f screenpop.CallFilter, zone *time.Location) string {
 	first := f.From.In(zone).Format(time.DateOnly)
 	last := f.To.Add(-time.Nanosecond).In(zone).Format(time.DateOnly)
 	if first == last {
@@ -363,21 +381,28 @@ func acceptsCSV(accept string) bool {
 
 // A cursor is the start and ID of the last call of a page: the next page
 // begins after it, so calls logged meanwhile shift nothing.
-func encodeCursor(startedAt time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(startedAt.UTC().Format(time.RFC3339Nano) + " " + id))
+// A cursor is the last call's start and ID, and its box after a newline
+// when it has one: a single box's cursors are as they always were.
+func encodeCursor(startedAt time.Time, id, pbx string) string {
+	s := startedAt.UTC().Format(time.RFC3339Nano) + " " + id
+	if pbx != "" {
+		s += "\n" + pbx
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
-func decodeCursor(s string) (time.Time, string, error) {
+func decodeCursor(s string) (at time.Time, id, pbx string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return time.Time{}, "", err
+		return time.Time{}, "", "", err
 	}
-	at, id, ok := strings.Cut(string(b), " ")
+	when, rest, ok := strings.Cut(string(b), " ")
+	id, pbx, _ = strings.Cut(rest, "\n")
 	if !ok || id == "" {
-		return time.Time{}, "", errors.New("no call ID")
+		return time.Time{}, "", "", errors.New("no call ID")
 	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	return t, id, err
+	at, err = time.Parse(time.RFC3339Nano, when)
+	return at, id, pbx, err
 }
 
 // listedCall is a call as the API and the calls command print it: with
@@ -425,7 +450,7 @@ func ParseCSVSep(s string) (rune, error) {
 var csvHeader = []string{"date", "time", "call_id", "direction", "caller", "caller_e164", "caller_name", "caller_kind",
 	"did", "source", "campaign", "status", "offered_to", "answered_by", "talked_to",
 	"ring_seconds", "wait_seconds", "talk_seconds", "hangup_cause", "hangup_cause_text",
-	"started_at", "answered_at", "ended_at", "close_reason", "gaps", "lookup_name"}
+	"started_at", "answered_at", "ended_at", "close_reason", "gaps", "lookup_name", "pbx"}
 
 // CallsCSV writes calls as a CSV file that spreadsheets open as it is:
 //
@@ -474,7 +499,7 @@ func (c *CallsCSV) Write(call screenpop.Call) error {
 		c.seconds(call.RingSeconds), c.seconds(call.WaitSeconds), c.seconds(call.TalkSeconds),
 		strconv.Itoa(call.HangupCause), call.HangupCauseText,
 		c.instant(&call.StartedAt), c.instant(call.AnsweredAt), c.instant(&call.EndedAt), call.CloseReason,
-		joinGaps(call.Gaps), call.LookupName,
+		joinGaps(call.Gaps), call.LookupName, call.PBX,
 	}
 	for i, s := range row {
 		row[i] = inert(s)

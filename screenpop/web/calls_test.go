@@ -29,11 +29,11 @@ import (
 type fakeCallLog struct {
 	mu        sync.Mutex
 	calls     []screenpop.Call
-	filters   []CallFilter
+	filters   []screenpop.CallFilter
 	failAfter int // fail once this many calls were listed; 0 never
 }
 
-func (l *fakeCallLog) Calls(ctx context.Context, f CallFilter, each func(screenpop.Call) error) error {
+func (l *fakeCallLog) Calls(ctx context.Context, f screenpop.CallFilter, each func(screenpop.Call) error) error {
 	l.mu.Lock()
 	l.filters = append(l.filters, f)
 	calls := slices.Clone(l.calls)
@@ -57,7 +57,7 @@ func (l *fakeCallLog) Calls(ctx context.Context, f CallFilter, each func(screenp
 	return nil
 }
 
-func (l *fakeCallLog) lastFilter() CallFilter {
+func (l *fakeCallLog) lastFilter() screenpop.CallFilter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.filters[len(l.filters)-1]
@@ -191,24 +191,28 @@ func TestCallsAPIReadsEveryParameter(t *testing.T) {
 	cursorAt := time.Date(2026, 3, 14, 6, 5, 0, 0, time.UTC)
 	tests := []struct {
 		name, query string
-		want        CallFilter
+		want        screenpop.CallFilter
 	}{
-		{"no parameters list today's first page", "", CallFilter{From: today, To: today.AddDate(0, 0, 1), Limit: defaultPage + 1}},
+		{"no parameters list today's first page", "", screenpop.CallFilter{From: today, To: today.AddDate(0, 0, 1), Limit: defaultPage + 1}},
 		{"dates are whole days in the daemon's zone, to's day included", "from=2026-03-01&to=2026-03-31",
-			CallFilter{From: day(2026, 3, 1), To: day(2026, 4, 1), Limit: 101}},
+			screenpop.CallFilter{From: day(2026, 3, 1), To: day(2026, 4, 1), Limit: 101}},
 		{"instants are taken as given", "from=2026-03-01T09:00:00Z&to=2026-03-01T13:30:00%2B03:00",
-			CallFilter{From: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), Limit: 101}},
-		{"to alone is that day", "to=2026-03-10", CallFilter{From: day(2026, 3, 10), To: day(2026, 3, 11), Limit: 101}},
-		{"from alone runs to the end of today", "from=2026-03-10", CallFilter{From: day(2026, 3, 10), To: day(2026, 3, 15), Limit: 101}},
+			screenpop.CallFilter{From: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), Limit: 101}},
+		{"to alone is that day", "to=2026-03-10", screenpop.CallFilter{From: day(2026, 3, 10), To: day(2026, 3, 11), Limit: 101}},
+		{"from alone runs to the end of today", "from=2026-03-10", screenpop.CallFilter{From: day(2026, 3, 10), To: day(2026, 3, 15), Limit: 101}},
 		{"statuses comma-separated and repeated", "status=missed,abandoned&status=busy&status=missed",
-			CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Statuses: []screenpop.Status{"missed", "abandoned", "busy"}}},
-		{"kinds", "kind=client,lead", CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Kinds: []screenpop.CallerKind{"client", "lead"}}},
+			screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Statuses: []screenpop.Status{"missed", "abandoned", "busy"}}},
+		{"kinds", "kind=client,lead", screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Kinds: []screenpop.CallerKind{"client", "lead"}}},
 		{"direction, source, campaign, operator and caller", "direction=outbound&source=" + url.QueryEscape("Радио «Европа Плюс»") +
 			"&campaign=" + url.QueryEscape("Весна, 2026") + "&operator=101&caller=" + url.QueryEscape(" 8 (916) 123-45-67 "),
-			CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Direction: screenpop.Outbound, Source: "Радио «Европа Плюс»",
+			screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, Direction: screenpop.Outbound, Source: "Радио «Европа Плюс»",
 				Campaign: "Весна, 2026", Operator: "101", Caller: "8 (916) 123-45-67"}},
-		{"a limit, offers and a cursor", "limit=10&offers=true&cursor=" + encodeCursor(cursorAt, "call-f"),
-			CallFilter{From: today, To: day(2026, 3, 15), Limit: 11, Offers: true, AfterStartedAt: cursorAt, AfterID: "call-f"}},
+		{"a limit, offers and a cursor", "limit=10&offers=true&cursor=" + encodeCursor(cursorAt, "call-f", ""),
+			screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 11, Offers: true, AfterStartedAt: cursorAt, AfterID: "call-f"}},
+		{"a cursor of a box's call, and a box", "pbx=pbx2&cursor=" + encodeCursor(cursorAt, "call-f", "pbx1"),
+			screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, PBX: ptr("pbx2"), AfterStartedAt: cursorAt, AfterID: "call-f", AfterPBX: "pbx1"}},
+		{"pbx= is the one box of a single-box setup", "pbx=",
+			screenpop.CallFilter{From: today, To: day(2026, 3, 15), Limit: 101, PBX: ptr("")}},
 	}
 	log := &fakeCallLog{}
 	srv := callsServer(t, log)
@@ -391,7 +395,7 @@ func TestCallsAPIExportsACSVASpreadsheetOpens(t *testing.T) {
 				"ring_seconds": "4.25", "wait_seconds": "6.5", "talk_seconds": "182.125", "hangup_cause": "16",
 				"hangup_cause_text": "Normal Clearing", "started_at": "2026-03-14T09:26:53.589+03:00",
 				"answered_at": "2026-03-14T09:27:00.089+03:00", "ended_at": "2026-03-14T09:30:02.214+03:00", "close_reason": "",
-				"gaps": "", "lookup_name": "Иван Петрович",
+				"gaps": "", "lookup_name": "Иван Петрович", "pbx": "",
 			}
 			if diff := cmp.Diff(want, rows[0]); diff != "" {
 				t.Errorf("the answered call's row (-want +got):\n%s", diff)

@@ -76,13 +76,16 @@ func (h *notes) saveNote(w http.ResponseWriter, r *http.Request, op screenpop.Op
 		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !h.may.CallNotable(op.Extension, n.CallID, n.ClientID) {
+	// The call's box, when there are several: ?pbx= (PopCall.PBX); none
+	// with one box, so that its URLs stay as they were.
+	n.PBX = r.URL.Query().Get("pbx")
+	if !h.may.CallNotable(op.Extension, screenpop.CallKey(n.PBX, n.CallID), n.ClientID) {
 		WriteError(w, http.StatusNotFound, ErrNotYours)
 		return
 	}
 	n, err = h.book.SaveNote(r.Context(), n)
 	if err != nil {
-		h.fail(w, "save the note", err, "call", n.CallID, "operator", op.Extension)
+		h.fail(w, "save the note", err, "call", screenpop.CallKey(n.PBX, n.CallID), "operator", op.Extension)
 		return
 	}
 	h.refresh(n.ClientID)

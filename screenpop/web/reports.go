@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/screenpop/screenpop/screenpop"
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // The reports page (static/reports.html) draws what GET
@@ -30,18 +31,15 @@ type Reports[S ReportTables] interface {
 }
 
 // ReportTables is a summary that exports its figures as tables (names:
-// the store's list): a header, and rows of cells that are strings, ints,
+// report.TableNames): a header, and rows of cells that are strings, ints,
 // float64s, or nil for a figure that does not exist, written empty.
 type ReportTables interface {
 	Table(name string) (header []string, rows [][]any, ok bool)
 }
 
-// Report ranges: 30 days unless asked, at most a year and a day (the
-// store's bound).
-const (
-	defaultReportDays = 30
-	maxReportDays     = 367
-)
+// defaultReportDays is a report's range unless asked; it is at most
+// report.MaxDays, the bound a summary is read with.
+const defaultReportDays = 30
 
 // ReportsSummary serves GET /api/reports/summary?from=2006-01-02&to=2006-01-02
 // (to's day included) to a staff token's holder: the summary of those
@@ -81,7 +79,19 @@ func ReportsSummary[S ReportTables](reports Reports[S], tables []string, sl time
 			return
 		}
 		if table == "" {
-			WriteJSON(w, http.StatusOK, s)
+			// The time the daemon did not see: the figures may lack the
+			// calls that began and ended then.
+			unseen, keeps, err := unseenIn(r.Context(), reports, from, to.AddDate(0, 0, 1), loc)
+			var body any = s
+			if err == nil && keeps {
+				body, err = withUnseen(s, unseen)
+			}
+			if err != nil {
+				log.Error("reports: unseen periods", "err", err)
+				WriteError(w, http.StatusInternalServerError, "could not read the call log; try again")
+				return
+			}
+			WriteJSON(w, http.StatusOK, body)
 			return
 		}
 		header, rows, _ := s.Table(table)
@@ -164,8 +174,8 @@ func reportRange(q url.Values, today time.Time) (from, to time.Time, err error) 
 	if to.Before(from) {
 		return from, to, fmt.Errorf("from %s is after to %s", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
-	if from.AddDate(0, 0, maxReportDays).Before(to.AddDate(0, 0, 1)) {
-		return from, to, fmt.Errorf("from %s to %s is more than %d days; ask for less", from.Format(time.DateOnly), to.Format(time.DateOnly), maxReportDays)
+	if from.AddDate(0, 0, report.MaxDays).Before(to.AddDate(0, 0, 1)) {
+		return from, to, fmt.Errorf("from %s to %s is more than %d days; ask for less", from.Format(time.DateOnly), to.Format(time.DateOnly), report.MaxDays)
 	}
 	return from, to, nil
 }

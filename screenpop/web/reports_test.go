@@ -185,7 +185,7 @@ func TestReportsPageIsServedWithoutAToken(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `<script src="reports.js"`) ||
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `<script type="module" src="reports.js"`) ||
 			!strings.Contains(string(body), `vendor/chart.umd.min.js`) {
 			t.Errorf("GET %s: %d, want the reports page; got\n%s", path, resp.StatusCode, body)
 		}

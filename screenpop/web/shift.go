@@ -36,7 +36,9 @@ type Directory interface {
 // ShiftCall is a call of the operator's shift as the page's session list
 // shows it: as the page's pops name them, plus the line's source.
 type ShiftCall struct {
-	ID       string `json:"call_id"`
+	ID string `json:"call_id"`
+	// PBX is the call's box, left out with one box (as PopCall's).
+	PBX      string `json:"pbx,omitempty"`
 	Caller   string `json:"caller"`
 	Withheld bool   `json:"withheld"`
 	DID      string `json:"did"`
@@ -77,7 +79,7 @@ type shift struct {
 }
 
 func (h *shift) list(w http.ResponseWriter, r *http.Request, op screenpop.Operator) {
-	f := CallFilter{From: h.now().Add(-ShiftHours * time.Hour), Operator: op.Extension, Limit: ShiftCalls}
+	f := screenpop.CallFilter{From: h.now().Add(-ShiftHours * time.Hour), Operator: op.Extension, Limit: ShiftCalls}
 	out := []ShiftCall{}
 	var numbers []string // each row's caller in E.164, "" if none
 	err := h.calls.Calls(r.Context(), f, func(c screenpop.Call) error {
@@ -86,7 +88,7 @@ func (h *shift) list(w http.ResponseWriter, r *http.Request, op screenpop.Operat
 			e164 = *c.CallerE164
 		}
 		numbers = append(numbers, e164)
-		sc := ShiftCall{ID: c.ID, Caller: c.Caller, Withheld: c.Withheld, DID: c.DID, Source: c.Source, Direction: c.Direction,
+		sc := ShiftCall{ID: c.ID, PBX: c.PBX, Caller: c.Caller, Withheld: c.Withheld, DID: c.DID, Source: c.Source, Direction: c.Direction,
 			State: screenpop.StateEnded, Status: c.Status, StartedAt: c.StartedAt}
 		if c.Withheld {
 			sc.Caller = ""

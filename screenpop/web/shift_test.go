@@ -20,11 +20,11 @@ import (
 // offered, and remembers the filter.
 type fakeLog struct {
 	calls []screenpop.Call
-	got   CallFilter
+	got   screenpop.CallFilter
 	err   error
 }
 
-func (f *fakeLog) Calls(_ context.Context, cf CallFilter, each func(screenpop.Call) error) error {
+func (f *fakeLog) Calls(_ context.Context, cf screenpop.CallFilter, each func(screenpop.Call) error) error {
 	f.got = cf
 	for _, c := range f.calls {
 		if err := each(c); err != nil {

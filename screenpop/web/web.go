@@ -25,7 +25,7 @@ type Server struct {
 // New returns the operator server: GET / serves the page, GET /ws the
 // operator's stream of calls, and routes the operators' API.
 func New(hub *screenpop.Hub, auth Authenticator, log *slog.Logger, routes ...Route) *Server {
-	s := &Server{mux: http.NewServeMux(), sockets: &sockets{hub: hub, auth: auth, log: log}}
+	s := &Server{mux: http.NewServeMux(), sockets: newSockets(hub, auth, log)}
 	for _, rt := range routes {
 		s.mux.Handle(rt.Pattern, s.route(rt))
 	}
@@ -35,7 +35,7 @@ func New(hub *screenpop.Hub, auth Authenticator, log *slog.Logger, routes ...Rou
 	}
 	files := http.FileServerFS(page)
 	s.mux.Handle("GET /ws", s.sockets)
-	s.mux.Handle("GET /", noCache(files))
+	s.mux.Handle("GET /", noCache(javaScript(files)))
 	s.front = s.mux
 	return s
 }
@@ -74,6 +74,18 @@ func staticPage(name string) http.Handler {
 	return noCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, page, name)
 	}))
+}
+
+// javaScript serves the pages' scripts as JavaScript whatever the
+// system's MIME table (/etc/mime.types) says: a browser runs an ES module
+// only with a JavaScript type, and nosniff forbids it to guess.
+func javaScript(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".js") {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // noCache makes browsers revalidate the page, so an upgraded daemon's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,11 +68,12 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.reason }
 
-// heartbeat is the message a page hears every heartbeatPeriod.
-var heartbeat = struct {
+// heartbeat is the message a page hears every heartbeatPeriod, encoded
+// once: every idle page hears it every few seconds.
+var heartbeat, _ = json.Marshal(struct {
 	V    int    `json:"v"`
 	Type string `json:"type"`
-}{screenpop.MessageVersion, "heartbeat"}
+}{screenpop.MessageVersion, "heartbeat"})
 
 // sockets serves GET /ws.
 type sockets struct {
@@ -82,6 +84,18 @@ type sockets struct {
 	open     atomic.Int64
 }
 
+// newSockets sizes the sockets for thousands of idle pages: a page sends
+// only its hello and pongs, so its read buffer is small, and the write
+// buffer is taken from a pool for each message rather than held by every
+// socket between messages.
+func newSockets(hub *screenpop.Hub, auth Authenticator, log *slog.Logger) *sockets {
+	return &sockets{hub: hub, auth: auth, log: log, upgrader: websocket.Upgrader{
+		ReadBufferSize:  512,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+	}}
+}
+
 func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The upgrader's default origin check stays: a page from another site
 	// may not use an operator's browser to read their calls.
@@ -89,9 +103,12 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered with the reason
 	}
-	s.open.Add(1)
-	defer s.open.Add(-1)
-	defer ws.Close()
+	handedOn := false
+	defer func() {
+		if !handedOn {
+			ws.Close()
+		}
+	}()
 	ws.SetReadLimit(maxClientMessage)
 
 	op, h, refused := s.greet(r.Context(), ws)
@@ -100,10 +117,25 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, refused.code, refused.reason)
 		return
 	}
-	log := s.log.With("operator", op.Extension, "remote", r.RemoteAddr)
-	log.Info("operator page connected")
+	// The page is served on goroutines of its own, started with small
+	// stacks, and this handler returns: its stack, grown by the HTTP
+	// server and the token's lookup, would otherwise stay with every idle
+	// page (an idle daemon collects no garbage, so no stack shrinks). The
+	// socket is hijacked; the HTTP server no longer tracks it.
+	s.open.Add(1)
+	go s.serve(ws, op, h, r.RemoteAddr)
+	handedOn = true
+}
+
+// serve runs an operator's page until it goes or the hub drops it.
+func (s *sockets) serve(ws *websocket.Conn, op screenpop.Operator, h hello, remote string) {
+	defer s.open.Add(-1)
+	defer ws.Close()
+	// The page's attributes are given with each line, not kept in a
+	// logger of the page's own: that would be held by every idle page.
+	s.log.Info("operator page connected", "operator", op.Extension, "remote", remote)
 	defer func(start time.Time) {
-		log.Info("operator page left", "connected_for", time.Since(start).Round(time.Second))
+		s.log.Info("operator page left", "operator", op.Extension, "remote", remote, "connected_for", time.Since(start).Round(time.Second))
 	}(time.Now())
 	sub := s.hub.Resume(op.Extension, h.Epoch, h.Since)
 	defer sub.Close()
@@ -112,7 +144,7 @@ func (s *sockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan struct{})
 	go readUntilGone(ws, done)
-	s.write(ws, sub, done, log)
+	s.write(ws, sub, done, op.Extension)
 }
 
 // greet reads the hello and checks the token.
@@ -136,16 +168,22 @@ func (s *sockets) greet(ctx context.Context, ws *websocket.Conn) (screenpop.Oper
 }
 
 // write is the connection's only writer: messages from the hub, and pings.
-func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}, log *slog.Logger) {
-	ping := time.NewTicker(pingPeriod)
-	defer ping.Stop()
+// One ticker serves both the heartbeat and the ping (every pingEvery
+// beats): a timer fewer per page.
+func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-chan struct{}, operator string) {
+	const pingEvery = int(pingPeriod / heartbeatPeriod)
 	beat := time.NewTicker(heartbeatPeriod)
 	defer beat.Stop()
-	for {
+	for beats := 1; ; {
 		select {
 		case <-beat.C:
-			if err := writeJSON(ws, heartbeat); err != nil {
+			if err := writeText(ws, heartbeat); err != nil {
 				return
+			}
+			if beats++; beats%pingEvery == 0 {
+				if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+					return
+				}
 			}
 		case m, ok := <-sub.C:
 			if !ok {
@@ -159,11 +197,7 @@ func (s *sockets) write(ws *websocket.Conn, sub *screenpop.Subscription, done <-
 			}
 			if m.Type == screenpop.MsgOffered && m.Call != nil {
 				// From the hub taking the pop to the page's socket.
-				log.Debug("pop sent", "call", m.Call.ID, "seq", m.Seq, "latency", time.Since(m.At))
-			}
-		case <-ping.C:
-			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				return
+				s.log.Debug("pop sent", "operator", operator, "call", m.Call.ID, "seq", m.Seq, "latency", time.Since(m.At))
 			}
 		case <-done:
 			return
@@ -176,6 +210,10 @@ func writeJSON(ws *websocket.Conn, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeText(ws, b)
+}
+
+func writeText(ws *websocket.Conn, b []byte) error {
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	return ws.WriteMessage(websocket.TextMessage, b)
 }

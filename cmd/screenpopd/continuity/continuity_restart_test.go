@@ -1,115 +1,53 @@
 package continuity_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/ari/arisim"
+	"github.com/screenpop/screenpop/internal/oracletest"
+	"github.com/screenpop/screenpop/internal/replicas"
 	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/store"
 )
 
 // child is the daemon as a child process, run again and again on one data
-// directory, its log (JSON) appended to one file.
+// directory, its log (JSON) appended to one file; the restart tests read
+// its embedded store.
 type child struct {
-	t                *testing.T
-	bin, dataDir     string
-	http, logPath    string
-	args             []string
-	cmd              *exec.Cmd
-	exited           chan error
-	starts, failures int
+	*replicas.Replica
+	t *testing.T
 }
 
-func newChild(t *testing.T, bin, ariURL string) *child {
-	dir := t.TempDir()
-	c := &child{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), http: freePort(t), logPath: filepath.Join(dir, "daemon.log")}
-	// A config of its own, empty: never the machine's installed one.
-	config := filepath.Join(dir, "screenpop.yaml")
-	if err := os.WriteFile(config, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.args = []string{"serve", "--config", config, "--ari-url", ariURL, "--ari-password", simPassword, "--ari-reconnect-min", "50ms", "--ari-reconnect-max", "500ms",
-		"--store-data-dir", c.dataDir, "--http-listen", c.http, "--inbound-contexts", "from-trunk",
-		"--operator-endpoints", "Local/{ext}@phones", "--log-format", "json", "--log-level", "info"}
-	t.Cleanup(func() {
-		if c.cmd != nil {
-			c.stop(syscall.SIGKILL)
-		}
-		if t.Failed() {
-			// The daemon's log outlives the test's directory, for whoever
-			// looks into the failure.
-			if b, err := os.ReadFile(c.logPath); err == nil {
-				if f, err := os.CreateTemp("", "screenpopd-restarts-*.log"); err == nil {
-					f.Write(b)
-					f.Close()
-					t.Logf("the daemon's log: %s", f.Name())
-				}
-			}
-		}
-	})
-	return c
+func newChild(t *testing.T, ariURL string) *child {
+	return &child{replicas.New(t, "daemon", ariURL), t}
 }
 
 // start runs the daemon and waits until it is ready (connected to ARI,
 // resynced, its store open); it returns when it was.
 func (c *child) start() time.Time {
 	c.t.Helper()
-	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer logf.Close()
-	c.cmd = exec.Command(c.bin, c.args...)
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	if err := c.cmd.Start(); err != nil {
-		c.t.Fatalf("start the daemon: %v", err)
-	}
-	c.starts++
-	c.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(c.cmd, c.exited)
-	waitLong(c.t, "the daemon is ready", func() bool {
-		resp, err := http.Get("http://" + c.http + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	c.Start()
+	c.Ready()
 	return time.Now()
-}
-
-// stop sends sig and waits for the daemon to exit.
-func (c *child) stop(sig syscall.Signal) {
-	c.t.Helper()
-	if err := c.cmd.Process.Signal(sig); err != nil {
-		c.t.Fatalf("signal the daemon: %v", err)
-	}
-	select {
-	case err := <-c.exited:
-		if sig == syscall.SIGTERM && err != nil {
-			c.failures++
-			c.t.Errorf("the daemon exited with %v after SIGTERM", err)
-		}
-	case <-time.After(stopWait):
-		c.t.Fatalf("the daemon did not exit within %s of %s", stopWait, sig)
-	}
-	c.cmd = nil
 }
 
 // rows counts the calls in the call log (the embedded store).
 func (c *child) rows() int {
-	db, err := sql.Open("sqlite", filepath.Join(c.dataDir, "screenpop.db"))
+	db, err := sql.Open("sqlite", filepath.Join(c.DataDir, "screenpop.db"))
 	if err != nil {
 		return 0
 	}
@@ -125,30 +63,19 @@ func (c *child) rows() int {
 func (c *child) stored() []screenpop.Call {
 	c.t.Helper()
 	ctx := context.Background()
-	db, err := store.OpenSQLite(ctx, filepath.Join(c.dataDir, "screenpop.db"))
+	db, err := store.OpenSQLite(ctx, filepath.Join(c.DataDir, "screenpop.db"))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer db.Close()
 	var calls []screenpop.Call
-	if err := db.Calls(ctx, store.CallFilter{Offers: true}, func(call screenpop.Call) error {
+	if err := db.Calls(ctx, screenpop.CallFilter{Offers: true}, func(call screenpop.Call) error {
 		calls = append(calls, call)
 		return nil
 	}); err != nil {
 		c.t.Fatal(err)
 	}
 	return calls
-}
-
-func buildDaemon(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "screenpopd")
-	// The daemon is the parent folder's package, cmd/screenpopd.
-	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build the daemon: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // TestRestartsKeepEveryCallRecord stops the daemon (a real child process)
@@ -160,7 +87,6 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 300 calls in real time twice (about 2 minutes each)")
 	}
-	bin := buildDaemon(t)
 	for _, tt := range []struct {
 		name string
 		sig  syscall.Signal
@@ -171,17 +97,17 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 	} {
 		t.Run(tt.name+" every few seconds keeps every call's record true", func(t *testing.T) {
 			const calls = 300
-			s, url := continuitySim(t)
+			s, url := oracletest.Sim(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			oracle := runTracked(t, ctx, ari.Config{URL: url, Username: "screenpop", Password: simPassword, App: "oracle", SubscribeAll: true})
-			waitLong(t, "the oracle is connected", oracle.client.Ready)
-			d := newChild(t, bin, url)
+			oracle := oracletest.RunTracked(t, ctx, ari.Config{URL: url, Username: "screenpop", Password: oracletest.SimPassword, App: "oracle", SubscribeAll: true})
+			oracletest.WaitLong(t, "the oracle is connected", oracle.Client.Ready)
+			d := newChild(t, url)
 			d.start()
 
 			loadDone := make(chan arisim.Stats, 1)
 			go func() {
-				st, err := s.Run(ctx, continuityLoad(calls, 5, tt.seed))
+				st, err := s.Run(ctx, oracletest.Load(calls, 5, tt.seed))
 				if err != nil {
 					t.Errorf("load: %v", err)
 				}
@@ -189,8 +115,9 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 			}()
 			rng := rand.New(rand.NewPCG(tt.seed, 1))
 			var (
-				blind    []window
+				blind    []oracletest.Window
 				restarts []time.Time
+				lag      []time.Duration // from the last saved state to the signal
 				st       arisim.Stats
 			)
 		restarting:
@@ -202,28 +129,33 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 				case <-time.After(time.Duration(2000+rng.IntN(2000)) * time.Millisecond):
 				}
 				stopped := time.Now()
-				d.stop(tt.sig)
+				d.Stop(tt.sig)
+				// The daemon is blind from its last saved state: what it
+				// took in after that (kill -9 comes before the state
+				// being written reaches the disk; events still on their
+				// way are lost at any stop) is gone with it, as the
+				// events of an ARI drop are.
+				from := stopped
+				if saved := d.savedAt(); !saved.IsZero() && saved.Before(from) {
+					from = saved
+				}
+				lag = append(lag, stopped.Sub(from))
 				ready := d.start()
 				restarts = append(restarts, stopped)
-				blind = append(blind, window{stopped, ready})
+				blind = append(blind, oracletest.Window{From: from, To: ready})
 			}
 			if st.Completed != calls {
 				t.Fatalf("the simulator completed %d calls of %d", st.Completed, calls)
 			}
-			truth := oracleRecords(t, oracle, calls)
-			want := 0
-			for _, c := range truth {
-				if !insideOne(c, blind) {
-					want++
-				}
-			}
-			waitProgressLong(t, "the daemon has stored every call it could see", d.rows, func() bool { return d.rows() >= want })
-			d.stop(syscall.SIGTERM)
+			truth := oracletest.Truth(t, oracle, calls)
+			want := oracletest.Seeable(truth, blind)
+			oracletest.ProgressLong(t, fmt.Sprintf("the daemon has stored the %d calls it could see", want), d.rows, func() bool { return d.rows() >= want })
+			d.Stop(syscall.SIGTERM)
 			records := d.stored()
 
 			spanning, spanningExact := 0, 0
 			for _, c := range records {
-				if w, ok := truth[c.ID]; ok && spans(w, restarts) {
+				if w, ok := truth[c.ID]; ok && oracletest.Spans(w, restarts) {
 					spanning++
 					if len(c.Gaps) == 0 && len(c.Unflagged(w)) == 0 {
 						spanningExact++
@@ -231,8 +163,17 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 				}
 			}
 			t.Logf("%d calls, %d restarts by %s (%d starts); %d rows; %d calls spanned a restart, %d of them exact, the others flagged",
-				calls, len(restarts), tt.name, d.starts, len(records), spanning, spanningExact)
-			judge(truth, records, blind).report(t)
+				calls, len(restarts), tt.name, d.Starts, len(records), spanning, spanningExact)
+			unsaved := 0
+			for _, c := range truth {
+				if oracletest.InsideOne(c, blind) && !oracletest.InsideOne(c, signalled(blind, restarts)) {
+					unsaved++
+				}
+			}
+			slices.Sort(lag)
+			t.Logf("the last state saved before a stop was a median %v, at most %v older than the signal; %d calls began after it and ended before the daemon was back",
+				lag[len(lag)/2], lag[len(lag)-1], unsaved)
+			oracletest.Judge(truth, records, blind).Report(t)
 			if spanning == 0 {
 				t.Error("no call spanned a restart: the test tried nothing")
 			}
@@ -240,17 +181,46 @@ func TestRestartsKeepEveryCallRecord(t *testing.T) {
 	}
 }
 
-// freePort is a loopback address no one listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// savedAt is where the stopped daemon's unseen period begins: when it
+// last saved its calls in progress, or, if it was killed, the time of the
+// last event it had applied then; the zero time if it saved none.
+func (c *child) savedAt() time.Time {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.DataDir, "calls-in-progress.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	// The file is a whole state, then a line for each save after it: the
+	// last line whole (ending in its newline) says when.
+	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+	if len(lines) > 1 && !bytes.HasSuffix(b, []byte("\n")) {
+		lines = lines[:len(lines)-1] // cut short by the stop: not saved
+	}
+	var s struct {
+		SavedAt time.Time `json:"saved_at"`
+		Seen    time.Time `json:"seen"`
+		Stopped bool      `json:"stopped"`
+	}
+	if err := json.Unmarshal(lines[len(lines)-1], &s); err != nil {
+		c.t.Fatalf("the saved calls in progress: %v", err)
+	}
+	// Killed, the last event applied: events of a later time may have
+	// been queued, and died with the daemon (its unseen period starts
+	// there). Stopped, it applied all it read before saving.
+	if !s.Stopped && !s.Seen.IsZero() && s.Seen.Before(s.SavedAt) {
+		return s.Seen
+	}
+	return s.SavedAt
 }
 
-// stopWait is how long a stopped daemon may take to exit: its own
-// shutdown bound (15 s) and room for a loaded machine.
-const stopWait = 30 * time.Second
+// signalled is the blind windows started at the signals instead.
+func signalled(blind []oracletest.Window, at []time.Time) []oracletest.Window {
+	out := slices.Clone(blind)
+	for i := range out {
+		out[i].From = at[i]
+	}
+	return out
+}

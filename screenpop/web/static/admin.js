@@ -1,78 +1,49 @@
 // screenpop admin page: the ARI connection and its errors, the last events,
 // the calls under way and how the last calls were classified. It reads
 // GET /api/admin/status every few seconds with a staff token of the admin
-// role. No build step: plain JavaScript served by the daemon.
-"use strict";
+// role. No build step: an ES module served by the daemon.
+import { $, t, lang, addText, applyTexts, onLanguage, api, session, signing } from "./page.js";
 
 const REFRESH_MS = 3000;
 
-const TEXT = {
-  ru: {
-    title: "администрирование", signin: "Войти", token: "Ключ сотрудника (роль admin)", logout: "Выйти",
-    tokenHint: "Ключ выдаёт команда screenpopd token add --name ИМЯ --role admin.",
-    badToken: "Неизвестный ключ сотрудника. Ключ оператора здесь не подходит.",
-    notAdmin: "Этот ключ не открывает страницу администратора: нужен ключ с ролью admin.",
-    unreachable: "Нет связи с screenpopd: {reason}",
-    ari: "Asterisk (ARI)", ariState: "Состояние", ariURL: "Адрес", ariApp: "Приложение", reconnects: "Переподключений",
-    failures: "Неудачных попыток подряд", ariErrors: "Последние ошибки", noErrors: "Ошибок не было",
-    connectedSince: "подключено с {t}", disconnectedSince: "нет подключения с {t}", notYet: "ещё не подключалось",
-    replaced: "другой клиент занял имя приложения — события не приходят",
-    ariOn: "ARI на связи", ariOff: "ARI нет связи",
-    observeAll: "все звонки АТС", stasisOnly: "только звонки через Stasis",
-    when: "Когда", kind: "Что", what: "Описание", times: "Раз",
-    openCalls: "Звонки сейчас", noOpen: "Сейчас звонков нет", of: "{shown} из {all}",
-    recentCalls: "Последние звонки", noRecent: "Звонков ещё не было",
-    events: "Последние события", noEvents: "Событий ещё не было",
-    started: "Начало", caller: "Номер", did: "Линия", state: "Состояние", operators: "Операторы", why: "Почему так",
-    status: "Итог", answeredBy: "Ответил", received: "Получено", type: "Тип", channel: "Канал", result: "Обработка",
-    updated: "обновлено {t}", withheld: "скрыт", inbound: "входящий", outbound: "исходящий",
-    waiting: "ждёт", ringing: "звонит", answered: "разговор", ended: "завершается",
-    ringingOps: "звонит у {ops}", talkingTo: "говорит с {op}",
-    st_answered: "отвечен", st_missed: "пропущен", st_abandoned: "брошен", st_busy: "занято", st_failed: "не дозвонился",
-    used: "использовано", skipped: "пропущено", unknown: "неизвестный тип", malformed: "повреждено", dropped: "потеряно",
-    k_connect: "подключение", k_auth: "пароль", k_socket: "обрыв", k_filter: "фильтр событий",
-    k_malformed: "повреждённое событие", k_overload: "перегрузка", k_replaced: "имя занято",
-  },
-  en: {
-    title: "admin", signin: "Sign in", token: "Staff token (admin role)", logout: "Sign out",
-    tokenHint: "screenpopd token add --name NAME --role admin makes one.",
-    badToken: "Unknown staff token. An operator's key does not open this page.",
-    notAdmin: "This token does not open the admin page: it needs the admin role.",
-    unreachable: "No connection to screenpopd: {reason}",
-    ari: "Asterisk (ARI)", ariState: "State", ariURL: "URL", ariApp: "Application", reconnects: "Reconnects",
-    failures: "Failed attempts in a row", ariErrors: "Recent errors", noErrors: "No errors",
-    connectedSince: "connected since {t}", disconnectedSince: "disconnected since {t}", notYet: "not connected yet",
-    replaced: "another client took over the application name — no events come",
-    ariOn: "ARI connected", ariOff: "ARI disconnected",
-    observeAll: "every call on the PBX", stasisOnly: "only calls sent to Stasis",
-    when: "When", kind: "Kind", what: "What", times: "Times",
-    openCalls: "Calls now", noOpen: "No calls now", of: "{shown} of {all}",
-    recentCalls: "Recent calls", noRecent: "No calls yet",
-    events: "Last events", noEvents: "No events yet",
-    started: "Started", caller: "Number", did: "Line", state: "State", operators: "Operators", why: "Why",
-    status: "Status", answeredBy: "Answered by", received: "Received", type: "Type", channel: "Channel", result: "Handling",
-    updated: "updated {t}", withheld: "withheld", inbound: "inbound", outbound: "outbound",
-    waiting: "waiting", ringing: "ringing", answered: "talking", ended: "ending",
-    ringingOps: "ringing at {ops}", talkingTo: "talking to {op}",
-    st_answered: "answered", st_missed: "missed", st_abandoned: "abandoned", st_busy: "busy", st_failed: "failed",
-    used: "used", skipped: "skipped", unknown: "unknown type", malformed: "malformed", dropped: "dropped",
-    k_connect: "connect", k_auth: "password", k_socket: "dropped socket", k_filter: "event filter",
-    k_malformed: "malformed event", k_overload: "overload", k_replaced: "name taken",
-  },
-};
-
-let lang = localStorage.getItem("screenpop.lang") || (navigator.language || "ru").slice(0, 2);
-if (!TEXT[lang]) lang = "ru";
-const t = (key, vars) => {
-  let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
-  return s;
-};
-const $ = (sel) => document.querySelector(sel);
+addText({
+  title: ["администрирование", "admin"], token: ["Ключ сотрудника (роль admin)", "Staff token (admin role)"],
+  tokenHint: ["Ключ выдаёт команда screenpopd token add --name ИМЯ --role admin.", "screenpopd token add --name NAME --role admin makes one."],
+  badToken: ["Неизвестный ключ сотрудника. Ключ оператора здесь не подходит.", "Unknown staff token. An operator's key does not open this page."],
+  notAdmin: ["Этот ключ не открывает страницу администратора: нужен ключ с ролью admin.", "This token does not open the admin page: it needs the admin role."],
+  unreachable: ["Нет связи с screenpopd: {reason}", "No connection to screenpopd: {reason}"],
+  ari: ["Asterisk (ARI)", "Asterisk (ARI)"], ariState: ["Состояние", "State"], ariURL: ["Адрес", "URL"], ariApp: ["Приложение", "Application"], reconnects: ["Переподключений", "Reconnects"],
+  failures: ["Неудачных попыток подряд", "Failed attempts in a row"], ariErrors: ["Последние ошибки", "Recent errors"], noErrors: ["Ошибок не было", "No errors"],
+  connectedSince: ["подключено с {t}", "connected since {t}"], disconnectedSince: ["нет подключения с {t}", "disconnected since {t}"], notYet: ["ещё не подключалось", "not connected yet"],
+  replaced: ["другой клиент занял имя приложения — события не приходят", "another client took over the application name — no events come"],
+  ariOn: ["ARI на связи", "ARI connected"], ariOff: ["ARI нет связи", "ARI disconnected"],
+  observeAll: ["все звонки АТС", "every call on the PBX"], stasisOnly: ["только звонки через Stasis", "only calls sent to Stasis"],
+  when: ["Когда", "When"], kind: ["Что", "Kind"], what: ["Описание", "What"], times: ["Раз", "Times"],
+  openCalls: ["Звонки сейчас", "Calls now"], noOpen: ["Сейчас звонков нет", "No calls now"], of: ["{shown} из {all}", "{shown} of {all}"],
+  recentCalls: ["Последние звонки", "Recent calls"], noRecent: ["Звонков ещё не было", "No calls yet"],
+  events: ["Последние события", "Last events"], noEvents: ["Событий ещё не было", "No events yet"],
+  started: ["Начало", "Started"], caller: ["Номер", "Number"], did: ["Линия", "Line"], state: ["Состояние", "State"], operators: ["Операторы", "Operators"], why: ["Почему так", "Why"],
+  status: ["Итог", "Status"], answeredBy: ["Ответил", "Answered by"], received: ["Получено", "Received"], type: ["Тип", "Type"], channel: ["Канал", "Channel"], result: ["Обработка", "Handling"],
+  updated: ["обновлено {t}", "updated {t}"], withheld: ["скрыт", "withheld"], inbound: ["входящий", "inbound"], outbound: ["исходящий", "outbound"],
+  waiting: ["ждёт", "waiting"], ringing: ["звонит", "ringing"], answered: ["разговор", "talking"], ended: ["завершается", "ending"],
+  ringingOps: ["звонит у {ops}", "ringing at {ops}"], talkingTo: ["говорит с {op}", "talking to {op}"],
+  st_answered: ["отвечен", "answered"], st_missed: ["пропущен", "missed"], st_abandoned: ["брошен", "abandoned"], st_busy: ["занято", "busy"], st_failed: ["не дозвонился", "failed"],
+  used: ["использовано", "used"], skipped: ["пропущено", "skipped"], unknown: ["неизвестный тип", "unknown type"], malformed: ["повреждено", "malformed"], dropped: ["потеряно", "dropped"],
+  k_connect: ["подключение", "connect"], k_auth: ["пароль", "password"], k_socket: ["обрыв", "dropped socket"], k_filter: ["фильтр событий", "event filter"],
+  k_malformed: ["повреждённое событие", "malformed event"], k_overload: ["перегрузка", "overload"], k_replaced: ["имя занято", "name taken"],
+  unseenTitle: ["Когда сервер не видел АТС (звонков, начатых и законченных тогда, нет в журнале)", "When the daemon did not see the PBX (calls that began and ended then are not in the call log)"],
+  unseenFrom: ["С", "From"], unseenTo: ["По", "To"], unseenBox: ["АТС", "PBX"], unseenWhy: ["Причина", "Reason"], unseenOpen: ["Звонков шло после", "Calls in progress after"],
+  noUnseen: ["Таких периодов не было", "No such periods"], singleBox: ["(одна)", "(the one)"],
+  u_ari_drop: ["обрыв связи с ARI", "ARI drop"], u_stopped: ["сервер остановлен", "daemon stopped"], u_crashed: ["сервер убит или упал", "daemon killed or crashed"],
+  cluster: ["Кластер", "Cluster"], thisReplica: ["эта реплика: {name}", "this replica: {name}"], replica: ["Реплика", "Replica"], address: ["Адрес", "Address"],
+  holds: ["Держит АТС", "Holds box"], lag: ["Отставание, сообщений", "Lag, messages"], takeovers: ["Перехватов", "Takeovers"], sockets: ["Страниц", "Pages"],
+  startedAt: ["Запущена", "Started"], seen: ["Отметка", "Last heartbeat"], standby: ["резерв", "standby"], noReplicas: ["Реплик не видно", "No replicas seen"],
+  box: ["АТС", "Box"], holder: ["Держатель", "Holder"], epoch: ["Эпоха", "Epoch"], heldSince: ["С", "Since"], noLeases: ["Ни одну АТС никто не держит", "No replica holds a box"],
+});
 
 // The staff token is kept like the operator's key: in this browser only.
 const TOKEN_KEY = "screenpop.staffToken";
-const state = { token: localStorage.getItem(TOKEN_KEY), status: null, error: null, timer: null };
+const state = { status: null, error: null, timer: null };
 
 function time(iso, withDate) {
   if (!iso) return "";
@@ -176,6 +147,37 @@ function renderRecent(calls) {
   fillBody("#recent-calls", rows, "noRecent", 6);
 }
 
+// renderCluster shows the replicas (from their heartbeats) and who holds
+// each box; a single daemon has no cluster part.
+function renderCluster(c) {
+  $("#cluster").hidden = !c;
+  if (!c) return;
+  $("#cluster-replica").textContent = t("thisReplica", { name: c.replica });
+  const replicas = c.replicas.map((r) => {
+    const tr = document.createElement("tr");
+    if (r.name === c.replica) tr.className = "this";
+    cell(tr, r.name);
+    cell(tr, r.addr);
+    cell(tr, r.boxes.length ? r.boxes.join(", ") : t("standby"));
+    cell(tr, String(r.lag));
+    cell(tr, String(r.takeovers));
+    cell(tr, String(r.sockets));
+    cell(tr, time(r.started, true));
+    cell(tr, time(r.seen));
+    return tr;
+  });
+  fillBody("#cluster-replicas", replicas, "noReplicas", 8);
+  const leases = c.leases.map((l) => {
+    const tr = document.createElement("tr");
+    cell(tr, l.pbx || "—");
+    cell(tr, l.holder);
+    cell(tr, l.epoch ? String(l.epoch) : "?");
+    cell(tr, time(l.since, true));
+    return tr;
+  });
+  fillBody("#cluster-leases", leases, "noLeases", 4);
+}
+
 function renderEvents(events) {
   const rows = events.map((e) => {
     const tr = document.createElement("tr");
@@ -190,95 +192,71 @@ function renderEvents(events) {
   fillBody("#events", rows, "noEvents", 4);
 }
 
+// renderUnseen lists the last periods the daemon did not see the PBX.
+function renderUnseen(periods) {
+  const rows = periods.map((u) => {
+    const tr = document.createElement("tr");
+    tr.title = u.warning;
+    cell(tr, time(u.from, true), "when");
+    cell(tr, time(u.to, true), "when");
+    cell(tr, u.pbx || t("singleBox"));
+    cell(tr, t("u_" + u.reason));
+    cell(tr, u.calls_in_progress);
+    return tr;
+  });
+  fillBody("#unseen", rows, "noUnseen", 5);
+}
+
 function render() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang").textContent = lang === "ru" ? "EN" : "RU";
-  const signedIn = !!state.token;
-  $("#login").hidden = signedIn;
-  $("#logout").hidden = !signedIn;
+  applyTexts();
+  const signedIn = !!session.token;
   $("#admin").hidden = !signedIn || !state.status;
   $("#ari-conn").hidden = !signedIn || !state.status;
+  // The daemon's problems are what this page is for: shown as the daemon
+  // words them, as its log does.
   const problems = [...((state.status && state.status.problems) || [])];
-  if (state.error) problems.unshift(state.error);
+  if (state.error) problems.unshift(state.error.text);
   $("#problems").hidden = problems.length === 0;
   $("#problems").textContent = problems.join(" · ");
+  $("#problems").title = (state.error && state.error.detail) || "";
   if (!state.status) return;
   const s = state.status;
   $("#updated").textContent = t("updated", { t: time(s.at) });
+  renderCluster(s.cluster);
   renderARI(s.ari);
   renderOpen(s.open_calls, s.open_count);
   renderRecent(s.recent_calls);
+  renderUnseen(s.unseen || []);
   renderEvents(s.events);
-}
-
-// refuse signs out with message. An unknown token is forgotten; an
-// analyst's is kept, for the reports page that shares it.
-function refuse(message, forget) {
-  clearTimeout(state.timer);
-  if (forget) localStorage.removeItem(TOKEN_KEY);
-  state.token = null;
-  state.status = null;
-  state.error = null;
-  const err = $("#login-error");
-  err.hidden = false;
-  err.textContent = message;
-  render();
 }
 
 async function refresh() {
   clearTimeout(state.timer);
-  if (!state.token) return;
+  if (!session.token) return;
   try {
-    const resp = await fetch("/api/admin/status", { headers: { "Authorization": "Bearer " + state.token }, cache: "no-store" });
-    if (resp.status === 401) return refuse(t("badToken"), true);
-    if (resp.status === 403) return refuse(t("notAdmin"), false);
-    if (!resp.ok) {
-      let msg = resp.status + " " + resp.statusText;
-      try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
-      throw new Error(msg);
-    }
-    state.status = await resp.json();
+    state.status = await api("GET", "/api/admin/status");
     state.error = null;
   } catch (e) {
-    state.error = t("unreachable", { reason: e.message });
+    // An unknown token is forgotten; an analyst's is kept, for the
+    // reports page that shares it.
+    if (e.status === 401) { signOut(t("badToken"), true); return; }
+    if (e.status === 403) { signOut(t("notAdmin"), false); return; }
+    state.error = { text: t("unreachable", { reason: e.message }), detail: e.detail };
   }
   render();
   state.timer = setTimeout(refresh, REFRESH_MS);
 }
 
-$("#login").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const token = $("#token").value.trim();
-  if (!token) return;
-  state.token = token;
-  localStorage.setItem(TOKEN_KEY, token);
-  $("#token").value = "";
-  $("#login-error").hidden = true;
-  render();
-  refresh();
+onLanguage(render);
+const { signOut } = signing({
+  key: TOKEN_KEY,
+  main: $("#admin"),
+  signedIn: () => { render(); refresh(); },
+  signedOut: () => {
+    clearTimeout(state.timer);
+    state.status = null;
+    state.error = null;
+    render();
+  },
 });
-$("#logout").addEventListener("click", () => {
-  clearTimeout(state.timer);
-  localStorage.removeItem(TOKEN_KEY);
-  state.token = null;
-  state.status = null;
-  render();
-});
-$("#lang").addEventListener("click", () => {
-  lang = lang === "ru" ? "en" : "ru";
-  localStorage.setItem("screenpop.lang", lang);
-  render();
-});
-
-// A link from `screenpopd demo` or an admin may carry the token in the
-// fragment, which browsers never send to the server.
-const fromLink = location.hash.match(/token=([^&]+)/);
-if (fromLink) {
-  history.replaceState(null, "", location.pathname + location.search);
-  state.token = decodeURIComponent(fromLink[1]);
-  localStorage.setItem(TOKEN_KEY, state.token);
-}
-
 render();
-refresh();

@@ -1,129 +1,83 @@
 // screenpop operator page: shows the caller's card when the operator's
-// phone rings. No build step: plain JavaScript served by the daemon.
-"use strict";
-
-const MESSAGE_VERSION = 1;
+// phone rings. No build step: an ES module served by the daemon.
+import { $, t, lang, addText, applyTexts, onLanguage, api, session, signing, live, showOnline } from "./page.js";
 
 const TEXT = {
-  ru: {
-    signin: "Войти", token: "Ключ оператора", logout: "Выйти", offline: "нет связи", online: "на связи",
-    badToken: "Неверный ключ", now: "Сейчас", session: "Звонки за смену", noCalls: "Звонков нет",
-    time: "Время", caller: "Номер", client: "Клиент", line: "Линия", result: "Итог",
-    ringing: "Звонит", active: "Разговор", taken: "Принят · {op}", transferred: "Переведён на {op}", transferred_from: "Переведён от {op}", missed: "Пропущен", ended: "Завершён",
-    pending: "Ищем клиента…", unknown: "Новый номер: клиента нет в базе", withheld: "Номер скрыт",
-    failed: "База клиентов недоступна", several: "Этот номер у нескольких клиентов",
-    potential: "потенциальный", real: "клиент", regular: "постоянный", lost: "потерянный", lead: "лид",
-    open_complaint: "Открытая жалоба", warranty_ending: "Заканчивается гарантия", insurance_ending: "Заканчивается страховка",
-    service_due: "Пора на ТО", lost_client: "Давно не был — вернуть", conflict: "Конфликтный клиент", low_satisfaction: "Низкая оценка",
-    lastContact: "Последний контакт", lastVisit: "Последний визит", manager: "Менеджер", visits: "Визиты за год",
-    answered: "Отвечен", abandoned: "Брошен", busy: "Занято", failed_status: "Не дозвонился",
-    service: "ТО", repair: "ремонт", warranty: "гарантия", body: "кузовной", sale: "покупка",
-    incoming: "Входящий звонок",
-    attention: "Включите звук и уведомления, чтобы не пропустить звонок.", attentionOn: "Включить звук и уведомления",
-    soundRefused: "Браузер не включил звук: разрешите звук для этого сайта и нажмите ещё раз.",
-    notifyRefused: "Браузер запретил уведомления: разрешите их в настройках сайта (значок слева от адреса).",
-    notifyMissing: "Этот браузер не показывает уведомления: держите вкладку на виду.",
-    attentionDone: "Звук и уведомления включены.",
-    networkError: "нет связи с сервером", serverError: "сервер не смог ответить ({status}), попробуйте ещё раз",
-    shiftFailed: "Звонки смены не загрузились: {reason}",
-  },
-  en: {
-    signin: "Sign in", token: "Operator key", logout: "Sign out", offline: "offline", online: "online",
-    badToken: "Wrong key", now: "Now", session: "This session's calls", noCalls: "No calls",
-    time: "Time", caller: "Number", client: "Client", line: "Line", result: "Result",
-    ringing: "Ringing", active: "Talking", taken: "Taken by {op}", transferred: "Transferred to {op}", transferred_from: "Transferred from {op}", missed: "Missed", ended: "Ended",
-    pending: "Looking up…", unknown: "New number: not in the client base", withheld: "Number withheld",
-    failed: "Client base unavailable", several: "This number belongs to several clients",
-    potential: "potential", real: "client", regular: "regular", lost: "lost", lead: "lead",
-    open_complaint: "Open complaint", warranty_ending: "Warranty ending", insurance_ending: "Insurance ending",
-    service_due: "Service due", lost_client: "Lost client — win back", conflict: "Conflict flag", low_satisfaction: "Low satisfaction",
-    lastContact: "Last contact", lastVisit: "Last visit", manager: "Manager", visits: "Visits this year",
-    answered: "Answered", abandoned: "Abandoned", busy: "Busy", failed_status: "Failed",
-    service: "service", repair: "repair", warranty: "warranty", body: "body work", sale: "purchase",
-    incoming: "Incoming call",
-    attention: "Turn on sound and notifications so that no call goes unnoticed.", attentionOn: "Turn on sound and notifications",
-    soundRefused: "The browser did not turn the sound on: allow sound for this site and click again.",
-    notifyRefused: "The browser blocked notifications: allow them in the site settings (the icon left of the address).",
-    notifyMissing: "This browser shows no notifications: keep this tab in view.",
-    attentionDone: "Sound and notifications are on.",
-    networkError: "no connection to the server", serverError: "the server could not answer ({status}); try again",
-    shiftFailed: "This shift's calls did not load: {reason}",
-  },
+  token: ["Ключ оператора", "Operator key"],
+  badToken: ["Неверный ключ", "Wrong key"], now: ["Сейчас", "Now"], session: ["Звонки за смену", "This session's calls"], noCalls: ["Звонков нет", "No calls"],
+  time: ["Время", "Time"], caller: ["Номер", "Number"], client: ["Клиент", "Client"], line: ["Линия", "Line"], result: ["Итог", "Result"],
+  ringing: ["Звонит", "Ringing"], active: ["Разговор", "Talking"], taken: ["Принят · {op}", "Taken by {op}"], transferred: ["Переведён на {op}", "Transferred to {op}"], transferred_from: ["Переведён от {op}", "Transferred from {op}"], missed: ["Пропущен", "Missed"], ended: ["Завершён", "Ended"],
+  pending: ["Ищем клиента…", "Looking up…"], unknown: ["Новый номер: клиента нет в базе", "New number: not in the client base"], withheld: ["Номер скрыт", "Number withheld"],
+  failed: ["База клиентов недоступна", "Client base unavailable"], several: ["Этот номер у нескольких клиентов", "This number belongs to several clients"],
+  potential: ["потенциальный", "potential"], real: ["клиент", "client"], regular: ["постоянный", "regular"], lost: ["потерянный", "lost"], lead: ["лид", "lead"],
+  open_complaint: ["Открытая жалоба", "Open complaint"], warranty_ending: ["Заканчивается гарантия", "Warranty ending"], insurance_ending: ["Заканчивается страховка", "Insurance ending"],
+  service_due: ["Пора на ТО", "Service due"], lost_client: ["Давно не был — вернуть", "Lost client — win back"], conflict: ["Конфликтный клиент", "Conflict flag"], low_satisfaction: ["Низкая оценка", "Low satisfaction"],
+  lastContact: ["Последний контакт", "Last contact"], lastVisit: ["Последний визит", "Last visit"], manager: ["Менеджер", "Manager"], visits: ["Визиты за год", "Visits this year"],
+  answered: ["Отвечен", "Answered"], abandoned: ["Брошен", "Abandoned"], busy: ["Занято", "Busy"], failed_status: ["Не дозвонился", "Failed"],
+  service: ["ТО", "service"], repair: ["ремонт", "repair"], warranty: ["гарантия", "warranty"], body: ["кузовной", "body work"], sale: ["покупка", "purchase"],
+  incoming: ["Входящий звонок", "Incoming call"],
+  attention: ["Включите звук и уведомления, чтобы не пропустить звонок.", "Turn on sound and notifications so that no call goes unnoticed."], attentionOn: ["Включить звук и уведомления", "Turn on sound and notifications"],
+  soundRefused: ["Браузер не включил звук: разрешите звук для этого сайта и нажмите ещё раз.", "The browser did not turn the sound on: allow sound for this site and click again."],
+  notifyRefused: ["Браузер запретил уведомления: разрешите их в настройках сайта (значок слева от адреса).", "The browser blocked notifications: allow them in the site settings (the icon left of the address)."],
+  notifyMissing: ["Этот браузер не показывает уведомления: держите вкладку на виду.", "This browser shows no notifications: keep this tab in view."],
+  attentionDone: ["Звук и уведомления включены.", "Sound and notifications are on."],
+  shiftFailed: ["Звонки смены не загрузились: {reason}", "This shift's calls did not load: {reason}"],
+  notYourClient: ["Этого клиента нет среди ваших звонков", "This client is not on your calls"],
 };
 
-let lang = localStorage.getItem("screenpop.lang") || (navigator.language || "ru").slice(0, 2);
-if (!TEXT[lang]) lang = "ru";
-const t = (key, vars) => {
-  let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
-  return s;
-};
+addText(TEXT);
 
-const $ = (sel) => document.querySelector(sel);
-const state = {
-  token: null, operator: null, seq: 0, epoch: "", ws: null, retry: 0,
-  calls: new Map(),   // call_id -> call as last received
-  history: new Map(), // call_id -> call, this session
+// callKey names a call on this page: its call_id, and with several
+// Asterisk boxes its box too (pbx/call_id), as two boxes' calls may share
+// an ID. A page of one box sees no pbx: the key is the call_id.
+export const callKey = (call) => (call.pbx ? call.pbx + "/" + call.call_id : call.call_id);
+
+export const state = {
+  operator: null, seq: 0, epoch: "",
+  calls: new Map(),   // callKey -> call as last received
+  history: new Map(), // callKey -> call, this session
   // Names the page shows instead of numbers: colleagues by extension,
   // the sources lines advertise by dialled number (as the calls carry it).
   names: { operators: {}, lines: {} }, asked: new Set(),
-  watchdog: null,
 };
 // A page that hears nothing from the daemon for this long (it sends a
 // heartbeat every 3 s) shows it is offline and reconnects: a hung daemon
 // keeps the socket open.
 const SILENCE_MS = 8000;
 
-// SP is what the page's feature scripts (notes.js, dial.js) build on:
-// they add texts, render into each call card and history row, hear every
-// message, and call the operators' API with the operator's key.
-const SP = window.SP = {
-  t, state, TEXT,
-  onCall: [],     // fn(articleElement, call) after a call card is drawn
-  onHistory: [],  // fn(tableRow, call) after a session row is drawn
-  onMessage: [],  // fn(message) for every message from the server
-  onRender: [],   // fn() after the page is drawn (language change, etc.)
-  addText(dicts) { for (const [l, d] of Object.entries(dicts)) Object.assign(TEXT[l], d); },
-  render() { renderCalls(); renderHistory(); },
-  // opName is a colleague's name for an extension; lineName the source a
-  // dialled number advertises, or the number itself.
-  opName: (ext) => { if (!namesLoaded) askLines([], true); return (ext && state.names.operators[ext]) || ext || ""; },
-  lineName: (did) => { askLines([did]); return (did && state.names.lines[did]) || did || ""; },
-  // lineCell fills el with a line's name, its number on hover.
-  lineCell(el, did) {
-    el.textContent = SP.lineName(did);
-    if (did && SP.lineName(did) !== did) el.title = did;
-    return el;
-  },
-  async api(method, path, body) {
-    let resp;
-    try {
-      resp = await fetch(path, {
-        method,
-        headers: { "Authorization": "Bearer " + state.token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      throw new Error(t("networkError")); // the browser's own words are in its language, not the page's
-    }
-    let data = null;
-    try { data = await resp.json(); } catch (e) { /* empty body */ }
-    if (resp.status === 401) throw new Error(t("badToken"));
-    if (resp.status >= 500) throw new Error(t("serverError", { status: resp.status }));
-    if (!resp.ok) throw new Error((data && data.error) || String(resp.status));
-    return data;
-  },
-};
+// The page's feature scripts (notes.js, dial.js, history.js) build on
+// these: they render into each call card and history row, hear every
+// message, and redraw with the page.
+export const onCall = [];    // fn(articleElement, call) after a call card is drawn
+export const onHistory = []; // fn(tableRow, call) after a session row is drawn
+export const onMessage = []; // fn(message) for every message from the server
+export const onRender = [];  // fn() after the page is drawn (language change, etc.)
+export function render() { renderCalls(); renderHistory(); }
+
+// opName is a colleague's name for an extension; lineName the source a
+// dialled number advertises, or the number itself.
+export function opName(ext) {
+  if (!namesLoaded) askLines([], true);
+  return (ext && state.names.operators[ext]) || ext || "";
+}
+export function lineName(did) {
+  askLines([did]);
+  return (did && state.names.lines[did]) || did || "";
+}
+// lineCell fills node with a line's name, its number on hover.
+export function lineCell(node, did) {
+  node.textContent = lineName(did);
+  if (did && lineName(did) !== did) node.title = did;
+  return node;
+}
 
 function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang").textContent = lang === "ru" ? "EN" : "RU";
-  $("#conn").textContent = t(state.ws && state.ws.readyState === 1 ? "online" : "offline");
+  applyTexts();
+  showOnline(socket.online);
   if (state.attention) showAttention(state.attention);
   renderCalls();
   renderHistory();
-  for (const fn of SP.onRender) fn();
+  for (const fn of onRender) fn();
 }
 
 function fmtTime(iso) {
@@ -184,9 +138,9 @@ function renderClient(c) {
 }
 
 function stateText(call) {
-  if (call.state === "taken") return t("taken", { op: SP.opName(call.answered_by) });
-  if (call.state === "transferred") return t("transferred", { op: SP.opName(call.transferred_to) });
-  if (call.state === "active" && call.transferred_from) return t("active") + " · " + t("transferred_from", { op: SP.opName(call.transferred_from) });
+  if (call.state === "taken") return t("taken", { op: opName(call.answered_by) });
+  if (call.state === "transferred") return t("transferred", { op: opName(call.transferred_to) });
+  if (call.state === "active" && call.transferred_from) return t("active") + " · " + t("transferred_from", { op: opName(call.transferred_from) });
   return t(call.state);
 }
 
@@ -199,12 +153,12 @@ const callerText = (call) => (withheld(call) ? t("withheld") : call.caller);
 
 function renderCall(call) {
   const el = $("#call-tpl").content.firstElementChild.cloneNode(true);
-  el.dataset.callId = call.call_id;
+  el.dataset.callId = callKey(call);
   el.dataset.state = call.state;
   el.classList.add("state-" + call.state);
   el.querySelector(".state").textContent = stateText(call);
   el.querySelector(".number").textContent = callerText(call);
-  if (call.did) SP.lineCell(el.querySelector(".did"), call.did);
+  if (call.did) lineCell(el.querySelector(".did"), call.did);
   const card = call.card || { lookup: "pending", clients: [] };
   const lookup = el.querySelector(".lookup");
   lookup.dataset.lookup = card.lookup;
@@ -212,7 +166,7 @@ function renderCall(call) {
   else if (card.clients.length > 1) lookup.textContent = t("several");
   const clients = el.querySelector(".clients");
   for (const c of card.clients || []) clients.append(renderClient(c));
-  for (const fn of SP.onCall) fn(el, call);
+  for (const fn of onCall) fn(el, call);
   return el;
 }
 
@@ -250,8 +204,8 @@ function clientName(call) {
 
 function resultText(call) {
   const me = state.operator && state.operator.extension;
-  if (call.transferred_to) return t("transferred", { op: SP.opName(call.transferred_to) });
-  if (call.state === "taken" || (call.answered_by && me && call.answered_by !== me)) return t("taken", { op: SP.opName(call.answered_by) });
+  if (call.transferred_to) return t("transferred", { op: opName(call.transferred_to) });
+  if (call.state === "taken" || (call.answered_by && me && call.answered_by !== me)) return t("taken", { op: opName(call.answered_by) });
   if (call.status === "failed") return t("failed_status");
   return call.status ? t(call.status) : t(call.state);
 }
@@ -264,14 +218,14 @@ function renderHistory() {
   const rows = [...state.history.values()].sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
   for (const call of rows) {
     const tr = document.createElement("tr");
-    tr.dataset.callId = call.call_id;
+    tr.dataset.callId = callKey(call);
     const cells = [fmtTime(call.started_at), callerText(call), clientName(call), null, resultText(call)];
     for (const v of cells) {
       const td = document.createElement("td");
-      if (v === null) SP.lineCell(td, call.did); else td.textContent = v || "";
+      if (v === null) lineCell(td, call.did); else td.textContent = v || "";
       tr.append(td);
     }
-    for (const fn of SP.onHistory) fn(tr, call);
+    for (const fn of onHistory) fn(tr, call);
     body.append(tr);
   }
 }
@@ -329,8 +283,8 @@ function notify(call) {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const c = call.card && call.card.clients && call.card.clients[0];
   const n = new Notification(c ? c.greeting || c.full_name : t("incoming"), {
-    body: [call.caller, c ? c.full_name : t(call.card ? call.card.lookup : "pending")].filter(Boolean).join(" · "),
-    tag: "screenpop-" + call.call_id,
+    body: [callerText(call), c ? c.full_name : t(call.card ? call.card.lookup : "pending")].filter(Boolean).join(" · "),
+    tag: "screenpop-" + callKey(call),
   });
   n.onclick = () => { window.focus(); n.close(); };
 }
@@ -338,9 +292,8 @@ function notify(call) {
 // ---- messages ----
 
 function handle(msg) {
-  if (msg.v !== MESSAGE_VERSION) { location.reload(); return; }
   if (msg.type === "heartbeat") return;
-  for (const fn of SP.onMessage) fn(msg);
+  for (const fn of onMessage) fn(msg);
   if (msg.type === "welcome") {
     // Another epoch is another daemon: its seq counts from 1 again, and
     // the snapshot that follows (reset) replaces what the page had.
@@ -360,31 +313,32 @@ function handle(msg) {
   sessionStorage.setItem("screenpop.seq", String(state.seq));
   if (msg.type === "snapshot") {
     if (msg.reset || state.calls.size) state.calls.clear();
-    for (const call of msg.calls || []) { state.calls.set(call.call_id, call); state.history.set(call.call_id, call); }
+    for (const call of msg.calls || []) { state.calls.set(callKey(call), call); state.history.set(callKey(call), call); }
     renderCalls(); renderHistory();
     return;
   }
   const call = msg.call;
   if (!call) return;
-  state.history.set(call.call_id, call);
+  const key = callKey(call);
+  state.history.set(key, call);
   switch (msg.type) {
     case "call.offered":
-      state.calls.set(call.call_id, call);
+      state.calls.set(key, call);
       notify(call);
       break;
     case "call.card":
-      if (state.calls.has(call.call_id)) state.calls.set(call.call_id, call);
+      if (state.calls.has(key)) state.calls.set(key, call);
       break;
     case "call.answered":
-      state.calls.set(call.call_id, call);
-      if (call.state === "taken") withdrawLater(call.call_id);
+      state.calls.set(key, call);
+      if (call.state === "taken") withdrawLater(key);
       break;
     case "call.missed":
-      state.calls.set(call.call_id, call);
-      withdrawLater(call.call_id);
+      state.calls.set(key, call);
+      withdrawLater(key);
       break;
     case "call.ended":
-      state.calls.delete(call.call_id);
+      state.calls.delete(key);
       break;
   }
   renderCalls(); renderHistory();
@@ -405,16 +359,17 @@ function withdrawLater(id) {
 // in the session list; what the page heard live about a call stays.
 async function loadShift() {
   try {
-    const d = await SP.api("GET", "/api/shift");
+    const d = await api("GET", "/api/shift");
     for (const c of d.calls || []) {
-      const live = state.history.get(c.call_id);
+      const live = state.history.get(callKey(c));
       if (live && live.state !== "ended" && live.state !== "missed" && live.state !== "taken") continue;
-      state.history.set(c.call_id, Object.assign({}, live || {}, c, { card: live ? live.card : c.card }));
+      state.history.set(callKey(c), Object.assign({}, live || {}, c, { card: live ? live.card : c.card }));
     }
     $("#shift-error").hidden = true;
   } catch (e) {
     $("#shift-error").hidden = false;
     $("#shift-error").textContent = t("shiftFailed", { reason: e.message });
+    $("#shift-error").title = e.detail || "";
   }
   askLines([...state.history.values()].map((c) => c.did));
   renderHistory();
@@ -427,7 +382,7 @@ function askLines(dids, force) {
   const fresh = dids.filter((d) => d && !state.asked.has(d));
   if (!fresh.length && !force) return;
   for (const d of fresh) state.asked.add(d);
-  if (!state.token) return;
+  if (!session.token) return;
   const batch = asking || { dids: [] };
   batch.dids.push(...fresh);
   if (asking) return;
@@ -436,108 +391,46 @@ function askLines(dids, force) {
     asking = null;
     const q = batch.dids.slice(0, 100).map((d) => "did=" + encodeURIComponent(d)).join("&");
     try {
-      const d = await SP.api("GET", "/api/directory" + (q ? "?" + q : ""));
+      const d = await api("GET", "/api/directory" + (q ? "?" + q : ""));
       state.names.operators = d.operators || {};
       Object.assign(state.names.lines, d.lines || {});
       namesLoaded = true;
     } catch (e) {
       // Asked again at the next draw, a moment from now.
       for (const did of batch.dids) state.asked.delete(did);
-      setTimeout(() => SP.render(), 2000);
+      setTimeout(() => render(), 2000);
       return;
     }
-    SP.render();
+    render();
   }, 50);
 }
 
 // ---- connection ----
 
-function setOnline(on) {
-  const el = $("#conn");
-  el.className = "conn " + (on ? "on" : "off");
-  el.textContent = t(on ? "online" : "offline");
-}
-
-function connect() {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(proto + "//" + location.host + "/ws");
-  state.ws = ws;
-  arm(ws);
-  ws.onopen = () => {
-    ws.send(JSON.stringify({ type: "hello", token: state.token, since: state.seq, epoch: state.epoch }));
-  };
-  ws.onmessage = (ev) => {
-    state.retry = 0;
-    arm(ws);
-    setOnline(true);
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch (e) { return; }
-    handle(msg);
-  };
-  ws.onclose = (ev) => {
-    clearTimeout(state.watchdog);
-    setOnline(false);
-    if (ev.code === 1008) { // policy violation: the store says the key is no one's
-      signOut(t("badToken"));
-      return;
-    }
-    // Anything else, 1013 included (the key could not be checked: the
-    // store is down or slow), keeps the key and tries again.
-    const wait = Math.min(10000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setTimeout(() => { if (state.token) connect(); }, wait);
-  };
-}
-
-// arm restarts the watchdog: if the daemon stays silent past SILENCE_MS,
-// the socket is given up and a new one tried.
-function arm(ws) {
-  clearTimeout(state.watchdog);
-  state.watchdog = setTimeout(() => {
-    if (state.ws !== ws) return;
-    setOnline(false);
-    ws.onclose = null; ws.onmessage = null;
-    ws.close();
-    const wait = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setTimeout(() => { if (state.token && state.ws === ws) connect(); }, wait);
-  }, SILENCE_MS);
-}
-
-function signIn(token) {
-  state.token = token;
-  localStorage.setItem("screenpop.token", token);
-  $("#login").hidden = true;
-  $("#desk").hidden = false;
-  $("#logout").hidden = false;
-  // Sound needs a click on every page load; notifications once.
-  $("#notify-hint").hidden = false;
-  connect();
-}
-
-function signOut(reason) {
-  state.token = null;
-  clearTimeout(state.watchdog);
-  localStorage.removeItem("screenpop.token");
-  if (state.ws) state.ws.close();
-  $("#desk").hidden = true;
-  $("#logout").hidden = true;
-  $("#login").hidden = false;
-  const err = $("#login-error");
-  err.hidden = !reason;
-  err.textContent = reason || "";
-}
+let signOut; // set once the page has its sign-in form
+const socket = live({
+  path: "/ws",
+  hello: () => ({ type: "hello", token: session.token, since: state.seq, epoch: state.epoch }),
+  onMessage: handle,
+  online: showOnline,
+  silenceMs: SILENCE_MS,
+  refused: () => signOut(t("badToken")), // the store says the key is no one's
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   state.seq = Number(sessionStorage.getItem("screenpop.seq") || 0);
   state.epoch = sessionStorage.getItem("screenpop.epoch") || "";
   applyLanguage();
-  $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
-  $("#logout").onclick = () => signOut("");
+  onLanguage(applyLanguage);
   $("#notify").onclick = () => enableAttention();
-  $("#login").onsubmit = (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); };
-  // A link from `screenpopd demo` or an admin carries the token in the
-  // fragment, which browsers never send to the server.
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) history.replaceState(null, "", location.pathname);
-  const token = m ? decodeURIComponent(m[1]) : localStorage.getItem("screenpop.token");
-  if (token) signIn(token); else $("#login").hidden = false;
+  ({ signOut } = signing({
+    key: "screenpop.token",
+    main: $("#desk"),
+    signedIn: () => {
+      // Sound needs a click on every page load; notifications once.
+      $("#notify-hint").hidden = false;
+      socket.connect();
+    },
+    signedOut: () => socket.close(),
+  }));
 });

@@ -1,90 +1,48 @@
 // screenpop reports page: which advertising brings calls, and how many of
 // them are lost. It draws what GET /api/reports/summary answers, with
 // Chart.js (vendor/), and puts the same numbers in tables beside each
-// chart. No build step: plain JavaScript served by the daemon.
-"use strict";
+// chart. No build step: an ES module served by the daemon.
+import { $, t, lang, addText, hasText, applyTexts, onLanguage, api, session, signing } from "./page.js";
 
-const TEXT = {
-  ru: {
-    title: "Отчёты", signin: "Войти", logout: "Выйти", token: "Токен аналитика",
-    tokenHint: "Отчёты открывает токен аналитика или администратора: screenpopd token add --name ИМЯ --role analyst.",
-    badToken: "Этот ключ не подходит: нужен токен аналитика. Ключи операторов открывают только страницу звонков.",
-    forbidden: "Этому токену отчёты недоступны: нужна роль аналитика.",
-    from: "С", to: "по", show: "Показать", today: "Сегодня", days7: "7 дней", days30: "30 дней", thisMonth: "Этот месяц",
-    exportAll: "Все звонки периода (CSV)", export: "CSV",
-    loading: "Загружаем…", loadFailed: "Не удалось загрузить отчёт: {err}",
-    period: "{from} — {to}, время UTC{offset}",
-    calls: "Звонки", answered: "Отвечены", missed: "Пропущены", abandoned: "Брошены", busy: "Занято", failed_status: "Не дозвонились",
-    lost: "Потеряны", lostShare: "Доля потерянных", newCallers: "Новые", share: "Доля",
-    waitAvg: "Ожидание, среднее", waitP90: "Ожидание, 90% ждали не дольше",
-    bySourceDay: "Звонки по источникам и дням", bySource: "Источники за период",
-    bySourceDayCaption: "Звонки по дням: по источникам и всего",
-    chartTable: "Таблица графика", source: "Источник", noSource: "(без источника)", total: "Всего",
-    outcomes: "Чем закончились звонки", outcome: "Итог",
-    byHour: "Потерянные звонки по часам", hour: "Час", lostRateAxis: "Потеряно", callsAxis: "Звонки",
-    waitByDay: "Ожидание ответа по дням", date: "День", seconds: "{n} с",
-    operators: "Операторы", operator: "Оператор", offered: "Звонило", noAnswer: "Не ответил",
-    answerRate: "Доля отвеченных", ringAvg: "Звонок до ответа, среднее", talkAvg: "Разговор, среднее",
-    chartLabel: "{title}: график; те же числа в таблице ниже.",
-    noCalls: "За эти дни входящих звонков нет.",
-    serviceLevel: "Уровень сервиса: ответ за {n} с", distinctCallers: "Разных номеров", newNumbers: "Новых номеров",
-    callbackMedian: "Перезвон пропущенным, медиана", neverCalledBack: "Пропущенным не перезвонили",
-    previous: "прошлый период: {v}", none: "—",
-    comparison: "Сравнение с прошлым периодом", figure: "Показатель", thisPeriod: "{from} — {to}", change: "Изменение",
-    purposes: "Цели звонков по источникам", purposesNone: "Операторы не отметили цель ни одного звонка этих дней.",
-    purposeCalls: "{n} ({p})",
-    callbacks: "Перезвоны пропущенным", missedWithNumber: "Пропущено (с номером)", calledBack: "Перезвонили",
-    within1h: "За час", within1d: "За сутки", never: "Не перезвонили", median: "Медиана",
-    operatorsNote: "Доля отвеченных — из звонков, которые оператор мог взять: звонок, который при одновременном вызове взял коллега, ему не в минус.",
-    callsRang: "Звонков поступило", takenByColleague: "Взял коллега", missedCalls: "Пропустил", rings: "Вызовов телефона",
-    purpose_service_booking: "Запись на сервис", purpose_sales: "Покупка автомобиля", purpose_parts: "Запчасти",
-    purpose_complaint: "Жалоба", purpose_other: "Другое",
-  },
-  en: {
-    title: "Reports", signin: "Sign in", logout: "Sign out", token: "Analyst token",
-    tokenHint: "Reports open with an analyst's or an admin's token: screenpopd token add --name NAME --role analyst.",
-    badToken: "This key does not open reports: it needs an analyst's token. Operators' keys open the pop page only.",
-    forbidden: "This token may not read reports: it needs the analyst role.",
-    from: "From", to: "to", show: "Show", today: "Today", days7: "7 days", days30: "30 days", thisMonth: "This month",
-    exportAll: "All calls of these days (CSV)", export: "CSV",
-    loading: "Loading…", loadFailed: "Could not load the report: {err}",
-    period: "{from} to {to}, times in UTC{offset}",
-    calls: "Calls", answered: "Answered", missed: "Missed", abandoned: "Abandoned", busy: "Busy", failed_status: "Failed",
-    lost: "Lost", lostShare: "Lost share", newCallers: "New callers", share: "Share",
-    waitAvg: "Wait, average", waitP90: "Wait, 90% within",
-    bySourceDay: "Calls by source and day", bySource: "Sources over the period",
-    bySourceDayCaption: "Calls by day: by source and in all",
-    chartTable: "The chart's table", source: "Source", noSource: "(no source)", total: "Total",
-    outcomes: "How the calls ended", outcome: "Outcome",
-    byHour: "Lost calls by hour of day", hour: "Hour", lostRateAxis: "Lost", callsAxis: "Calls",
-    waitByDay: "Waiting for an answer, by day", date: "Day", seconds: "{n} s",
-    operators: "Operators", operator: "Operator", offered: "Rang", noAnswer: "Not answered",
-    answerRate: "Answer rate", ringAvg: "Ringing before answer, average", talkAvg: "Talk, average",
-    chartLabel: "{title}: chart; the same numbers are in the table below.",
-    noCalls: "No inbound calls on these days.",
-    serviceLevel: "Service level: answered within {n} s", distinctCallers: "Distinct callers", newNumbers: "New numbers",
-    callbackMedian: "Missed callers called back, median", neverCalledBack: "Missed callers never called back",
-    previous: "previous period: {v}", none: "—",
-    comparison: "Against the previous period", figure: "Figure", thisPeriod: "{from} to {to}", change: "Change",
-    purposes: "Call purposes by source", purposesNone: "Operators noted no purpose on any call of these days.",
-    purposeCalls: "{n} ({p})",
-    callbacks: "Calling missed callers back", missedWithNumber: "Missed (with a number)", calledBack: "Called back",
-    within1h: "Within an hour", within1d: "Within a day", never: "Never", median: "Median",
-    operatorsNote: "Answer rate is of the calls the operator could take: a call a colleague took while both phones rang does not count against them.",
-    callsRang: "Calls that rang", takenByColleague: "Taken by a colleague", missedCalls: "Missed", rings: "Rings",
-    purpose_service_booking: "Service booking", purpose_sales: "Car purchase", purpose_parts: "Parts",
-    purpose_complaint: "Complaint", purpose_other: "Other",
-  },
-};
+addText({
+  title: ["Отчёты", "Reports"], token: ["Токен аналитика", "Analyst token"],
+  tokenHint: ["Отчёты открывает токен аналитика или администратора: screenpopd token add --name ИМЯ --role analyst.", "Reports open with an analyst's or an admin's token: screenpopd token add --name NAME --role analyst."],
+  badToken: ["Этот ключ не подходит: нужен токен аналитика. Ключи операторов открывают только страницу звонков.", "This key does not open reports: it needs an analyst's token. Operators' keys open the pop page only."],
+  forbidden: ["Этому токену отчёты недоступны: нужна роль аналитика.", "This token may not read reports: it needs the analyst role."],
+  from: ["С", "From"], to: ["по", "to"], show: ["Показать", "Show"], today: ["Сегодня", "Today"], days7: ["7 дней", "7 days"], days30: ["30 дней", "30 days"], thisMonth: ["Этот месяц", "This month"],
+  exportAll: ["Все звонки периода (CSV)", "All calls of these days (CSV)"], export: ["CSV", "CSV"],
+  loading: ["Загружаем…", "Loading…"], loadFailed: ["Не удалось загрузить отчёт: {err}", "Could not load the report: {err}"],
+  badRange: ["даты не подходят: проверьте начало и конец периода", "the dates do not fit: check the start and end of the period"],
+  period: ["{from} — {to}, время UTC{offset}", "{from} to {to}, times in UTC{offset}"],
+  calls: ["Звонки", "Calls"], answered: ["Отвечены", "Answered"], missed: ["Пропущены", "Missed"], abandoned: ["Брошены", "Abandoned"], busy: ["Занято", "Busy"], failed_status: ["Не дозвонились", "Failed"],
+  lost: ["Потеряны", "Lost"], lostShare: ["Доля потерянных", "Lost share"], newCallers: ["Новые", "New callers"], share: ["Доля", "Share"],
+  waitAvg: ["Ожидание, среднее", "Wait, average"], waitP90: ["Ожидание, 90% ждали не дольше", "Wait, 90% within"],
+  bySourceDay: ["Звонки по источникам и дням", "Calls by source and day"], bySource: ["Источники за период", "Sources over the period"],
+  bySourceDayCaption: ["Звонки по дням: по источникам и всего", "Calls by day: by source and in all"],
+  chartTable: ["Таблица графика", "The chart's table"], source: ["Источник", "Source"], noSource: ["(без источника)", "(no source)"], total: ["Всего", "Total"],
+  outcomes: ["Чем закончились звонки", "How the calls ended"], outcome: ["Итог", "Outcome"],
+  byHour: ["Потерянные звонки по часам", "Lost calls by hour of day"], hour: ["Час", "Hour"], lostRateAxis: ["Потеряно", "Lost"], callsAxis: ["Звонки", "Calls"],
+  waitByDay: ["Ожидание ответа по дням", "Waiting for an answer, by day"], date: ["День", "Day"], seconds: ["{n} с", "{n} s"],
+  operators: ["Операторы", "Operators"], operator: ["Оператор", "Operator"], offered: ["Звонило", "Rang"], noAnswer: ["Не ответил", "Not answered"],
+  answerRate: ["Доля отвеченных", "Answer rate"], ringAvg: ["Звонок до ответа, среднее", "Ringing before answer, average"], talkAvg: ["Разговор, среднее", "Talk, average"],
+  chartLabel: ["{title}: график; те же числа в таблице ниже.", "{title}: chart; the same numbers are in the table below."],
+  noCalls: ["За эти дни входящих звонков нет.", "No inbound calls on these days."],
+  serviceLevel: ["Уровень сервиса: ответ за {n} с", "Service level: answered within {n} s"], distinctCallers: ["Разных номеров", "Distinct callers"], newNumbers: ["Новых номеров", "New numbers"],
+  callbackMedian: ["Перезвон пропущенным, медиана", "Missed callers called back, median"], neverCalledBack: ["Пропущенным не перезвонили", "Missed callers never called back"],
+  previous: ["прошлый период: {v}", "previous period: {v}"], none: ["—", "—"],
+  comparison: ["Сравнение с прошлым периодом", "Against the previous period"], figure: ["Показатель", "Figure"], thisPeriod: ["{from} — {to}", "{from} to {to}"], change: ["Изменение", "Change"],
+  purposes: ["Цели звонков по источникам", "Call purposes by source"], purposesNone: ["Операторы не отметили цель ни одного звонка этих дней.", "Operators noted no purpose on any call of these days."],
+  purposeCalls: ["{n} ({p})", "{n} ({p})"],
+  callbacks: ["Перезвоны пропущенным", "Calling missed callers back"], missedWithNumber: ["Пропущено (с номером)", "Missed (with a number)"], calledBack: ["Перезвонили", "Called back"],
+  within1h: ["За час", "Within an hour"], within1d: ["За сутки", "Within a day"], never: ["Не перезвонили", "Never"], median: ["Медиана", "Median"],
+  operatorsNote: ["Доля отвеченных — из звонков, которые оператор мог взять: звонок, который при одновременном вызове взял коллега, ему не в минус.", "Answer rate is of the calls the operator could take: a call a colleague took while both phones rang does not count against them."],
+  callsRang: ["Звонков поступило", "Calls that rang"], takenByColleague: ["Взял коллега", "Taken by a colleague"], missedCalls: ["Пропустил", "Missed"], rings: ["Вызовов телефона", "Rings"],
+  purpose_service_booking: ["Запись на сервис", "Service booking"], purpose_sales: ["Покупка автомобиля", "Car purchase"], purpose_parts: ["Запчасти", "Parts"],
+  purpose_complaint: ["Жалоба", "Complaint"], purpose_other: ["Другое", "Other"],
+  unseen: ["Сервер не видел АТС {time} за эти дни ({n} раз: обрыв связи с Asterisk, остановка или сбой сервера): звонки, которые начались и закончились в это время, в отчёт не попали.",
+    "The daemon did not see the PBX for {time} on these days ({n} times: the ARI connection down, the daemon stopped or crashed): calls that began and ended then are not in the report."],
+});
 
-let lang = localStorage.getItem("screenpop.lang") || (navigator.language || "ru").slice(0, 2);
-if (!TEXT[lang]) lang = "ru";
-const t = (key, vars) => {
-  let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
-  return s;
-};
-const $ = (sel) => document.querySelector(sel);
 
 // The outcomes in the order the page shows them, with their colours (the
 // operator page's green, orange and red).
@@ -98,9 +56,7 @@ const OUTCOMES = [
 const PALETTE = ["#0b5cad", "#d97706", "#1a7f37", "#c4272b", "#7c3aed", "#0891b2", "#be185d", "#65a30d",
   "#b45309", "#4f46e5", "#0f766e", "#9f1239", "#6b7385", "#ca8a04"];
 
-const state = { token: null, summary: null, charts: {}, loads: 0, retryTimer: null };
-// SP.state is the page's state, for the browser tests to read.
-window.SP = { state };
+const state = { summary: null, charts: {}, loads: 0, retryTimer: null };
 
 // ---- numbers as the tables show them ----
 
@@ -112,7 +68,7 @@ const sourceName = (s) => s || t("noSource");
 // A figure over nothing (the wait of a day nobody was answered on) is
 // shown empty, never as 0.
 const maybe = (n, text) => (n ? text : t("none"));
-const purposeName = (p) => (TEXT[lang]["purpose_" + p] ? t("purpose_" + p) : p);
+const purposeName = (p) => (hasText("purpose_" + p) ? t("purpose_" + p) : p);
 // A duration in seconds as the callbacks read: "45 s", "12 min", "3.5 h".
 const dur = (s) => {
   const f = (v) => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(v);
@@ -141,19 +97,11 @@ function quickRange(which) {
 
 // ---- the API ----
 
-async function fetchSummary(from, to) {
+function fetchSummary(from, to) {
   const q = new URLSearchParams();
   if (from) q.set("from", from);
   if (to) q.set("to", to);
-  const resp = await fetch("/api/reports/summary?" + q, { headers: { "Authorization": "Bearer " + state.token } });
-  let data = null;
-  try { data = await resp.json(); } catch (e) { /* not JSON */ }
-  if (!resp.ok) {
-    const err = new Error((data && data.error) || resp.status + " " + resp.statusText);
-    err.status = resp.status;
-    throw err;
-  }
-  return data;
+  return api("GET", "/api/reports/summary?" + q, undefined, { 400: "badRange" });
 }
 
 async function load(from, to, attempt = 0) {
@@ -169,16 +117,18 @@ async function load(from, to, attempt = 0) {
     if (n !== state.loads) return;
     $("#status").textContent = "";
     if (err.status === 401) { signOut(t("badToken")); return; }
-    if (err.status === 403) { refuse(t("forbidden") + " (" + err.message + ")"); return; }
+    if (err.status === 403) { refuse(t("forbidden"), err.detail); return; }
     // Anything else (503: the token could not be checked, the store is
     // down or slow; the server unreachable) keeps the token and tries
     // again, waiting longer each time, up to 10 s.
     $("#status").textContent = t("loadFailed", { err: err.message });
+    $("#status").title = err.detail;
     const wait = Math.min(10000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    state.retryTimer = setTimeout(() => { if (state.token && n === state.loads) load(from, to, attempt + 1); }, wait);
+    state.retryTimer = setTimeout(() => { if (session.token && n === state.loads) load(from, to, attempt + 1); }, wait);
     return;
   }
   if (n !== state.loads) return;
+  $("#status").title = "";
   state.summary = s;
   $("#from").value = s.from;
   $("#to").value = s.to;
@@ -189,10 +139,12 @@ async function load(from, to, attempt = 0) {
   render();
 }
 
-function refuse(text) {
+// refuse says the token may not read reports; the daemon's words on hover.
+function refuse(text, detail) {
   $("#figures").hidden = true;
   const el = $("#refusal");
   el.textContent = text;
+  el.title = detail;
   el.hidden = false;
 }
 
@@ -229,7 +181,7 @@ function exportLink(s, source) {
   const q = new URLSearchParams({ format: "csv", from: s.from, to: s.to, direction: "inbound" });
   if (source !== undefined) q.set("source", source);
   if (lang === "ru") q.set("sep", "semicolon");
-  q.set("token", state.token);
+  q.set("token", session.token);
   return "/api/calls?" + q;
 }
 
@@ -238,7 +190,7 @@ function exportLink(s, source) {
 function tableLink(s, table) {
   const q = new URLSearchParams({ format: "csv", table, from: s.from, to: s.to });
   if (lang === "ru") q.set("sep", "semicolon");
-  q.set("token", state.token);
+  q.set("token", session.token);
   const a = document.createElement("a");
   a.href = "/api/reports/summary?" + q;
   a.textContent = t("export");
@@ -265,6 +217,7 @@ function render() {
   const slHead = t("serviceLevel", { n: s.service_level.threshold_seconds });
   $("#h-sources-sl").textContent = slHead;
   $("#h-wait-sl").textContent = slHead;
+  renderUnseen(s);
   renderTotals(s);
   renderComparison(s);
   renderSources(s);
@@ -275,6 +228,17 @@ function render() {
   renderWait(s);
   renderOperators(s);
   document.querySelectorAll("[data-csv]").forEach((el) => el.replaceChildren(tableLink(s, el.dataset.csv)));
+}
+
+// renderUnseen says how long the daemon did not see the PBX in the range:
+// the figures lack the calls that began and ended then. Each period's
+// own words are on hover.
+function renderUnseen(s) {
+  const u = s.unseen, box = $("#unseen");
+  box.hidden = !(u && u.seconds > 0);
+  if (box.hidden) return;
+  box.textContent = t("unseen", { time: dur(u.seconds), n: int(u.periods.length) });
+  box.title = u.periods.map((p) => p.warning).join("\n");
 }
 
 // The headline figures, this period's and the previous one's: [key,
@@ -531,48 +495,22 @@ function renderOperators(s) {
 // ---- signing in ----
 
 function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang").textContent = lang === "ru" ? "EN" : "RU";
+  applyTexts();
   render();
 }
 
-function signIn(token) {
-  state.token = token;
-  localStorage.setItem("screenpop.staffToken", token);
-  $("#login").hidden = true;
-  $("#report").hidden = false;
-  $("#logout").hidden = false;
-  const q = new URLSearchParams(location.search);
-  load(q.get("from"), q.get("to"));
-}
-
-function signOut(reason) {
-  state.token = null;
-  state.summary = null;
-  localStorage.removeItem("screenpop.staffToken");
-  $("#token").value = "";
-  $("#report").hidden = true;
-  $("#logout").hidden = true;
-  $("#login").hidden = false;
-  const err = $("#login-error");
-  err.hidden = !reason;
-  err.textContent = reason || "";
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  applyLanguage();
-  $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
-  $("#logout").onclick = () => signOut("");
-  $("#login").onsubmit = (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); };
-  $("#range").onsubmit = (ev) => { ev.preventDefault(); load($("#from").value, $("#to").value); };
-  document.querySelectorAll("[data-days]").forEach((b) => {
-    b.onclick = () => { const [from, to] = quickRange(b.dataset.days); load(from, to); };
-  });
-  // A link from an admin may carry the token in the fragment, which
-  // browsers never send to the server.
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) history.replaceState(null, "", location.pathname + location.search);
-  const token = m ? decodeURIComponent(m[1]) : localStorage.getItem("screenpop.staffToken");
-  if (token) signIn(token); else $("#login").hidden = false;
+applyLanguage();
+onLanguage(applyLanguage);
+$("#range").onsubmit = (ev) => { ev.preventDefault(); load($("#from").value, $("#to").value); };
+document.querySelectorAll("[data-days]").forEach((b) => {
+  b.onclick = () => { const [from, to] = quickRange(b.dataset.days); load(from, to); };
+});
+const { signOut } = signing({
+  key: "screenpop.staffToken",
+  main: $("#report"),
+  signedIn: () => {
+    const q = new URLSearchParams(location.search);
+    load(q.get("from"), q.get("to"));
+  },
+  signedOut: () => { state.summary = null; },
 });

@@ -1,52 +1,28 @@
 // screenpop wallboard: the call centre live, for a wall TV. A staff token
 // of the supervisor role opens it; the daemon sends the board every
 // second over /wallboard/ws (see screenpop/web/wallboard.go).
-"use strict";
+import { $, el, t, lang, addText, applyTexts, onLanguage, session, signing, live, showOnline } from "./page.js";
 
-const MESSAGE_VERSION = 1;
 // No board for this long: the daemon is gone or hung, and the page says so.
 const SILENCE_MS = 5000;
 const TOKEN_KEY = "screenpop.staffToken";
 
-const TEXT = {
-  ru: {
-    title: "табло", signin: "Войти", token: "Ключ сотрудника (роль supervisor)", logout: "Выйти",
-    tokenHint: "Ключ выдаёт команда screenpopd token add --name ИМЯ --role supervisor.",
-    badToken: "Ключ не подходит: табло открывает ключ сотрудника с ролью supervisor или admin.",
-    online: "на связи", offline: "нет связи",
-    waiting: "Ждут ответа", talking: "Разговоры", answeredToday: "Отвечено сегодня", lostToday: "Потеряно сегодня",
-    serviceLevel: "Уровень сервиса", callbacks: "Перезвонить", queue: "Звонки сейчас", today: "Сегодня по линиям",
-    operators: "Операторы", line: "Линия", calls: "Звонков", answered: "Отвечено", lost: "Потеряно", sl: "Ур. сервиса",
-    noCalls: "Никто не ждёт", longest: "дольше всех {t}", noCallbacks: "список пуст", oldest: "старейший {t}",
-    within: "ответ за {s} с", noSL: "нет данных", total: "Всего", ofCalls: "из {n}",
-    st_waiting: "ждёт", st_ringing: "звонит", op_ringing: "звонит", op_talking: "говорит", op_free: "свободен",
-    op_offline: "не в сети", rings: "звонит у {names}", noLine: "без линии", outbound: "исходящий",
-  },
-  en: {
-    title: "wallboard", signin: "Sign in", token: "Staff token (supervisor role)", logout: "Sign out",
-    tokenHint: "screenpopd token add --name NAME --role supervisor makes one.",
-    badToken: "This token does not open the wallboard: it needs a staff token of the supervisor or admin role.",
-    online: "online", offline: "offline",
-    waiting: "Waiting", talking: "Talking", answeredToday: "Answered today", lostToday: "Lost today",
-    serviceLevel: "Service level", callbacks: "Callbacks", queue: "Calls now", today: "Today by line",
-    operators: "Operators", line: "Line", calls: "Calls", answered: "Answered", lost: "Lost", sl: "Service level",
-    noCalls: "Nobody waiting", longest: "longest {t}", noCallbacks: "list empty", oldest: "oldest {t}",
-    within: "answered within {s} s", noSL: "no data", total: "Total", ofCalls: "of {n}",
-    st_waiting: "waiting", st_ringing: "ringing", op_ringing: "ringing", op_talking: "talking", op_free: "free",
-    op_offline: "offline", rings: "ringing at {names}", noLine: "no line", outbound: "outbound",
-  },
-};
+addText({
+  title: ["табло", "wallboard"], token: ["Ключ сотрудника (роль supervisor)", "Staff token (supervisor role)"],
+  tokenHint: ["Ключ выдаёт команда screenpopd token add --name ИМЯ --role supervisor.", "screenpopd token add --name NAME --role supervisor makes one."],
+  badToken: ["Ключ не подходит: табло открывает ключ сотрудника с ролью supervisor или admin.", "This token does not open the wallboard: it needs a staff token of the supervisor or admin role."],
+  waiting: ["Ждут ответа", "Waiting"], talking: ["Разговоры", "Talking"], answeredToday: ["Отвечено сегодня", "Answered today"], lostToday: ["Потеряно сегодня", "Lost today"],
+  serviceLevel: ["Уровень сервиса", "Service level"], callbacks: ["Перезвонить", "Callbacks"], queue: ["Звонки сейчас", "Calls now"], today: ["Сегодня по линиям", "Today by line"],
+  operators: ["Операторы", "Operators"], line: ["Линия", "Line"], calls: ["Звонков", "Calls"], answered: ["Отвечено", "Answered"], lost: ["Потеряно", "Lost"], sl: ["Ур. сервиса", "Service level"],
+  noCalls: ["Никто не ждёт", "Nobody waiting"], longest: ["дольше всех {t}", "longest {t}"], noCallbacks: ["список пуст", "list empty"], oldest: ["старейший {t}", "oldest {t}"],
+  within: ["ответ за {s} с", "answered within {s} s"], noSL: ["нет данных", "no data"], total: ["Всего", "Total"], ofCalls: ["из {n}", "of {n}"],
+  st_waiting: ["ждёт", "waiting"], st_ringing: ["звонит", "ringing"], op_ringing: ["звонит", "ringing"], op_talking: ["говорит", "talking"], op_free: ["свободен", "free"],
+  incomplete: ["Табло неполное: часть данных не прочитана ({n})", "The board is incomplete: some figures could not be read ({n})"],
+  unseen: ["Сегодня сервер не видел АТС {t}: звонков, начатых и законченных тогда, нет в цифрах", "Today the daemon did not see the PBX for {t}: calls that began and ended then are not in the figures"],
+  op_offline: ["не в сети", "offline"], rings: ["звонит у {names}", "ringing at {names}"], noLine: ["без линии", "no line"], outbound: ["исходящий", "outbound"],
+});
 
-let lang = localStorage.getItem("screenpop.lang") || (navigator.language || "ru").slice(0, 2);
-if (!TEXT[lang]) lang = "ru";
-const t = (key, vars) => {
-  let s = TEXT[lang][key] || TEXT.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
-  return s;
-};
-const $ = (sel) => document.querySelector(sel);
-
-const state = { token: null, ws: null, board: null, offset: 0, retry: 0, watchdog: null };
+const state = { board: null, offset: 0 };
 
 // ---- time ----
 
@@ -67,13 +43,6 @@ const worst = (...ls) => (ls.includes("red") ? "red" : ls.includes("amber") ? "a
 
 // ---- drawing ----
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function tile(id, value, sub, lvl, neutral) {
   const box = $("#" + id);
   box.className = "tile" + (neutral ? " neutral" : "") + (lvl ? " " + lvl : "");
@@ -89,8 +58,14 @@ function render() {
   if (!b) return;
   const th = b.thresholds;
   const problems = $("#problems");
+  // What the daemon could not read, in its own words, is a detail on hover.
   problems.hidden = !b.problems.length;
-  problems.textContent = b.problems.join(" · ");
+  problems.textContent = t("incomplete", { n: b.problems.length });
+  problems.title = b.problems.join("\n");
+  // Today's time the daemon did not see the PBX: the figures lack the
+  // calls that began and ended then.
+  $("#unseen").hidden = !(b.unseen_seconds > 0);
+  $("#unseen").textContent = t("unseen", { t: fmtDuration(b.unseen_seconds || 0) });
 
   // Now: the calls waiting, longest first.
   const waits = b.calls.map((c) => secondsSince(c.started_at));
@@ -165,100 +140,41 @@ function renderClock() {
 }
 
 function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
-  $("#lang").textContent = lang === "ru" ? "EN" : "RU";
-  setOnline(state.ws !== null && state.board !== null && !$("#board").classList.contains("stale"));
+  applyTexts();
+  setOnline(socket.online && state.board !== null);
   render();
 }
 
 // ---- connection ----
 
 function setOnline(on) {
-  const c = $("#conn");
-  c.className = "conn " + (on ? "on" : "off");
-  c.textContent = t(on ? "online" : "offline");
+  showOnline(on);
   $("#board").classList.toggle("stale", !on);
 }
 
-// A daemon that stops sending (hung, or its network gone) is offline
-// after SILENCE_MS, even though the socket has not closed.
-function arm() {
-  clearTimeout(state.watchdog);
-  state.watchdog = setTimeout(() => {
-    setOnline(false);
-    const ws = state.ws;
-    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
-    state.ws = null;
-    reconnectLater();
-  }, SILENCE_MS);
-}
-
-function reconnectLater() {
-  const wait = Math.min(10000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-  setTimeout(() => { if (state.token && !state.ws) connect(); }, wait);
-}
-
-function connect() {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(proto + "//" + location.host + "/wallboard/ws");
-  state.ws = ws;
-  arm();
-  ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token: state.token }));
-  ws.onmessage = (ev) => {
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch (e) { return; }
-    if (msg.v !== MESSAGE_VERSION) { location.reload(); return; }
-    arm();
-    state.retry = 0;
+let signOut; // set once the page has its sign-in form
+const socket = live({
+  path: "/wallboard/ws",
+  hello: () => ({ type: "hello", token: session.token }),
+  silenceMs: SILENCE_MS,
+  // Online once a board has come; offline at once.
+  online: (on) => { if (!on) setOnline(false); },
+  onMessage: (msg) => {
     if (msg.type !== "board") return;
     state.offset = Date.now() - Date.parse(msg.board.at);
     state.board = msg.board;
     setOnline(true);
     render();
     renderClock();
-  };
-  ws.onclose = (ev) => {
-    clearTimeout(state.watchdog);
-    state.ws = null;
-    setOnline(false);
-    // Refused: an unknown token is forgotten; another role's stays saved
-    // for the page it opens (reports, admin).
-    if (ev.code === 1008) { signOut(t("badToken"), ev.reason.startsWith("unknown")); return; }
-    reconnectLater();
-  };
-}
-
-function signIn(token) {
-  state.token = token;
-  localStorage.setItem(TOKEN_KEY, token);
-  $("#login").hidden = true;
-  $("#board").hidden = false;
-  $("#logout").hidden = false;
-  connect();
-}
-
-function signOut(reason, forget) {
-  state.token = null;
-  clearTimeout(state.watchdog);
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
-  if (forget) localStorage.removeItem(TOKEN_KEY);
-  $("#board").hidden = true;
-  $("#logout").hidden = true;
-  $("#login").hidden = false;
-  const err = $("#login-error");
-  err.hidden = !reason;
-  err.textContent = reason || "";
-}
+  },
+  // Refused: an unknown token is forgotten; another role's stays saved
+  // for the page it opens (reports, admin).
+  refused: (ev) => signOut(t("badToken"), ev.reason.startsWith("unknown")),
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   applyLanguage();
-  $("#lang").onclick = () => { lang = lang === "ru" ? "en" : "ru"; localStorage.setItem("screenpop.lang", lang); applyLanguage(); };
-  $("#logout").onclick = () => { localStorage.removeItem(TOKEN_KEY); signOut(""); };
-  $("#login").onsubmit = (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); };
+  onLanguage(applyLanguage);
   setInterval(() => { render(); renderClock(); }, 1000);
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) history.replaceState(null, "", location.pathname);
-  const token = m ? decodeURIComponent(m[1]) : localStorage.getItem(TOKEN_KEY);
-  if (token) signIn(token); else $("#login").hidden = false;
+  ({ signOut } = signing({ key: TOKEN_KEY, main: $("#board"), signedIn: () => socket.connect(), signedOut: () => socket.close() }));
 });

@@ -1,0 +1,225 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// screenMsg is a message of SP_SCREENS: an operator's message about a
+// call of a box.
+type screenMsg struct {
+	Operator string             `json:"op"`
+	PBX      string             `json:"pbx"`
+	Message  *screenpop.Message `json:"m"`
+}
+
+// Screens publishes a box's screen messages (the holder's hub's) to
+// SP_SCREENS, in order. It implements screenpop.ScreenSink.
+type Screens struct {
+	b   *Bus
+	pbx string
+
+	mu     sync.Mutex
+	queue  []*nats.Msg
+	wake   chan struct{}
+	closed bool
+	// Published counts the messages the stream has; PublishErrors the
+	// attempts that failed (and were retried).
+	Published, PublishErrors atomic.Uint64
+}
+
+// Screens returns the publisher of box pbx's screen messages; Run sends
+// them.
+func (b *Bus) Screens(pbx string) *Screens {
+	return &Screens{b: b, pbx: pbx, wake: make(chan struct{}, 1)}
+}
+
+// Screen queues the operator's message for the stream. It never blocks:
+// the hub's lock is held.
+func (s *Screens) Screen(op string, m *screenpop.Message) {
+	data, err := json.Marshal(screenMsg{Operator: op, PBX: s.pbx, Message: m})
+	if err != nil {
+		s.b.log.Error("encode a screen message", "err", err)
+		return
+	}
+	key := "dial"
+	switch {
+	case m.Call != nil:
+		key = m.Call.ID
+	case m.Callout != nil:
+		key = "dial-" + m.Callout.ChannelID
+	}
+	msg := &nats.Msg{Subject: screensSubject + token(op) + "." + token(s.pbx) + "." + token(key), Data: data}
+	s.mu.Lock()
+	s.queue = append(s.queue, msg)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes the queued messages in order until ctx ends, trying each
+// again until the stream has it (a later message of the same call must
+// not be overtaken by an earlier one).
+func (s *Screens) Run(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		q := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		for _, msg := range q {
+			for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, err := s.b.js.PublishMsg(pctx, msg)
+				cancel()
+				if err == nil {
+					s.Published.Add(1)
+					break
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.PublishErrors.Add(1)
+				s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		}
+	}
+}
+
+// Restore puts every operator's screen of the box's calls as the stream
+// last has it onto h (screenpop.Hub.Restore): a replica taking the box
+// over goes on from there.
+func (s *Screens) Restore(ctx context.Context, h *screenpop.Hub) (int, error) {
+	n := 0
+	err := s.b.lastPerSubject(ctx, screensSubject+"*."+token(s.pbx)+".>", func(sm screenMsg, _ uint64) {
+		h.Restore(sm.Operator, sm.Message)
+		n++
+	})
+	return n, err
+}
+
+// lastPerSubject reads the latest message of each subject matching
+// filter in SP_SCREENS.
+func (b *Bus) lastPerSubject(ctx context.Context, filter string, f func(screenMsg, uint64)) error {
+	info, err := b.screens.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read stream %s: %w", ScreensStream, err)
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	cons, err := b.js.OrderedConsumer(ctx, ScreensStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("read the operators' screens: %w", err)
+	}
+	for {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("read the operators' screens: %w", err)
+		}
+		got := 0
+		var pending uint64
+		for msg := range batch.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			pending = meta.NumPending
+			var sm screenMsg
+			if err := json.Unmarshal(msg.Data(), &sm); err != nil || sm.Message == nil {
+				b.log.Error("skip an unreadable screen message", "seq", meta.Sequence.Stream, "err", err)
+				continue
+			}
+			sm.Message.Seq = meta.Sequence.Stream
+			f(sm, meta.Sequence.Stream)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("read the operators' screens: %w", err)
+		}
+		if got == 0 || pending == 0 {
+			return nil
+		}
+	}
+}
+
+// FollowScreens applies every operator's screen messages to h (a mirror
+// hub: screenpop.NewMirrorHub with Epoch), numbered by the stream: first
+// the latest of each call, then each one as it is stored, until ctx ends.
+// ready is closed once the stored ones are applied.
+func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- struct{}) error {
+	live := make(chan *nats.Msg, 1<<14)
+	sub, err := b.nc.ChanSubscribe(liveSubject+">", live)
+	if err != nil {
+		return fmt.Errorf("subscribe to the operators' screens: %w", err)
+	}
+	defer sub.Unsubscribe()
+	// Live messages wait in the channel while the stored ones are read;
+	// the hub drops any it already has from the stored read.
+	if err := b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
+		h.Apply(sm.Operator, sm.Message)
+	}); err != nil {
+		return err
+	}
+	close(ready)
+	// Live messages published while the connection was down are lost to
+	// this subscription: once it is back, the stored ones are read again
+	// (the hub drops what it has).
+	again := make(chan struct{}, 1)
+	b.OnConnection(func(up bool) {
+		if up {
+			select {
+			case again <- struct{}{}:
+			default:
+			}
+		}
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-again:
+			if err := b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
+				h.Apply(sm.Operator, sm.Message)
+			}); err != nil && ctx.Err() == nil {
+				b.log.Error("catch up with the operators' screens after NATS came back", "err", err)
+			}
+		case msg := <-live:
+			seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+			var sm screenMsg
+			if err == nil {
+				err = json.Unmarshal(msg.Data, &sm)
+			}
+			if err != nil || sm.Message == nil {
+				b.log.Error("skip an unreadable screen message", "subject", msg.Subject, "err", err)
+				continue
+			}
+			sm.Message.Seq = seq
+			h.Apply(sm.Operator, sm.Message)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// The reports read roll-ups of the call log (migrations 0015, 0018,
+// 0021): the inbound calls of each UTC hour by source and status, with
+// their waits, the IDs of the numbers that called (rollup_number_ids),
+// and the missed calls' delays to their first call back; and each
+// operator's figures by UTC hour. Triggers on calls and offers mark the
+// hours a write, a replacing record or a delete touches as stale (and a
+// call out the hours of the missed calls it may call back), and a read
+// counts those hours again from their calls first (refreshRollups):
+// keeping the figures themselves in the writer's transaction made writing
+// calls four times as slow (migration 0018). RebuildRollups makes the
+// roll-ups again from the raw rows and CheckRollups says whether they
+// differ from them.
+//
+// A report asks for local days. In a zone whose offsets are whole hours,
+// each local hour is one UTC hour (the hour clocks go back spans two), so
+// the roll-ups give exactly what the raw rows would: a month reads some
+// twenty thousand rows, however long the log. The distinct callers do not
+// add up by hour: each hour keeps its numbers, which the report makes
+// distinct over its range in bitmaps (report.Fold). In a zone half an
+// hour off UTC (India, Newfoundland, Adelaide), or on a day its offset is,
+// the report reads the raw rows. Purposes are read from the raw rows.
+
+// RollupDrift is how the roll-ups differ from the raw rows: the keys
+// (hour and source and status of rollup_calls, hour and operator of
+// rollup_operators) whose figures differ, or that only one side has.
+type RollupDrift struct {
+	Calls     int `json:"calls"`
+	Operators int `json:"operators"`
+	// Examples are a few of them, described for a person.
+	Examples []string `json:"examples"`
+}
+
+// None says the roll-ups are the raw rows' figures.
+func (d RollupDrift) None() bool { return d.Calls == 0 && d.Operators == 0 }
+
+// RollupCounts is what the roll-ups hold: their rows, and the calls they
+// count.
+type RollupCounts struct {
+	CallRows     int `json:"call_rows"`
+	OperatorRows int `json:"operator_rows"`
+	Calls        int `json:"calls"`
+}
+
+// rollupRow is one roll-up row as text, its waits sorted and a row of
+// zeros left out (the triggers leave one where the last figures were
+// taken out): the rows kept and those rebuilt from the raw rows compare
+// equal when their figures are.
+type rollupRow struct {
+	table, key, figures string
+}
+
+// rollupDrift compares the roll-ups as kept (have) with those the raw
+// rows give (want).
+func rollupDrift(have, want []rollupRow) RollupDrift {
+	index := func(rows []rollupRow) map[[2]string]string {
+		m := make(map[[2]string]string, len(rows))
+		for _, r := range rows {
+			m[[2]string{r.table, r.key}] = r.figures
+		}
+		return m
+	}
+	h, w := index(have), index(want)
+	var d RollupDrift
+	var keys [][2]string
+	for k, f := range h {
+		if w[k] != f {
+			keys = append(keys, k)
+		}
+	}
+	for k := range w {
+		if _, ok := h[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	for _, k := range keys {
+		switch k[0] {
+		case "rollup_calls":
+			d.Calls++
+		default:
+			d.Operators++
+		}
+		if len(d.Examples) < 5 {
+			d.Examples = append(d.Examples, fmt.Sprintf("%s %s: kept %s, the calls give %s",
+				k[0], k[1], orNone(h[k]), orNone(w[k])))
+		}
+	}
+	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+// refreshRollups counts the hours the triggers marked stale again from
+// their calls, if there are any, in one transaction with the writes that
+// clear the marks: a call written meanwhile marks its hour again, for the
+// next read. On PostgreSQL rollup_refresh holds writers back for the time
+// it takes; on SQLite the transaction holds the one write lock.
+func (s *sqlStore) refreshRollups(ctx context.Context) error {
+	var stale bool
+	if err := s.conn.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM rollup_stale)`).Scan(&stale); err != nil {
+		return fmt.Errorf("refresh the roll-ups: %w", err)
+	}
+	if !stale {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx tx) error {
+		_, err := tx.exec(ctx, s.dialect.reports.rollupRefresh)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("refresh the roll-ups: %w", err)
+	}
+	return nil
+}
+
+// RebuildRollups makes the roll-ups again from the raw rows (calls and
+// offers), and says what they hold. Writers wait while it runs: seconds
+// for a year of a busy call centre (SQLite: the store's one connection is
+// held).
+func (s *sqlStore) RebuildRollups(ctx context.Context) (RollupCounts, error) {
+	var n RollupCounts
+	err := s.inTx(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, s.dialect.reports.rollupRebuild); err != nil {
+			return err
+		}
+		return tx.queryRow(ctx, `SELECT (SELECT count(*) FROM rollup_calls), (SELECT count(*) FROM rollup_operators),
+			(SELECT coalesce(sum(calls), 0) FROM rollup_calls)`).Scan(&n.CallRows, &n.OperatorRows, &n.Calls)
+	})
+	if err != nil {
+		return RollupCounts{}, fmt.Errorf("rebuild the roll-ups: %w", err)
+	}
+	return n, nil
+}
+
+// CheckRollups compares the roll-ups with what the raw rows give, by
+// rebuilding them in a transaction it then rolls back: writers wait while
+// it runs, and nothing changes. The stale hours are counted again first,
+// as a report would: the check is of the others.
+func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
+	if err := s.refreshRollups(ctx); err != nil {
+		return RollupDrift{}, err
+	}
+	tx, err := s.conn.begin(ctx, false)
+	if err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: %w", err)
+	}
+	defer tx.rollback(ctx)
+	d := s.dialect.reports
+	read := func() ([]rollupRow, error) {
+		return queryAll(ctx, tx, func(r row) (rollupRow, error) {
+			var v rollupRow
+			err := r.Scan(&v.table, &v.key, &v.figures)
+			return v, err
+		}, d.rollupRows)
+	}
+	// The kept roll-ups, as of the lock the rebuild takes first.
+	if d.rollupLock != "" {
+		if _, err := tx.exec(ctx, d.rollupLock); err != nil {
+			return RollupDrift{}, fmt.Errorf("check the roll-ups: %w", err)
+		}
+	}
+	have, err := read()
+	if err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: read them: %w", err)
+	}
+	if _, err := tx.exec(ctx, d.rollupRebuild); err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: count the calls again: %w", err)
+	}
+	want, err := read()
+	if err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: read them: %w", err)
+	}
+	return rollupDrift(have, want), nil
+}
