@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/screenpop/screenpop/internal/testport"
 )
 
 // namePrefix starts every test cluster's name; the rest is the test
@@ -48,7 +48,7 @@ func New(t testing.TB) *Cluster {
 	version := serverVersion(t)
 	dropAbandoned(version)
 	name := fmt.Sprintf("%s%d_%d", namePrefix, os.Getpid(), made.Add(1))
-	c := &Cluster{version: version, name: name, port: freePort(t),
+	c := &Cluster{version: version, name: name, port: testport.Pick(t),
 		dataDir: filepath.Join("/var/lib/postgresql", version, name)}
 	run(t, "pg_createcluster", c.version, c.name, "--port", strconv.Itoa(c.port), "--start",
 		"--", "--auth=trust", "--no-sync")
@@ -208,17 +208,6 @@ func serverVersion(t testing.TB) string {
 	}
 	t.Fatal("pg_lsclusters lists no cluster: which PostgreSQL version is installed?")
 	return ""
-}
-
-// freePort is a loopback port nobody listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func run(t testing.TB, name string, args ...string) {

@@ -3,7 +3,6 @@ package replicas
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/screenpop/screenpop/internal/oracletest"
+	"github.com/screenpop/screenpop/internal/testport"
 )
 
 // StopWait is how long a stopped daemon may take to exit: its own
@@ -257,13 +257,9 @@ func (c ClusterSpec) Start(t *testing.T, n int) []*Replica {
 	return rs
 }
 
-// FreePort is a loopback address no one listens on now.
+// FreePort is a loopback address no one listens on now, which stays
+// free for the replica's restarts (testport).
 func FreePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }

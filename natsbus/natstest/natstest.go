@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/screenpop/screenpop/internal/testport"
 )
 
 // Node is one embedded server.
@@ -30,16 +32,6 @@ type Cluster struct {
 	URL   string
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Start starts n embedded JetStream servers (n = 1: a single server;
 // n = 3: a cluster) and stops them when the test ends.
 func Start(t testing.TB, n int) *Cluster {
@@ -47,7 +39,7 @@ func Start(t testing.TB, n int) *Cluster {
 	c := &Cluster{}
 	ports, routes := make([]int, n), make([]int, n)
 	for i := range n {
-		ports[i], routes[i] = freePort(t), freePort(t)
+		ports[i], routes[i] = testport.Pick(t), testport.Pick(t)
 	}
 	var urls []string
 	for i := range n {
@@ -84,7 +76,7 @@ func (nd *Node) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(20 * time.Second) {
+	if !s.ReadyForConnections(60 * time.Second) {
 		t.Fatalf("nats node %s did not start", nd.Opts.ServerName)
 	}
 	nd.S = s
@@ -143,7 +135,7 @@ func System(t testing.TB) (addr, version string) {
 		t.Fatalf("the machine's nats-server: %v", err)
 	}
 	out, _ := exec.Command(bin, "--version").Output()
-	port := freePort(t)
+	port := testport.Pick(t)
 	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
