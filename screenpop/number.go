@@ -3,6 +3,7 @@ package screenpop
 import (
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -49,7 +50,39 @@ var withheldWords = map[string]bool{
 // ParseNumber normalises a caller number. region is the ISO country whose
 // national forms are expected ("RU": 89161234567 means +79161234567).
 // It never fails: a number that cannot be normalised keeps only Raw.
+//
+// Results are remembered (up to parsedMax numbers, then forgotten all at
+// once): the lines dialled and the callers who call back are parsed again
+// and again, at some 20 µs a parse by libphonenumber.
 func ParseNumber(raw, region string) Number {
+	k := numberKey{raw, region}
+	parsed.Lock()
+	n, ok := parsed.m[k]
+	parsed.Unlock()
+	if ok {
+		return n
+	}
+	n = parseNumber(raw, region)
+	parsed.Lock()
+	if len(parsed.m) >= parsedMax {
+		clear(parsed.m)
+	}
+	parsed.m[k] = n
+	parsed.Unlock()
+	return n
+}
+
+type numberKey struct{ raw, region string }
+
+// parsedMax bounds the numbers ParseNumber remembers.
+const parsedMax = 8192
+
+var parsed = struct {
+	sync.Mutex
+	m map[numberKey]Number
+}{m: make(map[numberKey]Number, parsedMax)}
+
+func parseNumber(raw, region string) Number {
 	n := Number{Raw: raw}
 	s := strings.TrimSpace(raw)
 	if s == "" || withheldWords[strings.ToLower(s)] {

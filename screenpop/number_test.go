@@ -1,6 +1,9 @@
 package screenpop
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestParseNumber(t *testing.T) {
 	tests := []struct {
@@ -28,8 +31,46 @@ func TestParseNumber(t *testing.T) {
 			if got := ParseNumber(tt.raw, tt.region); got != tt.want {
 				t.Errorf("ParseNumber(%q, %q) = %+v, want %+v", tt.raw, tt.region, got, tt.want)
 			}
+			if got := ParseNumber(tt.raw, tt.region); got != tt.want {
+				t.Errorf("ParseNumber(%q, %q) remembered = %+v, want %+v", tt.raw, tt.region, got, tt.want)
+			}
 		})
 	}
+}
+
+func TestParseNumberRemembersPerRegionAndWithinItsBound(t *testing.T) {
+	if got := ParseNumber("89161234567", "RU"); got.E164 != "+79161234567" {
+		t.Fatalf("RU: %+v", got)
+	}
+	// The same digits in another country are another number.
+	if got, want := ParseNumber("89161234567", "DE"), parseNumber("89161234567", "DE"); got != want || got.E164 == "+79161234567" {
+		t.Fatalf("DE: %+v, want %+v", got, want)
+	}
+	for i := range parsedMax + 10 {
+		ParseNumber(fmt.Sprintf("+7916%07d", i), "RU")
+	}
+	parsed.Lock()
+	n := len(parsed.m)
+	parsed.Unlock()
+	if n > parsedMax {
+		t.Fatalf("%d numbers remembered, the bound is %d", n, parsedMax)
+	}
+	if got := ParseNumber("+79160000001", "RU"); got.E164 != "+79160000001" {
+		t.Fatalf("after forgetting: %+v", got)
+	}
+}
+
+func BenchmarkParseNumber(b *testing.B) {
+	b.Run("new", func(b *testing.B) {
+		for i := range b.N {
+			parseNumber(fmt.Sprintf("8916%07d", i%10000000), "RU")
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		for range b.N {
+			ParseNumber("74953334455", "RU")
+		}
+	})
 }
 
 func FuzzParseNumber(f *testing.F) {
