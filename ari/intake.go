@@ -27,6 +27,21 @@ type Metrics struct {
 	Connected  prometheus.Gauge
 }
 
+// StasisTimes registers on reg (nil: none) how long calls spend in each
+// stage of the Stasis handler (screenpop.Stasis.Took), as
+// screenpop_stasis_seconds{stage}, and returns what the handler tells.
+func StasisTimes(reg prometheus.Registerer) func(stage string, d time.Duration) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "screenpop_stasis_seconds",
+		Help:    "Time calls spend in each stage of the Stasis handler: lookup (waiting for the card), variables, continue, and handled (all of it, from the call reaching the handler to Asterisk answering the continue).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"stage"})
+	if reg != nil {
+		reg.MustRegister(h)
+	}
+	return func(stage string, d time.Duration) { h.WithLabelValues(stage).Observe(d.Seconds()) }
+}
+
 // NewMetrics creates the intake's metrics and registers them with reg
 // (nil: not registered, as in replay and tests).
 func NewMetrics(reg prometheus.Registerer) *Metrics {

@@ -99,6 +99,7 @@ func newClusterBox(ctx context.Context, d clusterBoxDeps, b Box) (*clusterBox, e
 	cb.producer.SendTo(cb.screens)
 	cb.popper = screenpop.NewPopper(d.dir, cfg.Card, cb.producer, log)
 	cb.stasis = screenpop.NewStasis(cb.commands, cb.popper, cfg.StasisDeadline, log)
+	cb.stasis.Took = ari.StasisTimes(b.Metrics)
 
 	cb.lease = d.bus.Lease(pbx)
 	cb.duty = screenpop.NewOutputDuty(cb.lease)

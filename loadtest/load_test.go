@@ -248,6 +248,18 @@ func runLoad(b *testing.B, bin, pipeline, dsn string, exts []string, tokens map[
 		r.dropped = int(metric(b, addr, "screenpop_ari_events_dropped_total"))
 		b.Logf("at the end: %g operator sockets open, %g ARI reconnects, lookups %g",
 			metric(b, addr, "screenpop_operator_sockets"), metric(b, addr, "screenpop_ari_reconnects_total"), metric(b, addr, "screenpop_lookup_seconds_count"))
+		if mix.Stasis > 0 {
+			// Where a call's time in Stasis went, as the daemon saw it:
+			// the rest of what the simulator measured is the way of
+			// StasisStart to the handler (socket, decoding, call tracking).
+			var parts []string
+			for _, stage := range []string{"lookup", "variables", "continue", "handled"} {
+				parts = append(parts, fmt.Sprintf("%s p50 ≤ %v, p99 ≤ %v", stage,
+					histQuantile(b, addr, "screenpop_stasis_seconds", `stage="`+stage+`"`, .5),
+					histQuantile(b, addr, "screenpop_stasis_seconds", `stage="`+stage+`"`, .99)))
+			}
+			b.Logf("in the daemon's Stasis handler (bucket bounds): %s", strings.Join(parts, "; "))
+		}
 	}
 	// Pops later than popWait count as missing; wait for them still (until
 	// none came for popWait, 30 s at most) to tell late ones from lost.
@@ -355,6 +367,47 @@ func metric(b *testing.B, addr, name string) float64 {
 		}
 	}
 	b.Fatalf("metric %s not found", name)
+	return 0
+}
+
+// histQuantile is the upper bound of the bucket of histogram name (its
+// series with labels, e.g. `stage="lookup"`) where quantile q falls.
+func histQuantile(b *testing.B, addr, name, labels string, q float64) time.Duration {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type bucket struct{ le, n float64 }
+	var buckets []bucket
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	prefix := name + "_bucket{" + labels + `,le="`
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), prefix)
+		if !ok {
+			continue
+		}
+		le, count, _ := strings.Cut(rest, `"} `)
+		n, _ := strconv.ParseFloat(count, 64)
+		bound, err := strconv.ParseFloat(le, 64)
+		if le == "+Inf" || err != nil {
+			bound = math.Inf(1)
+		}
+		buckets = append(buckets, bucket{bound, n})
+	}
+	if len(buckets) == 0 || buckets[len(buckets)-1].n == 0 {
+		return 0
+	}
+	total := buckets[len(buckets)-1].n
+	for _, bk := range buckets {
+		if bk.n >= q*total {
+			if math.IsInf(bk.le, 1) {
+				return time.Duration(math.MaxInt64)
+			}
+			return time.Duration(bk.le * float64(time.Second))
+		}
+	}
 	return 0
 }
 

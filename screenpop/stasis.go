@@ -52,6 +52,11 @@ type Stasis struct {
 	// deadline: the daemon cancels it at shutdown, and each call waiting
 	// then is continued at once, unnamed. Set it before the first notice.
 	Base context.Context
+	// Took, if set, is told how long each stage of a call's way through
+	// the handler took: StasisLookup (waiting for the card), StasisVariables,
+	// StasisContinue and StasisHandled (all of it, from the notice to
+	// Asterisk's answer to the continue). Set it before the first notice.
+	Took func(stage string, d time.Duration)
 
 	mu       sync.Mutex
 	handling map[string]bool // channels being handled: a resync may name one again
@@ -63,6 +68,22 @@ func NewStasis(pbx PBX, cards Cards, deadline time.Duration, log *slog.Logger) *
 		deadline = DefaultStasisDeadline
 	}
 	return &Stasis{pbx: pbx, cards: cards, deadline: deadline, log: log, handling: map[string]bool{}}
+}
+
+// The stages Stasis.Took is told of.
+const (
+	StasisLookup    = "lookup"
+	StasisVariables = "variables"
+	StasisContinue  = "continue"
+	StasisHandled   = "handled"
+)
+
+func (s *Stasis) took(stage string, since time.Time) time.Time {
+	now := time.Now()
+	if s.Took != nil {
+		s.Took(stage, now.Sub(since))
+	}
+	return now
 }
 
 // Notice handles a NoticeStasis; it returns at once.
@@ -77,30 +98,33 @@ func (s *Stasis) Notice(n Notice) {
 	}
 	s.handling[n.ChannelID] = true
 	s.wg.Add(1)
+	noticed := time.Now()
 	go func() {
 		defer s.wg.Done()
-		s.handle(n)
+		s.handle(n, noticed)
 		s.mu.Lock()
 		delete(s.handling, n.ChannelID)
 		s.mu.Unlock()
 	}()
 }
 
-func (s *Stasis) handle(n Notice) {
-	start := time.Now()
+func (s *Stasis) handle(n Notice, noticed time.Time) {
+	start := noticed
 	end := start.Add(s.deadline)
+	stage := noticed
 	if s.cards != nil {
 		// The lookup gets most of the deadline; setting variables and
 		// continuing need the rest.
 		lctx, cancel := context.WithDeadline(orBackground(s.Base), start.Add(s.deadline*6/10))
 		card, ok := s.cards.Card(lctx, n.Key())
 		cancel()
+		stage = s.took(StasisLookup, stage)
 		if ok && card.Lookup == LookupPending {
 			s.log.Warn("the caller's lookup did not finish within its share of the Stasis deadline; the call goes on unnamed",
 				"call", n.CallID, "waited", time.Since(start), "deadline", s.deadline)
 		}
-		if ok {
-			s.setVariables(n, card, end)
+		if ok && s.setVariables(n, card, end) {
+			stage = s.took(StasisVariables, stage)
 		}
 	}
 	// Send the continue even if the deadline has passed, or the daemon
@@ -112,15 +136,18 @@ func (s *Stasis) handle(n Notice) {
 		s.log.Error("continue channel waiting in Stasis", "call", n.CallID, "channel", n.ChannelID, "err", err)
 		return
 	}
+	s.took(StasisContinue, stage)
+	s.took(StasisHandled, start)
 	if took := time.Since(start); took > s.deadline {
 		s.log.Warn("a call waited in Stasis longer than the deadline", "call", n.CallID, "took", took, "deadline", s.deadline)
 	}
 }
 
-// setVariables tells the dialplan who is calling, as far as time allows.
-func (s *Stasis) setVariables(n Notice, card Card, end time.Time) {
+// setVariables tells the dialplan who is calling, as far as time allows;
+// it reports whether it had anything to set.
+func (s *Stasis) setVariables(n Notice, card Card, end time.Time) bool {
 	if card.Lookup != LookupFound || len(card.Clients) == 0 {
-		return
+		return false
 	}
 	c := card.Clients[0] // the client the dealership knows best
 	var vars [][2]string
@@ -147,6 +174,7 @@ func (s *Stasis) setVariables(n Notice, card Card, end time.Time) {
 		}()
 	}
 	wg.Wait()
+	return true
 }
 
 // callerIDName is what a desk phone shows: "Петров Иван", short enough for

@@ -72,6 +72,42 @@ func TestStasisNamesTheCallerForTheDialplanAndContinuesWithinTheDeadline(t *test
 	}
 }
 
+func TestStasisTellsHowLongEachStageTook(t *testing.T) {
+	ivan := ClientRecord{Client: Client{ID: 42, LastName: "Петров", FirstName: "Иван"}}
+	dir := &slowDirectory{release: make(chan struct{}), asked: make(chan string, 1), recs: map[string][]ClientRecord{"+79161234567": {ivan}}}
+	pbx := &fakePBX{}
+	p := NewPopper(dir, DefaultCardRules, NewHub(0, 0), quiet())
+	s := NewStasis(pbx, p, time.Second, quiet())
+	var mu sync.Mutex
+	var stages []string
+	took := map[string]time.Duration{}
+	s.Took = func(stage string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		stages = append(stages, stage)
+		took[stage] = d
+	}
+	caller := ParseNumber("+79161234567", "RU")
+	obs := Observers{p, s}
+	obs.Notice(Notice{Kind: NoticeStarted, CallID: "c1", Caller: caller})
+	obs.Notice(Notice{Kind: NoticeStasis, CallID: "c1", ChannelID: "c1-2", Caller: caller})
+	<-dir.asked
+	const held = 20 * time.Millisecond
+	time.Sleep(held) // the lookup's length, which the lookup stage must show
+	close(dir.release)
+	s.Wait()
+	want := []string{StasisLookup, StasisVariables, StasisContinue, StasisHandled}
+	if !slices.Equal(stages, want) {
+		t.Fatalf("stages told %q, want %q", stages, want)
+	}
+	if took[StasisLookup] < held {
+		t.Errorf("the lookup stage took %v; the client base answered after %v", took[StasisLookup], held)
+	}
+	if sum := took[StasisLookup] + took[StasisVariables] + took[StasisContinue]; took[StasisHandled] < sum {
+		t.Errorf("handled %v is less than its stages' sum %v", took[StasisHandled], sum)
+	}
+}
+
 func TestStasisContinuesOnTimeWhenTheClientBaseHangs(t *testing.T) {
 	// A directory that never answers: a database that hangs.
 	dir := &slowDirectory{release: make(chan struct{}), asked: make(chan string, 1)}

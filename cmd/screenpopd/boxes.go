@@ -285,6 +285,7 @@ func newMoreBoxes(d boxDeps, boxes []Box) (*moreBoxes, error) {
 		}
 		stasis := screenpop.NewStasis(client, d.popper, d.cfg.StasisDeadline, log)
 		stasis.Base = d.base
+		stasis.Took = ari.StasisTimes(reg)
 		tracker := screenpop.NewTracker(d.cfg.trackerConfig(), tagPBX{b.Name, d.calls}, screenpop.OnBox(b.Name, screenpop.Observers{stasis, d.popper}))
 		dir := filepath.Join(d.cfg.DataDir, "boxes", b.Name)
 		if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) (err error) {
 	popper := screenpop.NewPopper(dir, cfg.Card, hub, log)
 	stasis := screenpop.NewStasis(client, popper, cfg.StasisDeadline, log)
 	popper.Base, stasis.Base = base, base
+	stasis.Took = ari.StasisTimes(boxRegisterer(reg, boxes[0]))
 	lookups := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "screenpop_lookup_seconds", Help: "Time to look a caller up in the client base.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 3},
