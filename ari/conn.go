@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -141,6 +142,11 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 			c.in.Feed(ctx, data)
 		}
 	}
+	heard := func(sent time.Time) {
+		if ctx.Err() == nil {
+			c.in.Heard(ctx, sent)
+		}
+	}
 	for live := false; !live; {
 		select {
 		case <-ctx.Done():
@@ -155,7 +161,7 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		case <-c.in.Overrun():
 			return 0, errOverrun
 		default:
-			live = r.goLive(feed)
+			live = r.goLive(feed, heard)
 		}
 	}
 	select {
@@ -256,21 +262,38 @@ type reader struct {
 
 	mu sync.Mutex
 	// feed, once set, takes every event read from then on, in the reader;
-	// until then they queue in msgs.
-	feed func([]byte)
+	// until then they queue in msgs. heard, set with it, is told of each
+	// pong by the time its ping was sent.
+	feed  func([]byte)
+	heard func(sent time.Time)
 }
 
 // goLive makes the reader hand events to feed itself, if none are queued;
 // it reports whether it did. The caller has handed on every event it took
 // from msgs, so the order is kept.
-func (r *reader) goLive(feed func([]byte)) bool {
+func (r *reader) goLive(feed func([]byte), heard func(sent time.Time)) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.msgs) > 0 {
 		return false
 	}
-	r.feed = feed
+	r.feed, r.heard = feed, heard
 	return true
+}
+
+// pong is told of each pong, in the reader, in order with the messages:
+// the ping's payload is when it was sent (ping), and Asterisk echoes it.
+func (r *reader) pong(data string) {
+	sent, err := strconv.ParseInt(data, 10, 64)
+	if err != nil || sent <= 0 {
+		return
+	}
+	r.mu.Lock()
+	heard := r.heard
+	r.mu.Unlock()
+	if heard != nil {
+		heard(time.Unix(0, sent))
+	}
 }
 
 // hand queues a copy of data or, once live, feeds it (the intake keeps
@@ -298,7 +321,13 @@ func (r *reader) run() {
 	defer close(r.msgs)
 	r.ws.SetReadLimit(maxMessage)
 	alive := func() error { return r.ws.SetReadDeadline(time.Now().Add(r.wait)) }
-	r.ws.SetPongHandler(func(string) error { return alive() })
+	r.ws.SetPongHandler(func(data string) error {
+		if err := alive(); err != nil {
+			return err
+		}
+		r.pong(data)
+		return nil
+	})
 	if r.err = alive(); r.err != nil {
 		return
 	}
@@ -359,7 +388,9 @@ func ping(ws *websocket.Conn, interval time.Duration, stop <-chan struct{}, errc
 		case <-stop:
 			return
 		case <-t.C:
-			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval)); err != nil {
+			// The payload, echoed in the pong, is when it was sent.
+			now := time.Now()
+			if err := ws.WriteControl(websocket.PingMessage, strconv.AppendInt(nil, now.UnixNano(), 10), now.Add(interval)); err != nil {
 				errc <- err
 				return
 			}

@@ -163,6 +163,26 @@ func TestRunNoticesDeadSocket(t *testing.T) {
 			t.Error("the client is not ready")
 		}
 	})
+	t.Run("each pong after an event tells call tracking, behind the events read before it, until when Asterisk was heard", func(t *testing.T) {
+		lines := traceLines(t, "answered.jsonl")[:3]
+		conn.send(lines...)
+		evs := h.nextN(t, len(wantEvents(t, lines)))
+		last := evs[len(evs)-1].At
+		h.heard = nil
+		for deadline := time.Now().Add(time.Minute); len(h.heard) < 2; h.nothingFor(t, interval) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d heard ticks in a minute of pongs every %v", len(h.heard), interval)
+			}
+		}
+		for _, ev := range h.heard {
+			if !ev.At.After(last) {
+				t.Errorf("heard until %v, not after the last event read (%v)", ev.At, last)
+			}
+		}
+		if !h.heard[1].At.After(h.heard[0].At) {
+			t.Errorf("the second pong heard until %v, the first %v", h.heard[1].At, h.heard[0].At)
+		}
+	})
 	t.Run("a socket that stops answering is replaced within a few intervals", func(t *testing.T) {
 		conn.deaf.Store(true)
 		start := time.Now()

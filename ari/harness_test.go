@@ -30,6 +30,8 @@ type harness struct {
 	logs *logBuffer
 	stop context.CancelFunc
 	done chan struct{} // closed when Run returned
+	// heard are the reader's heard ticks (pongs) next skipped, in order.
+	heard []screenpop.Event
 }
 
 // testConfig is a config for s with waits short enough for tests.
@@ -92,14 +94,22 @@ func startClientQueue(t *testing.T, cfg Config, queue int) *harness {
 }
 
 // next is the next event call tracking receives.
+// The reader's heard ticks come whenever a pong does: kept aside in
+// h.heard, not returned.
 func (h *harness) next(t *testing.T) screenpop.Event {
 	t.Helper()
-	select {
-	case ev := <-h.out:
-		return ev
-	case <-time.After(time.Minute): // only a broken client waits this long
-		t.Fatal("no event reached call tracking")
-		return screenpop.Event{}
+	for {
+		select {
+		case ev := <-h.out:
+			if ev.Kind == screenpop.EventTick && ev.Heard {
+				h.heard = append(h.heard, ev)
+				continue
+			}
+			return ev
+		case <-time.After(time.Minute): // only a broken client waits this long
+			t.Fatal("no event reached call tracking")
+			return screenpop.Event{}
+		}
 	}
 }
 
@@ -124,10 +134,18 @@ func (h *harness) nextResync(t *testing.T) screenpop.Event {
 
 func (h *harness) nothingFor(t *testing.T, d time.Duration) {
 	t.Helper()
-	select {
-	case ev := <-h.out:
-		t.Fatalf("call tracking got %s %s, want nothing", ev.Type, ev.Channel.ID)
-	case <-time.After(d):
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-h.out:
+			if ev.Kind == screenpop.EventTick && ev.Heard {
+				h.heard = append(h.heard, ev)
+				continue
+			}
+			t.Fatalf("call tracking got %s %s, want nothing", ev.Type, ev.Channel.ID)
+		case <-deadline:
+			return
+		}
 	}
 }
 

@@ -97,6 +97,10 @@ type Intake struct {
 	errs   *diag
 	// backlog holds, in order, what call tracking has no room for yet.
 	backlog backlog
+	// lastAt is the time (Asterisk's clock) of the last event handed on,
+	// lastWall ours when it was read: Heard reckons Asterisk's clock from
+	// them.
+	lastAt, lastWall time.Time
 }
 
 // NewIntake returns an intake that never blocks: when out is full the
@@ -148,11 +152,27 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 		// target in without dialling it.
 		in.dialled("bridge:" + ev.BridgeID)
 	}
+	if !ev.At.IsZero() {
+		in.lastAt, in.lastWall = ev.At, time.Now()
+	}
 	result := EventUsed
 	if !in.send(ctx, ev) {
 		result = EventDropped
 	}
 	in.remember(typ, result, ev.Channel.Name, ev.Peer.Name, detail(ev), nil)
+}
+
+// Heard tells call tracking, in order with the events, that Asterisk
+// answered a ping sent at sent (our clock): everything it sent before it
+// received the ping has been read and is queued ahead. Call tracking then
+// knows it saw the box until then, though no call moved (an unseen period
+// after a crash begins there, not at the last event, hours before after a
+// quiet night). It is called from the goroutine that feeds events.
+func (in *Intake) Heard(ctx context.Context, sent time.Time) {
+	if in.lastAt.IsZero() || !sent.After(in.lastWall) {
+		return // nothing to reckon from, or the last event says as much
+	}
+	in.send(ctx, screenpop.Event{Kind: screenpop.EventTick, Type: "Heard", At: in.lastAt.Add(sent.Sub(in.lastWall)), Heard: true})
 }
 
 // detail is what an event says of its channel, for the admin page.

@@ -553,7 +553,11 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 		case err := <-pingErr:
 			return 0, c.pingFailed(r, err, &clean)
 		default:
-			live = r.goLive(feed)
+			live = r.goLive(feed, func(sent time.Time) {
+				if ctx.Err() == nil {
+					c.in.Heard(ctx, sent)
+				}
+			})
 		}
 	}
 	select {

@@ -138,6 +138,11 @@ type Event struct {
 	// an EventResync, by bridge ID: who is talking to whom, when the Dial
 	// that answered was not seen.
 	Bridges map[string][]string
+	// Heard marks an EventTick made by the events' reader from a pong:
+	// Asterisk had sent everything before At (its clock) and all of it
+	// was read, and is queued ahead of the tick. Call tracking's own ticks
+	// say nothing of that.
+	Heard bool `json:",omitempty"`
 }
 
 // Transfer is an operator's transfer of a call, as Asterisk reports it

@@ -247,6 +247,12 @@ func (t *Tracker) Handle(ev Event) {
 		// timeline, no suspect time; a clock not yet set stays unset.
 		if !t.now.IsZero() {
 			t.Advance(ev.At)
+			if ev.Heard && ev.At.After(t.unseen.seen) {
+				// Everything Asterisk sent before it is applied: an
+				// unseen period after a crash begins no earlier.
+				t.unseen.seen = ev.At
+				t.cont.dirty = true
+			}
 		}
 		return
 	}

@@ -94,6 +94,31 @@ func TestTrackerRecordsThePeriodsItDidNotSee(t *testing.T) {
 			t.Errorf("periods (-want +got):\n%s", d)
 		}
 	})
+	t.Run("a daemon killed after a quiet spell is unseen from the last time Asterisk was heard, not from its last event", func(t *testing.T) {
+		// A pong says every event Asterisk sent before it was read: the
+		// reader's heard tick moves the seen mark on, call tracking's
+		// own ticks do not.
+		tr, _ := newUnseenTracker()
+		trunk := p.trunk("c1", "+79161234567", "74951112233")
+		feed(tr, one(created(trunk, p.at(0))), one(destroyed(trunk, p.at(5), 16)))
+		tr.Handle(Event{Kind: EventTick, At: p.at(600)})
+		tr.Handle(Event{Kind: EventTick, At: p.at(3600), Heard: true})
+		tr.Handle(Event{Kind: EventTick, At: p.at(3700)})
+		tr.Handle(Event{Kind: EventTick, At: p.at(1800), Heard: true}) // an older mark never moves it back
+		s := tr.State()
+		if !s.Seen.Equal(p.at(3600)) {
+			t.Fatalf("state seen %v, want the last heard %v", s.Seen, p.at(3600))
+		}
+		tr2, log := newUnseenTracker()
+		if err := tr2.Restore(s); err != nil {
+			t.Fatal(err)
+		}
+		tr2.Handle(resyncEv(p.at(3790)))
+		want := []UnseenPeriod{{From: p.at(3600), To: p.at(3790), Reason: UnseenCrashed}}
+		if d := cmp.Diff(want, log.periods); d != "" {
+			t.Errorf("periods (-want +got):\n%s", d)
+		}
+	})
 	t.Run("a daemon stopped is unseen from its stop to the first resync after its start", func(t *testing.T) {
 		tr, _ := newUnseenTracker()
 		var saved TrackerState
