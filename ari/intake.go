@@ -226,6 +226,10 @@ func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
 // waits. It clears an overrun: what was lost before is now resynced.
 func (in *Intake) SendResync(ctx context.Context, ev screenpop.Event) {
 	in.replaced.Store(false)
+	if !ev.At.IsZero() {
+		// Heard reckons from it until an event comes.
+		in.lastAt, in.lastWall = ev.At, time.Now()
+	}
 	in.backlog.resync(ctx, in, ev)
 }
 
