@@ -93,19 +93,25 @@ func startClientQueue(t *testing.T, cfg Config, queue int) *harness {
 	return h
 }
 
-// next is the next event call tracking receives.
-// The reader's heard ticks come whenever a pong does: kept aside in
-// h.heard, not returned.
+// asideHeard keeps ev in h.heard if it is one of the reader's heard
+// ticks, which come whenever a pong does, and reports whether it was.
+func (h *harness) asideHeard(ev screenpop.Event) bool {
+	if ev.Kind == screenpop.EventTick && ev.Heard {
+		h.heard = append(h.heard, ev)
+		return true
+	}
+	return false
+}
+
+// next is the next event call tracking receives, heard ticks aside.
 func (h *harness) next(t *testing.T) screenpop.Event {
 	t.Helper()
 	for {
 		select {
 		case ev := <-h.out:
-			if ev.Kind == screenpop.EventTick && ev.Heard {
-				h.heard = append(h.heard, ev)
-				continue
+			if !h.asideHeard(ev) {
+				return ev
 			}
-			return ev
 		case <-time.After(time.Minute): // only a broken client waits this long
 			t.Fatal("no event reached call tracking")
 			return screenpop.Event{}
@@ -138,11 +144,9 @@ func (h *harness) nothingFor(t *testing.T, d time.Duration) {
 	for {
 		select {
 		case ev := <-h.out:
-			if ev.Kind == screenpop.EventTick && ev.Heard {
-				h.heard = append(h.heard, ev)
-				continue
+			if !h.asideHeard(ev) {
+				t.Fatalf("call tracking got %s %s, want nothing", ev.Type, ev.Channel.ID)
 			}
-			t.Fatalf("call tracking got %s %s, want nothing", ev.Type, ev.Channel.ID)
 		case <-deadline:
 			return
 		}
