@@ -248,6 +248,8 @@ func runLoad(b *testing.B, bin, pipeline, dsn string, exts []string, tokens map[
 		r.dropped = int(metric(b, addr, "screenpop_ari_events_dropped_total"))
 		b.Logf("at the end: %g operator sockets open, %g ARI reconnects, lookups %g",
 			metric(b, addr, "screenpop_operator_sockets"), metric(b, addr, "screenpop_ari_reconnects_total"), metric(b, addr, "screenpop_lookup_seconds_count"))
+		b.Logf("lookups (bucket bounds): p50 ≤ %v, p99 ≤ %v", histQuantile(b, addr, "screenpop_lookup_seconds", "", .5),
+			histQuantile(b, addr, "screenpop_lookup_seconds", "", .99))
 		if mix.Stasis > 0 {
 			// Where a call's time in Stasis went, as the daemon saw it:
 			// the rest of what the simulator measured is the way of
@@ -383,6 +385,9 @@ func histQuantile(b *testing.B, addr, name, labels string, q float64) time.Durat
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	prefix := name + "_bucket{" + labels + `,le="`
+	if labels == "" {
+		prefix = name + `_bucket{le="`
+	}
 	for sc.Scan() {
 		rest, ok := strings.CutPrefix(sc.Text(), prefix)
 		if !ok {
