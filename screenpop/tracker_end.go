@@ -34,6 +34,15 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 			end := at
 			o.EndedAt = &end
 		}
+		if o.Outcome == OutcomeCancelled && cause == 26 && !c.ended && !c.hangupAsked {
+			// Cancelled, then hung up as answered elsewhere, the caller
+			// still there: app_dial hangs the other phones up so
+			// (hanguptree) before it publishes the answer. (A caller who
+			// hangs up first asked for it: Dial's c option gives those
+			// phones cause 26 too.)
+			o.Outcome = OutcomeAnsweredElsewhere
+			t.offerEnded(c, o)
+		}
 		if o.Outcome == OutcomeRinging {
 			switch {
 			case cause == 26 || c.rec.AnsweredBy != nil:

@@ -73,7 +73,7 @@ func (t *Tracker) dial(ev Event) {
 			o.Outcome = OutcomeNoAnswer
 		case "CANCEL":
 			o.Outcome = OutcomeCancelled
-			if c.rec.AnsweredBy != nil {
+			if c.rec.AnsweredBy != nil || t.answering(c, peer) {
 				o.Outcome = OutcomeAnsweredElsewhere
 			}
 		default: // CONGESTION, CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS
@@ -81,6 +81,21 @@ func (t *Tracker) dial(ev Event) {
 		}
 		t.offerEnded(c, o)
 	}
+}
+
+// answering reports whether a phone of c other than except has answered
+// at the phone (its channel is Up) while its Dial's ANSWER is still to
+// come. app_dial cancels the other phones the moment one answers, and
+// publishes that one's ANSWER only after the Dial's options ran (an
+// announcement to the operator, a pre-bridge subroutine: milliseconds to
+// seconds later; apps/app_dial.c wait_for_answer, then dial_exec_full).
+func (t *Tracker) answering(c *call, except *leg) bool {
+	for _, l := range c.legs {
+		if l != except && l.alive && !l.origin && l.offer != nil && l.offer.Outcome == OutcomeRinging && l.ch.State == "Up" {
+			return true
+		}
+	}
+	return false
 }
 
 // openedMidDial flags a call that a Dial past its begin (ringing, or its

@@ -53,6 +53,43 @@ func TestRecordRules(t *testing.T) {
 				Outcomes: []Outcome{OutcomeAnswered, OutcomeAnsweredElsewhere}, OfferedTo: []string{"101", "102"}, Ring: 3, Wait: 4, Talk: 60},
 		},
 		{
+			name: "app_dial's cancel of the other phones, sent as one answers and long before its answer, is answered elsewhere",
+			events: func() []Event {
+				// The operator's announcement (Dial's A option) plays
+				// between the cancel and the answer.
+				a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+				return slices.Concat(one(created(trunk, p.at(0))), ring(trunk, a, p.at(1)), ring(trunk, b, p.at(1)),
+					one(Event{Kind: EventChannelUpdated, Channel: state(a, "Up"), At: p.at(4)}, dial(trunk, b, "CANCEL", p.at(4.001)),
+						destroyed(b, p.at(4.002), 26), dial(trunk, a, "ANSWER", p.at(6.5)),
+						destroyed(a, p.at(64), 16), destroyed(trunk, p.at(64), 16)))
+			},
+			want: recorded{Status: StatusAnswered, Operators: []string{"101", "102"},
+				Outcomes: []Outcome{OutcomeAnswered, OutcomeAnsweredElsewhere}, OfferedTo: []string{"101", "102"}, Ring: 5.5, Wait: 6.5, Talk: 57.5},
+		},
+		{
+			name: "a cancel before the answer is answered elsewhere by its hangup's cause when the answering phone's state came later",
+			events: func() []Event {
+				a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+				return slices.Concat(one(created(trunk, p.at(0))), ring(trunk, a, p.at(1)), ring(trunk, b, p.at(1)),
+					one(dial(trunk, b, "CANCEL", p.at(4.001)), destroyed(b, p.at(4.002), 26),
+						Event{Kind: EventChannelUpdated, Channel: state(a, "Up"), At: p.at(4.003)}, dial(trunk, a, "ANSWER", p.at(4.01)),
+						destroyed(a, p.at(64), 16), destroyed(trunk, p.at(64), 16)))
+			},
+			want: recorded{Status: StatusAnswered, Operators: []string{"101", "102"},
+				Outcomes: []Outcome{OutcomeAnswered, OutcomeAnsweredElsewhere}, OfferedTo: []string{"101", "102"}, Ring: 3.01, Wait: 4.01, Talk: 59.99},
+		},
+		{
+			name: "phones hung up as answered elsewhere after the caller hung up (Dial's c option) were cancelled by the caller",
+			events: func() []Event {
+				a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+				return slices.Concat(one(created(trunk, p.at(0))), ring(trunk, a, p.at(1)), ring(trunk, b, p.at(1)),
+					one(hangupRequest(trunk, p.at(9)), dial(trunk, a, "CANCEL", p.at(9)), dial(trunk, b, "CANCEL", p.at(9)),
+						destroyed(a, p.at(9.001), 26), destroyed(b, p.at(9.001), 26), destroyed(trunk, p.at(9.002), 16)))
+			},
+			want: recorded{Status: StatusAbandoned, Operators: []string{"101", "102"},
+				Outcomes: []Outcome{OutcomeCancelled, OutcomeCancelled}, OfferedTo: []string{"101", "102"}, Ring: 8, Wait: 9.002},
+		},
+		{
 			name: "ring-all offers are listed in Asterisk's dial order, whatever order their events arrive in",
 			events: func() []Event {
 				a, b := p.phone(trunk, "101"), p.phone(trunk, "102")

@@ -333,6 +333,30 @@ func TestTrackerNotices(t *testing.T) {
 	}
 }
 
+// TestTrackerTellsAColleagueCancelledAsOneAnswersThatItWasAnsweredElsewhere
+// follows app_dial's order: the answering phone goes Up, the others are
+// cancelled and hung up (cause 26), and the answer is published only after
+// the Dial's options ran. The colleague's pop is never told it missed the
+// call.
+func TestTrackerTellsAColleagueCancelledAsOneAnswersThatItWasAnsweredElsewhere(t *testing.T) {
+	p := newPBX()
+	tr, _, obs := newTestTracker()
+	trunk := p.trunk("c1", "89161234567", "74951112233")
+	a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+	feed(tr, one(created(trunk, p.at(0))), ring(trunk, a, p.at(0.5)), ring(trunk, b, p.at(0.5)),
+		one(Event{Kind: EventChannelUpdated, Channel: state(b, "Up"), At: p.at(3)}, dial(trunk, a, "CANCEL", p.at(3.001)),
+			destroyed(a, p.at(3.002), 26), dial(trunk, b, "ANSWER", p.at(5))))
+	var ended []Outcome
+	for _, n := range obs.notices {
+		if n.Kind == NoticeOfferEnded && n.Operator == "101" {
+			ended = append(ended, n.Outcome)
+		}
+	}
+	if want := []Outcome{OutcomeAnsweredElsewhere}; !slices.Equal(ended, want) {
+		t.Errorf("101's pop was told %v, want %v", ended, want)
+	}
+}
+
 func TestTrackerIgnoresChannelsThatAreNotInboundCalls(t *testing.T) {
 	p := newPBX()
 	tr, log, obs := newTestTracker()
