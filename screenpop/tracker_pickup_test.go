@@ -41,15 +41,22 @@ func dialString(ev Event, s string) Event {
 // once), they ring; at 3 s 104 picks up the first (group) or target's
 // (directed); 104 talks until 20 s. zombieLast puts the end of the picked
 // up channel after the ANSWER (two threads of Asterisk race there);
-// unmoved gives the CANCEL the ringing channel's own snapshot.
-func (p pickupPBX) pickupEvents(dialled []string, target string, directed, zombieLast, unmoved bool) []Event {
+// unmoved gives the CANCEL the ringing channel's own snapshot; queue
+// makes it a ring-all queue's, app_queue's order.
+func (p pickupPBX) pickupEvents(dialled []string, target string, directed, zombieLast, unmoved, queue bool) []Event {
 	trunk := p.trunk
 	evs := []Event{created(trunk, p.at(0))}
 	phones := map[string]Channel{}
+	// Dial's dialstring is what follows PJSIP/; a queue's, its member's
+	// interface.
+	dialstrings := map[string]string{}
 	for _, ext := range dialled {
 		ph := p.phone(trunk, ext)
-		phones[ext] = ph
-		evs = append(evs, created(ph, p.at(0.1)), dialString(dial(trunk, ph, "", p.at(0.1)), ext))
+		phones[ext], dialstrings[ext] = ph, ext
+		if queue {
+			dialstrings[ext] = "PJSIP/" + ext
+		}
+		evs = append(evs, created(ph, p.at(0.1)), dialString(dial(trunk, ph, "", p.at(0.1)), dialstrings[ext]))
 	}
 	for _, ext := range dialled {
 		evs = append(evs, dial(trunk, phones[ext], "RINGING", p.at(0.2)))
@@ -66,7 +73,7 @@ func (p pickupPBX) pickupEvents(dialled []string, target string, directed, zombi
 		cancelled = phones[target]
 	}
 	evs = append(evs, created(pk, p.at(3)), Event{Kind: EventChannelUpdated, At: p.at(3), Channel: up},
-		dialString(dial(trunk, cancelled, "CANCEL", p.at(3)), target), dialString(dial(trunk, up, "", p.at(3)), target))
+		dialString(dial(trunk, cancelled, "CANCEL", p.at(3)), dialstrings[target]), dialString(dial(trunk, up, "", p.at(3)), dialstrings[target]))
 	cause := 16
 	var zombie []Event
 	if directed {
@@ -76,6 +83,22 @@ func (p pickupPBX) pickupEvents(dialled []string, target string, directed, zombi
 	zombie = append(zombie, destroyed(movedSnapshot(phones[target], pk), p.at(3), cause))
 	if !zombieLast {
 		evs = append(evs, zombie...)
+	}
+	if queue {
+		// app_queue publishes the answer first, then cancels the other
+		// members, twice (queue.jsonl).
+		evs = append(evs, dialString(dial(trunk, up, "ANSWER", p.at(3.2)), dialstrings[target]))
+		for _, ext := range dialled {
+			if ext != target {
+				evs = append(evs, dial(trunk, phones[ext], "CANCEL", p.at(3.2)), dialString(dial(trunk, phones[ext], "CANCEL", p.at(3.2)), dialstrings[ext]),
+					destroyed(phones[ext], p.at(3.2), 26))
+			}
+		}
+		if zombieLast {
+			evs = append(evs, zombie...)
+		}
+		return append(evs, entered(trunk, "B1", 3.2, p.pbx), entered(up, "B1", 3.2, p.pbx),
+			destroyed(up, p.at(20), 16), destroyed(trunk, p.at(20), 16))
 	}
 	for _, ext := range dialled {
 		if ext != target {
@@ -125,6 +148,7 @@ func TestPickedUpCallsAreAnsweredByWhoPickedThemUp(t *testing.T) {
 		dialled                       []string
 		target                        string
 		directed, zombieLast, unmoved bool
+		queue                         bool
 		want                          summary
 		// pops are each operator's page's states of the call; missedFlash
 		// lets a page show missed for a moment before taken.
@@ -149,6 +173,11 @@ func TestPickedUpCallsAreAnsweredByWhoPickedThemUp(t *testing.T) {
 				Outcomes: []Outcome{OutcomeAnsweredElsewhere, OutcomeAnsweredElsewhere, OutcomeAnswered}},
 			pops: map[string][]string{"102": {StateRinging, StateTaken + " by 104"}, "103": {StateRinging, StateTaken + " by 104"},
 				"104": {StateActive + " by 104"}}, ringSeconds: 3.0},
+		{name: "directed pickup of one of two members a ring-all queue rings", dialled: []string{"102", "103"}, target: "103", directed: true, queue: true,
+			want: summary{ID: "c1", Status: StatusAnswered, OfferedTo: []string{"102", "103", "104"}, AnsweredBy: "104", TalkedTo: []string{"104"},
+				Outcomes: []Outcome{OutcomeAnsweredElsewhere, OutcomeAnsweredElsewhere, OutcomeAnswered}},
+			pops: map[string][]string{"102": {StateRinging, StateTaken + " by 104"}, "103": {StateRinging, StateTaken + " by 104"},
+				"104": {StateActive + " by 104"}}, ringSeconds: 3.0},
 		// Should Asterisk's CANCEL show the channel as it was, the pickup
 		// is known only from the Dial that follows: the record is the
 		// same, the pop was shown missed for that moment.
@@ -168,7 +197,7 @@ func TestPickedUpCallsAreAnsweredByWhoPickedThemUp(t *testing.T) {
 			for op := range tt.pops {
 				subs[op] = hub.Subscribe(op, 0)
 			}
-			evs := p.pickupEvents(tt.dialled, tt.target, tt.directed, tt.zombieLast, tt.unmoved)
+			evs := p.pickupEvents(tt.dialled, tt.target, tt.directed, tt.zombieLast, tt.unmoved, tt.queue)
 			feed(tr, evs[:len(evs)-2])
 			popper.Wait()
 			for op, want := range tt.pops {

@@ -8,72 +8,74 @@ import (
 
 // Call pickup: an operator answers, from their own phone, a call that
 // rings on a colleague's. No trace of a real pickup exists, so every step
-// below follows Asterisk 22.10.1's source (files and lines of the 22.10.1
-// tag), and says where.
+// below follows Asterisk 22.10.1's source, and says where (files and lines
+// of the 22.10.1 tag).
 //
 //   - Pickup is group pickup with features.conf's pickupexten (*8): the
 //     call's Dial rings the operators' phones but the last one; the last
 //     operator dials *8 and takes the oldest ringing channel of their
-//     pickup group (main/pickup.c ast_pickup_find_by_group, 131-189: the
+//     pickup group (main/pickup.c ast_pickup_find_by_group, 136-193: the
 //     candidate with the earliest creation time), the first phone dialled.
 //     chan_pjsip does it before any dialplan runs (channels/chan_pjsip.c
-//     call_pickup_incoming_request, 3159-3201, a session supplement ahead
-//     of pbx_start): the picker's channel has no application.
+//     call_pickup_incoming_request, 3159-3201, a session supplement run
+//     before pbx_start's): the picker's channel has no application.
 //   - DirectedPickup is directed pickup (BLF, **103): the dialplan runs
 //     `exten => _**X.,1,PickupChan(PJSIP/${EXTEN:2})` and takes the named
 //     phone's ringing channel (Call.PickedUp) among those the Dial rings.
 //
 // Either way ast_do_pickup (main/pickup.c 304-391) updates the picker's
-// connected line to the target's, answers the picker's channel, queues an
-// ANSWER on it, and moves it into the target's place with
+// connected line to the target's (327-336), answers the picker's channel
+// (345), queues an ANSWER on it, and moves it into the target's place with
 // ast_channel_move (main/channel.c 10839-10875), a masquerade
-// (channel_do_masquerade, 6879-7334). The masquerade swaps the two
-// channels' unique IDs and linked IDs together with their names (7010-7026)
-// and states (7090-7092), and later their caller, connected line and
-// variables (7156-7200), so that in ARI each ID keeps its name, state and
-// parties: the dialled struct that Dial holds becomes the picker's
+// (channel_do_masquerade, 6879-7366). The masquerade swaps the two
+// channels' unique IDs and linked IDs (6994) together with their names
+// (7011-7015) and states (7072-7074), and later their variables (7152),
+// callers (7178) and connected lines (7186), so that in ARI each ID keeps
+// its name, state and parties: the struct Dial holds becomes the picker's
 // channel (its ID and name), the picker's struct becomes the target's
 // channel and is hung up. What stays with the struct is its dialplan
 // position ("Context, extension, priority, app data ... remain the same",
-// 7206) and its creation time (never swapped): the picker's channel
-// takes the dialled channel's AppDial and creation time, the target's
-// the picker's *8 or PickupChan.
+// 7215) and its creation time (never swapped): the picker's channel takes
+// the dialled channel's AppDial and creation time, the target's the
+// picker's *8 or PickupChan.
 //
-// Dial learns of it through the datastore it put on each peer
-// (main/stasis_channels.c set_dial_masquerade, 2263), whose breakdown
-// handler runs in the middle of the masquerade, after the IDs, names and
-// states were swapped but before the parties (dial_masquerade_breakdown,
-// 2143-2192, "likely because of a call pickup"): it publishes Dial CANCEL
-// for the target's ID, with a snapshot made there and then of the struct
-// that is now the target's (its state, the picker's caller, connected line,
-// dialplan, creation time and variables), and at once a Dial begin for
-// the picker's ID, with its latest snapshot, both with the target's
-// dialstring. Then the masquerade publishes the picker's new snapshot
-// (7202): a ChannelDialplan (res/stasis/app.c channel_dialplan, 462-494)
-// showing the dialled struct's AppDial. The masquerade, the ARI event the
-// CallPickup message is (main/pickup.c 63-67: AMI only) and the rename
-// (ast_channel_name_set, "so we don't get any spurious rename events")
-// send nothing else.
+// Dial learns of it through the datastore it put on each peer at the Dial
+// begin (main/stasis_channels.c 748, set_dial_masquerade 2263), whose
+// breakdown handler runs in the middle of the masquerade (channel.c 7125),
+// after the IDs, names and states were swapped but before the variables
+// and parties (dial_masquerade_breakdown, 2143-2191, "likely because of a
+// call pickup"): it publishes Dial CANCEL for the target's ID, with a
+// snapshot made there and then of the struct that is now the target's
+// (its state; the picker's caller, connected line, dialplan, creation time
+// and variables), and at once a Dial begin for the picker's ID, with its
+// latest snapshot, both with the target's dialstring. Then the masquerade
+// publishes the picker's new snapshot (7202): a ChannelDialplan
+// (res/stasis/app.c channel_dialplan, 462-494) showing the dialled
+// struct's AppDial. Nothing else is sent: the masquerade's own message
+// (ast_channel_masquerade_type) and the CallPickup one (pickup.c 65-67)
+// have no to_json, and the rename is ast_channel_name_set's, "so we don't
+// get any spurious rename events".
 //
 // The target's channel, now the picker's old struct, is hung up by the
-// thread that picked up: chan_pjsip after setting cause 16
-// (chan_pjsip.c 3188-3197: ast_hangup, no hangup request), or the
-// dialplan, PickupChan having returned -1 (apps/app_directed_pickup.c
-// 354-371): __ast_pbx_run's ast_softhangup(APPUNLOAD) (main/pbx.c 4622)
-// publishes a hangup request with the struct's current snapshot, the
-// target's last one (snapshots were swapped, main/channel.c 7005), and
-// ast_hangup ends it with the cause ast_do_pickup left, 26 (pickup.c
-// 357-358). Meanwhile Dial reads the ANSWER from the picker's channel
-// (apps/app_dial.c wait_for_answer, 1407-1460): the name changed, so it
-// updates the caller's connected line from the picker's caller ID
-// (1412-1419), publishes CANCEL for the other phones it rang (1453),
-// hangs them up with cause 26 (hanguptree, 3060) and then, as for any
-// answer, sets DIALSTATUS and DIALEDPEERNAME (the picker's channel) and
-// DIALEDPEERNUMBER (still the target's: the dialled struct kept its
-// variables first, channel.c 6844-6858) and publishes Dial ANSWER with the
-// picker's channel (3345). Bridging gives the picker's channel the call's
-// linked ID (main/bridge_channel.c 392-416). The two threads' events
-// interleave as they will; the simulator sends the picking thread's first.
+// thread that picked up: by chan_pjsip after setting cause 16 (chan_pjsip.c
+// 3187-3197: ast_hangup, no hangup request), or by the dialplan,
+// PickupChan having returned -1 (apps/app_directed_pickup.c 426-476):
+// __ast_pbx_run's ast_softhangup(APPUNLOAD) (main/pbx.c 4624) publishes a
+// hangup request with the struct's current snapshot, the target's last one
+// (snapshots were swapped, channel.c 7005), and ast_hangup ends it with
+// the cause ast_do_pickup left, 26 (pickup.c 357-358). Meanwhile Dial
+// reads the ANSWER from the picker's channel (apps/app_dial.c
+// wait_for_answer, 1407-1460): the name changed, so it updates the
+// caller's connected line from the picker's caller ID (1412-1419),
+// publishes CANCEL for the other phones it rang (1453), hangs them up
+// with cause 26 (hanguptree, 3060) and then, as for any answer, sets
+// DIALSTATUS and DIALEDPEERNAME (the picker's channel) and
+// DIALEDPEERNUMBER (still the target's: the dialled struct kept its own
+// variables first, channel.c clone_variables 6844-6858) and publishes Dial
+// ANSWER with the picker's channel (3345). Bridging gives the picker's
+// channel the call's linked ID (main/bridge_channel.c 392-417). The two
+// threads' events interleave as they will; the simulator sends the
+// picking thread's first.
 const (
 	Pickup         Scenario = "pickup"
 	DirectedPickup Scenario = "directed-pickup"
@@ -137,7 +139,7 @@ func (r *run) pickup(order interleave) error {
 
 // ringAll is Dial(PJSIP/102&PJSIP/103,timeout): app_dial requests every
 // destination's channel first (dial_exec_full's loop, app_dial.c
-// 2700-2890), then calls each and publishes its Dial begin (2938); the
+// 2732-2870), then calls each and publishes its Dial begin (2938); the
 // phones report ringing in turn.
 func (r *run) ringAll(phones []*phone) {
 	s := r.s
