@@ -76,6 +76,12 @@ import (
 // channel the call's linked ID (main/bridge_channel.c 392-417). The two
 // threads' events interleave as they will; the simulator sends the
 // picking thread's first.
+//
+// A queue member's phone picked up goes the same way (app_queue.c sets the
+// datastore with the member's interface as dialstring at 5106), except
+// that app_queue publishes the ANSWER first and then the other members'
+// CANCEL (5706-5718); the simulator does not script it, the tracker's
+// tests have it.
 const (
 	Pickup         Scenario = "pickup"
 	DirectedPickup Scenario = "directed-pickup"
