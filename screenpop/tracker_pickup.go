@@ -2,6 +2,7 @@ package screenpop
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -54,6 +55,9 @@ type pickupRecord struct {
 	from    string // the operator whose phone rang
 	by      string // the operator who picked up, "" if no operator's phone
 	channel string // the picker's channel
+	// pair is the Local pair whose ;2 half dialled the phone picked up
+	// (a ring group's), "" if the call's own channel did.
+	pair string
 }
 
 // pickupDial reads a Dial event for a pickup, before dial does. It
@@ -75,6 +79,9 @@ func (t *Tracker) pickupDial(ev Event) bool {
 			// Another phone's ANSWER: that is why Dial cancelled.
 			t.cancelled(c, cand.offer, cand.at, ev.DialStatus == "ANSWER")
 		}
+	}
+	if ev.DialStatus == "ANSWER" {
+		return t.answeredThroughPickup(c, ev)
 	}
 	if ev.DialStatus != "CANCEL" || c.hangupAsked {
 		return false
@@ -130,7 +137,36 @@ func (t *Tracker) pickedUp(c *call, cand *pickupCandidate, ev Event) {
 		t.offerEnded(c, o)
 	}
 	c.picker = ev.Peer.ID
-	c.pickups = append(c.pickups, pickupRecord{from: o.Operator, by: t.cfg.Operators.Operator(ev.Peer.Name), channel: ev.Peer.Name})
+	rec := pickupRecord{from: o.Operator, by: t.cfg.Operators.Operator(ev.Peer.Name), channel: ev.Peer.Name}
+	if localHalf(ev.Channel.Name) == 2 {
+		rec.pair = localPair(ev.Channel.Name)
+	}
+	c.pickups = append(c.pickups, rec)
+}
+
+// answeredThroughPickup reads the ANSWER of a Local channel whose other
+// half's Dial was picked up (a ring group dialling Local/103@..., whose
+// ;2 dials PJSIP/103): when the Local channel is an operator's phone too,
+// its answer is the picker's, already counted, and its offer ended
+// answered elsewhere. It reports whether it took the event.
+func (t *Tracker) answeredThroughPickup(c *call, ev Event) bool {
+	peer := t.legs[ev.Peer.ID]
+	if peer == nil || peer.call != c || peer.offer == nil || localHalf(ev.Peer.Name) != 1 {
+		return false
+	}
+	pair := localPair(ev.Peer.Name)
+	if !slices.ContainsFunc(c.pickups, func(p pickupRecord) bool { return p.pair == pair }) {
+		return false
+	}
+	peer.ch = keepCreated(ev.Peer, peer.ch)
+	c.lastEvent = ev.At
+	if o := peer.offer; o.Outcome == OutcomeRinging {
+		o.Outcome, o.DialStatus = OutcomeAnsweredElsewhere, ev.DialStatus
+		at := ev.At
+		o.EndedAt = &at
+		t.offerEnded(c, o)
+	}
+	return true
 }
 
 // picking reports whether a pickup of the call waits for the Dial to

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -303,4 +304,54 @@ func TestCancelsThatAreNoPickupStayWhatTheySay(t *testing.T) {
 			t.Errorf("answered by %q, want 105", got)
 		}
 	})
+}
+
+// TestPickupOfAPhoneRungThroughALocalChannel: a ring group dials
+// Local/103@from-internal, whose other half dials PJSIP/103; 104 picks
+// that phone up. The pickup is in the inner Dial, from the Local half; the
+// Local channel answers the outer Dial after it. Whether the operators'
+// patterns match the PJSIP phones only or the Local channels too, the
+// record says 104 answered, and only 104.
+func TestPickupOfAPhoneRungThroughALocalChannel(t *testing.T) {
+	p := pickupPBX{pbx: newPBX()}
+	trunk := p.pbx.trunk("c1", "+79161234567", "74951112233")
+	l1 := Channel{ID: "c1.1", Name: "Local/103@from-internal-00000001;1", State: "Down", Context: "from-internal", Exten: "103",
+		LinkedID: "c1", CreatedAt: p.at(0.1)}
+	l2 := l1
+	l2.ID, l2.Name, l2.State = "c1.2", "Local/103@from-internal-00000001;2", "Ring"
+	phone := Channel{ID: "c1.3", Name: "PJSIP/103-00000003", State: "Ringing", Context: "from-internal", Exten: "103",
+		LinkedID: "c1", CreatedAt: p.at(0.1)}
+	pk := p.picker("**103", 3)
+	up := pk
+	up.State = "Up"
+	evs := []Event{created(trunk, p.at(0)), created(l1, p.at(0.1)), created(l2, p.at(0.1)),
+		dialString(dial(trunk, l1, "", p.at(0.1)), "103@from-internal"), created(phone, p.at(0.1)),
+		dialString(dial(l2, phone, "", p.at(0.1)), "103"), dial(l2, phone, "RINGING", p.at(0.2)), dial(trunk, l1, "RINGING", p.at(0.2)),
+		created(pk, p.at(3)), {Kind: EventChannelUpdated, At: p.at(3), Channel: up},
+		dialString(dial(l2, movedSnapshot(phone, pk), "CANCEL", p.at(3)), "103"), dialString(dial(l2, up, "", p.at(3)), "103"),
+		destroyed(movedSnapshot(phone, pk), p.at(3), 26), dial(l2, up, "ANSWER", p.at(3.2)), dial(trunk, l1, "ANSWER", p.at(3.2)),
+		destroyed(up, p.at(20), 16), destroyed(l2, p.at(20), 16), destroyed(l1, p.at(20), 16), destroyed(trunk, p.at(20), 16)}
+	for _, tt := range []struct {
+		patterns []string
+		outcomes []Outcome
+	}{
+		{[]string{"PJSIP/{ext}"}, []Outcome{OutcomeAnsweredElsewhere, OutcomeAnswered}},
+		// The Local channel's offer comes first: it was dialled first.
+		{[]string{"PJSIP/{ext}", "Local/{ext}@from-internal"}, []Outcome{OutcomeAnsweredElsewhere, OutcomeAnsweredElsewhere, OutcomeAnswered}},
+	} {
+		t.Run(strings.Join(tt.patterns, " and "), func(t *testing.T) {
+			ops, err := ParseEndpointPatterns(tt.patterns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := &memLog{}
+			tr := NewTracker(TrackerConfig{InboundContexts: []string{"from-trunk"}, Operators: ops, Region: "RU", StaleAfter: time.Hour}, log, nil)
+			c := onlyRecord(t, tr, log, p.pbx, evs)
+			want := summary{ID: "c1", Status: StatusAnswered, OfferedTo: []string{"103", "104"}, AnsweredBy: "104", TalkedTo: []string{"104"},
+				Outcomes: tt.outcomes}
+			if d := cmp.Diff(want, summarise(c)); d != "" {
+				t.Errorf("record (-want +got):\n%s", d)
+			}
+		})
+	}
 }
