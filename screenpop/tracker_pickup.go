@@ -36,7 +36,15 @@ import (
 // 104's page gets the call as answered, 103's pop is withdrawn as taken.
 // If the next Dial event from that channel is anything else, the CANCEL
 // is what it said; a pickup whose CANCEL did not look moved is still
-// recognised by 2, and 103's offer corrected.
+// recognised by 2, and 103's offer corrected. A ring group's phone is
+// dialled by a Local channel's ;2 half: the pickup is in that inner Dial,
+// and the ANSWER of the Local channel's ;1 that follows in the call's own
+// Dial is the picker's, not a second answer.
+//
+// Where the events cannot tell: a pickup by a phone that matches no
+// operator pattern answers for no operator (as any Dial answered by such
+// a phone); the record has no answered_by, the classification names the
+// channel.
 
 // pickupCandidate is a Dial CANCEL that may be a pickup's, until the
 // dialling channel's next Dial event says.
