@@ -41,10 +41,9 @@ import (
 // and the ANSWER of the Local channel's ;1 that follows in the call's own
 // Dial is the picker's, not a second answer.
 //
-// Where the events cannot tell: a pickup by a phone that matches no
-// operator pattern answers for no operator (as any Dial answered by such
-// a phone); the record has no answered_by, the classification names the
-// channel.
+// A known limit: a pickup by a phone that matches no operator pattern
+// answers for no operator (as any Dial answered by such a phone does): the
+// record has no answered_by; the classification names the channel.
 
 // pickupCandidate is a Dial CANCEL that may be a pickup's, until the
 // dialling channel's next Dial event says.
