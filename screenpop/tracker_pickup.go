@@ -3,6 +3,7 @@ package screenpop
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func (t *Tracker) pickupDial(ev Event) bool {
 	if cand := c.pickup; cand != nil && cand.caller == ev.Channel.ID {
 		c.pickup = nil
 		switch {
-		case ev.DialStatus == "" && ev.DialString == cand.dialstring && t.legs[ev.Peer.ID] == nil:
+		case ev.DialStatus == "" && ev.DialString == cand.dialstring && t.legs[ev.Peer.ID] == nil && !surrogate(ev.Peer.Name):
 			t.pickedUp(c, cand, ev)
 		case cand.held:
 			// Another phone's ANSWER: that is why Dial cancelled.
@@ -130,6 +131,14 @@ func masqueraded(last, now Channel) bool {
 	}
 	return !now.CreatedAt.IsZero() && !last.CreatedAt.IsZero() && !now.CreatedAt.Equal(last.CreatedAt)
 }
+
+// surrogate reports whether a channel is one Asterisk made to take a
+// channel out of where it was (main/channel.c ast_channel_yank: an AMI
+// Redirect or a Bridge() of a channel no dialplan runs). Yanking a ringing
+// phone's channel out of a Dial sends the same CANCEL and begin as a
+// pickup (main/stasis_channels.c dial_masquerade_fixup), the begin for
+// "Surrogate/PJSIP/103-...": nobody picked the call up.
+func surrogate(name string) bool { return strings.HasPrefix(name, "Surrogate/") }
 
 // pickedUp ends the offer of the phone picked up: a colleague took the
 // call, whose channel the Dial now holds.

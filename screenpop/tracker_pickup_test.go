@@ -288,6 +288,27 @@ func TestCancelsThatAreNoPickupStayWhatTheySay(t *testing.T) {
 			t.Errorf("record (-want +got):\n%s", d)
 		}
 	})
+	t.Run("a ringing phone's channel yanked out of the Dial is no pickup", func(t *testing.T) {
+		// An AMI Redirect of the ringing channel: Asterisk moves it onto
+		// a new struct and the Dial's onto a Surrogate channel, which it
+		// then loses.
+		tr, log, _ := newTestTracker()
+		a := p.phone(trunk, "103")
+		yanked := a
+		yanked.CreatedAt = p.at(3)
+		sur := Channel{ID: "s1", Name: "Surrogate/" + a.Name, State: "Down", Context: a.Context, Exten: a.Exten, LinkedID: "s1", CreatedAt: p.at(3)}
+		evs := append([]Event{created(trunk, p.at(0))}, ring(trunk, a, p.at(0.1))...)
+		evs = append(evs, created(sur, p.at(3)), dialString(dial(trunk, yanked, "CANCEL", p.at(3)), "103"), dialString(dial(trunk, sur, "", p.at(3)), "103"),
+			destroyed(sur, p.at(3), 16), dial(trunk, sur, "CANCEL", p.at(3)), hangupRequest(trunk, p.at(5)), destroyed(a, p.at(5), 16),
+			destroyed(trunk, p.at(5), 16))
+		c := onlyRecord(t, tr, log, p, evs)
+		if strings.Contains(strings.Join(c.Classification, "\n"), "pickup") {
+			t.Errorf("classification speaks of a pickup:\n%s", strings.Join(c.Classification, "\n"))
+		}
+		if got := summarise(c).Outcomes; len(got) == 0 || got[0] != OutcomeCancelled {
+			t.Errorf("outcomes %v, want 103's offer cancelled", got)
+		}
+	})
 	t.Run("a call forward is no pickup", func(t *testing.T) {
 		tr, log, _ := newTestTracker()
 		a := p.phone(trunk, "103")
