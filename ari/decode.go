@@ -168,6 +168,7 @@ type wireEvent struct {
 	Soft               bool        `json:"soft"`
 	CallerPresentation int         `json:"caller_presentation"`
 	Dialstatus         string      `json:"dialstatus"`
+	Dialstring         string      `json:"dialstring"`
 	Bridge             struct {
 		ID string `json:"id"`
 	} `json:"bridge"`
@@ -238,7 +239,7 @@ func (d *Decoder) event(typ string, w *wireEvent) (screenpop.Event, error) {
 	switch ev.Kind {
 	case screenpop.EventUnknown:
 	case screenpop.EventDial:
-		ev.Channel, ev.Peer, ev.DialStatus = d.wireChannel(&w.Caller), d.wireChannel(&w.Peer), w.Dialstatus
+		ev.Channel, ev.Peer, ev.DialStatus, ev.DialString = d.wireChannel(&w.Caller), d.wireChannel(&w.Peer), w.Dialstatus, w.Dialstring
 	case screenpop.EventVariable:
 		if !slices.Contains(Variables, w.Variable) || w.Channel.ID == "" {
 			return ev, ErrSkipped // another variable, or a global one

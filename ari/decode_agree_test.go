@@ -99,7 +99,7 @@ var (
 	}
 	eventFields = map[string]any{
 		"type": nil, "timestamp": nil, "cause": nil, "cause_txt": nil, "soft": nil, "caller_presentation": nil,
-		"dialstatus": nil, "bridge": map[string]any{"id": nil}, "args": nil, "variable": nil, "value": nil,
+		"dialstatus": nil, "dialstring": nil, "bridge": map[string]any{"id": nil}, "args": nil, "variable": nil, "value": nil,
 		"exten": nil, "context": nil, "result": nil,
 		"channel": channelFields, "caller": channelFields, "peer": channelFields, "transferee": channelFields,
 		"transferer_first_leg": channelFields, "transferer_second_leg": channelFields, "transfer_target": channelFields,

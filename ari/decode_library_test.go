@@ -84,7 +84,7 @@ func (d *Decoder) decodeLibrary(typ string, data []byte) (screenpop.Event, error
 			return ev, err
 		}
 		head, ev.Kind = &e.EventData, screenpop.EventDial
-		ev.Channel, ev.Peer, ev.DialStatus = d.channel(&e.Caller), d.channel(&e.Peer), e.Dialstatus
+		ev.Channel, ev.Peer, ev.DialStatus, ev.DialString = d.channel(&e.Caller), d.channel(&e.Peer), e.Dialstatus, e.Dialstring
 	case "ChannelEnteredBridge":
 		var e ariv5.ChannelEnteredBridge
 		if err := json.Unmarshal(data, &e); err != nil {

@@ -196,6 +196,7 @@ func (t *Tracker) classify(c *call, r *Call) []string {
 		}
 	}
 	words = append(words, transferWords(c)...)
+	words = append(words, pickupWords(c)...)
 	if r != nil {
 		if c.ev.why != "" {
 			words = append(words, c.ev.why)

@@ -117,6 +117,10 @@ type Event struct {
 	// Peer is the dialled channel of an EventDial.
 	Peer       Channel
 	DialStatus string
+	// DialString is an EventDial's destination as Dial or Queue was given
+	// it ("103", "PJSIP/103"), when Asterisk says: on a dial's begin and
+	// on the CANCEL a pickup causes, not on most ends.
+	DialString string
 	// Cause and CauseText are the Q.850 cause of a hangup.
 	Cause     int
 	CauseText string

@@ -130,6 +130,11 @@ type call struct {
 	// transfers the operators' transfers of it (tracker_transfer.go).
 	ev        evidence
 	transfers []transferRecord
+	// pickup is a Dial CANCEL that may be a pickup's; picker the channel
+	// that picked the call up, pickups the pickups (tracker_pickup.go).
+	pickup  *pickupCandidate
+	picker  string
+	pickups []pickupRecord
 
 	// For the classification: whether the call showed itself by entering
 	// our Stasis app, where its caller and DID came from, and when (wall
@@ -267,6 +272,7 @@ func (t *Tracker) Handle(ev Event) {
 	case EventChannelUpdated, EventStasisEnd:
 		t.updated(ev.Channel, ev.At)
 	case EventHangupRequest:
+		t.settlePickupOf(ev.Channel)
 		t.updated(ev.Channel, ev.At)
 		if l := t.legs[ev.Channel.ID]; l != nil && l.origin {
 			l.call.hangupAsked = true
@@ -280,9 +286,12 @@ func (t *Tracker) Handle(ev Event) {
 	case EventTransfer:
 		t.transfer(ev)
 	case EventChannelDestroyed:
+		t.settlePickupOf(ev.Channel)
 		t.destroyed(ev.Channel, ev.Cause, ev.CauseText, ev.At, "")
 	case EventDial:
-		t.dial(ev)
+		if !t.pickupDial(ev) {
+			t.dial(ev)
+		}
 	case EventBridgeEntered:
 		t.bridgeEntered(ev.Channel, ev.BridgeID, ev.At)
 	case EventBridgeLeft:

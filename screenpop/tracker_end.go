@@ -84,6 +84,7 @@ func (t *Tracker) forceEnd(c *call, reason string, at time.Time) {
 	if c.ended {
 		return
 	}
+	t.settlePickup(c)
 	for _, l := range c.legs {
 		if l.alive && !l.origin {
 			t.destroyed(l.ch, 0, "", at, reason)

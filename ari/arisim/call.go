@@ -57,10 +57,14 @@ type Call struct {
 	DID      string
 	Scenario Scenario
 	// Operators are the extensions dialled: the first one alone, except
-	// in Queue, which rings them all. Default: Config.Operators.
+	// in Queue, which rings them all, and in the pickups, which ring all
+	// but the last, who picks up. Default: Config.Operators.
 	Operators []string
 	// AnswerBy is who answers a Queue call; default the first operator.
 	AnswerBy string
+	// PickedUp is, in DirectedPickup, the dialled operator whose ringing
+	// phone the last operator picks up; default the first dialled.
+	PickedUp string
 	// RingFor is how long phones ring before the answer, the Dial
 	// timeout (Missed) or the caller hanging up (Abandoned); TalkFor how
 	// long an answered call lasts. Defaults 2 s and 3.5 s.
@@ -143,6 +147,8 @@ func (s *Sim) complete(c Call) (Call, error) {
 	case Queue:
 	case AttendedTransfer, BlindTransfer:
 		c.Operators = c.Operators[:2]
+	case Pickup, DirectedPickup:
+		// Those dialled, then who picks up.
 	default:
 		c.Operators = c.Operators[:1]
 	}

@@ -256,7 +256,12 @@ func (r *run) answer(p *phone, order interleave) *bridge {
 	if order.halfUpFirst {
 		r.state(p.half, "Up")
 	}
-	r.state(p.leg, "Up")
+	r.s.mu.Lock()
+	up := p.leg.state == "Up" // a picker's channel, answered as it picked up
+	r.s.mu.Unlock()
+	if !up {
+		r.state(p.leg, "Up")
+	}
 	r.device(p.device, "INUSE")
 	r.device(r.inDevice(), "INUSE")
 	r.device(r.inDevice(), "INUSE")
@@ -271,6 +276,10 @@ func (r *run) answer(p *phone, order interleave) *bridge {
 	r.bridgeCreated(b)
 	r.state(r.cust, "Up")
 	r.originateDial("ANSWER")
+	// Joining the bridge gives the phone's channel the call's linked ID
+	// (bridge_channel.c ast_bridge_channel_update_linkedids): a picker's
+	// had its own until now.
+	r.update(p.leg, func(ch *channel) { ch.linkedID = r.in.linkedID })
 	r.dialplan(p.leg, 1, "AppDial", "(Outgoing Line)")
 	if order.halfUpFirst {
 		r.parkCaller()

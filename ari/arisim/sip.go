@@ -39,8 +39,9 @@ const (
 	BlindTransfer    Scenario = "blind-transfer"
 )
 
-// SIPScenarios are the scenarios above; Run's mix keeps to Scenarios.
-var SIPScenarios = []Scenario{Unreachable, SwitchedOff, Prohibited, AttendedTransfer, BlindTransfer}
+// SIPScenarios are the scenarios above and the pickups (pickup.go); Run's
+// mix keeps to Scenarios.
+var SIPScenarios = []Scenario{Unreachable, SwitchedOff, Prohibited, AttendedTransfer, BlindTransfer, Pickup, DirectedPickup}
 
 // transferContext is where an operator's phone sends a transfer.
 const transferContext = "from-internal"
@@ -55,6 +56,8 @@ func (s *Sim) checkSIP(c Call) error {
 		if len(c.Operators) < 2 {
 			return fmt.Errorf("arisim: the %s scenario needs two operators, who transfers and who takes the call", c.Scenario)
 		}
+	case Pickup, DirectedPickup:
+		return s.checkPickup(c)
 	}
 	return nil
 }
@@ -67,6 +70,8 @@ func (r *run) sipScript(order interleave) error {
 		return nil
 	case SwitchedOff:
 		return r.switchedOff()
+	case Pickup, DirectedPickup:
+		return r.pickup(order)
 	}
 	p := r.phone(r.c.Operators[0])
 	r.dialPhone(p, order)

@@ -68,6 +68,20 @@ var sipCases = []sipCase{
 			OfferedTo: []string{"101", "102"}, AnsweredBy: "101", TalkedTo: []string{"101", "102"}, Cause: 16, CauseText: "Normal Clearing",
 			Offers: []offer{{Operator: "101", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true},
 				{Operator: "102", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true}}}},
+	{name: "a group pickup", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.Pickup, Operators: []string{"103", "104"}},
+		want: record{Caller: "+79161234567", CallerE164: "+79161234567", DID: "74951112233", Status: screenpop.StatusAnswered,
+			OfferedTo: []string{"103", "104"}, AnsweredBy: "104", TalkedTo: []string{"104"}, Cause: 16, CauseText: "Normal Clearing",
+			Offers: []offer{{Operator: "103", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
+				{Operator: "104", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true}}}},
+	{name: "a directed pickup from a ring-all Dial", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.DirectedPickup, Operators: []string{"102", "103", "104"},
+			PickedUp: "103"},
+		want: record{Caller: "+79161234567", CallerE164: "+79161234567", DID: "74951112233", Status: screenpop.StatusAnswered,
+			OfferedTo: []string{"102", "103", "104"}, AnsweredBy: "104", TalkedTo: []string{"104"}, Cause: 16, CauseText: "Normal Clearing",
+			Offers: []offer{{Operator: "102", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
+				{Operator: "103", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
+				{Operator: "104", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true}}}},
 }
 
 func TestSIPScenariosGiveTheirCallRecords(t *testing.T) {

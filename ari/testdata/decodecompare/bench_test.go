@@ -45,6 +45,11 @@ func used(tb testing.TB) []usedEvent {
 		for _, l := range lines {
 			ev, typ, err := dec.Decode(l)
 			if err == nil {
+				// The decoder of ac94db0 did not read a Dial's dialstring.
+				var d struct{ Dialstring string }
+				if ev.Kind == screenpop.EventDial && stdjson.Unmarshal(l, &d) == nil {
+					ev.DialString = d.Dialstring
+				}
 				out = append(out, usedEvent{l, typ, ev})
 			}
 		}

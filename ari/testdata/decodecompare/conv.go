@@ -43,7 +43,7 @@ func toEvent(w *wireEvent, typ string) (screenpop.Event, error) {
 		ev.Kind = screenpop.EventDial
 		ev.Channel, e1 = w.Caller.channel()
 		ev.Peer, e2 = w.Peer.channel()
-		ev.DialStatus = w.Dialstatus
+		ev.DialStatus, ev.DialString = w.Dialstatus, w.Dialstring
 	case "ChannelCreated":
 		ev.Kind = screenpop.EventChannelCreated
 		ev.Channel, e1 = w.Channel.channel()

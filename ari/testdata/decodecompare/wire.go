@@ -18,6 +18,7 @@ type wireEvent struct {
 	Soft                bool        `json:"soft"`
 	CallerPresentation  int         `json:"caller_presentation"`
 	Dialstatus          string      `json:"dialstatus"`
+	Dialstring          string      `json:"dialstring"`
 	Bridge              wireBridge  `json:"bridge"`
 	Args                []string    `json:"args"`
 	Variable            string      `json:"variable"`

@@ -91,6 +91,12 @@ func easyjsonF4688553DecodeDecbench(in *jlexer.Lexer, out *wireEvent) {
 			} else {
 				out.Dialstatus = string(in.String())
 			}
+		case "dialstring":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Dialstring = string(in.String())
+			}
 		case "bridge":
 			if in.IsNull() {
 				in.Skip()
@@ -241,6 +247,11 @@ func easyjsonF4688553EncodeDecbench(out *jwriter.Writer, in wireEvent) {
 		const prefix string = ",\"dialstatus\":"
 		out.RawString(prefix)
 		out.String(string(in.Dialstatus))
+	}
+	{
+		const prefix string = ",\"dialstring\":"
+		out.RawString(prefix)
+		out.String(string(in.Dialstring))
 	}
 	{
 		const prefix string = ",\"bridge\":"
