@@ -125,7 +125,10 @@ type call struct {
 	hangupAsked bool   // an inbound leg had a hangup request
 	number      Number // rec.Caller parsed, once
 	resynced    bool   // joined in progress
-	out         *dialOut
+	// spanned: the call was in progress at a resync, so events of it
+	// may have been lost.
+	spanned bool
+	out     *dialOut
 	// ev is what Asterisk said about why nobody answered (status.go);
 	// transfers the operators' transfers of it (tracker_transfer.go).
 	ev        evidence

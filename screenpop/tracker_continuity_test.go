@@ -140,6 +140,39 @@ func TestTrackerResyncRebuildsWhatTheDropHid(t *testing.T) {
 			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
 		}
 	})
+	t.Run("a phone still ringing at the resync whose Dial end the drop hid has its offers flagged when it hangs up", func(t *testing.T) {
+		// A ring-all call: 101 answers; the drop takes the Dial CANCELs
+		// of 102, whose channel Asterisk still lists, ringing. Its hang-up
+		// after the resync does not say the CANCEL (its dial status) nor
+		// when the ringing stopped.
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c10", "+79161234567", "74951112233")
+		ph1, ph2 := p.phone(trunk, "101"), p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph1, p.at(0.1)), ring(trunk, ph2, p.at(0.1)),
+			one(dial(trunk, ph1, "ANSWER", p.at(3))))
+		tr.Handle(resyncEv(p.at(3.2), state(trunk, "Up"), state(ph1, "Up"), state(ph2, "Ringing")))
+		feed(tr, one(destroyed(ph2, p.at(3.3), 26), destroyed(ph1, p.at(9), 16), destroyed(trunk, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapOffers) {
+			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
+		}
+	})
+	t.Run("an answering phone gone at the resync has its offers flagged: when it hung up is not known", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c11", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)), one(dial(trunk, ph, "ANSWER", p.at(2))))
+		// The drop took the phone's hang-up; the caller is still there.
+		tr.Handle(resyncEv(p.at(8), state(trunk, "Up")))
+		feed(tr, one(destroyed(trunk, p.at(8.1), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapOffers) {
+			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
+		}
+		if c := log.calls[0]; c.Uncertain(GapEnd) || !c.EndedAt.Equal(p.at(8.1)) {
+			t.Errorf("gaps %v, ended %v: want the caller's end seen, at %v", c.Gaps, c.EndedAt, p.at(8.1))
+		}
+	})
 	t.Run("the resync says what it found: calls ended unseen, calls first seen, calls in progress", func(t *testing.T) {
 		tr, _, _ := newTestTracker()
 		var got []ResyncCounts

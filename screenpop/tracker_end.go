@@ -44,6 +44,12 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 			t.offerEnded(c, o)
 		}
 		if o.Outcome == OutcomeRinging {
+			if l.ringAcross {
+				// It rang across a resync and no Dial said how it
+				// ended: that Dial may have been among the events lost
+				// (Asterisk sends one for every phone it dials).
+				addGap(c, GapOffers)
+			}
 			switch {
 			case cause == 26 || c.rec.AnsweredBy != nil:
 				o.Outcome = OutcomeAnsweredElsewhere

@@ -20,6 +20,10 @@ type leg struct {
 	// transfer, a resync), or that a dialled leg is no operator's phone:
 	// for the classification.
 	how legHow
+	// ringAcross: its offer was still ringing at a resync, so the Dial
+	// event that ended the ringing may have been lost before it
+	// (destroyed flags the offers if no Dial end comes).
+	ringAcross bool
 }
 
 func (t *Tracker) isInbound(ch Channel) bool { return t.inbound[ch.Context] }

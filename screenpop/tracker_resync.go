@@ -147,13 +147,20 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 			addGap(c, GapAnswer) // it may have been answered unseen
 		}
 	}
+	c.spanned = true
 	for _, origin := range []bool{false, true} {
 		for _, l := range c.legs {
-			if _, ok := present[l.ch.ID]; !l.alive || ok || l.origin != origin {
+			_, ok := present[l.ch.ID]
+			if l.alive && ok && l.offer != nil && l.offer.Outcome == OutcomeRinging {
+				l.ringAcross = true
+			}
+			if !l.alive || ok || l.origin != origin {
 				continue
 			}
-			if o := l.offer; o != nil && o.Outcome == OutcomeRinging {
-				addGap(c, GapOffers) // how its ringing ended is not known
+			if o := l.offer; o != nil && (o.Outcome == OutcomeRinging || o.EndedAt == nil) {
+				// How its ringing ended is not known, or, for a phone that
+				// answered, when it hung up: it is ended at the resync.
+				addGap(c, GapOffers)
 			}
 			t.destroyed(l.ch, 0, "", at, reason)
 		}
