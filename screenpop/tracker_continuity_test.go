@@ -538,3 +538,108 @@ func readSize(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// The answer and the start of a call are flagged whenever the events that
+// would have told them may have been lost: orders found by cutting the
+// recorded traces at every place (tracker_resync_sweep_test.go).
+func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
+	p := newPBX()
+	bridged := func(ch Channel, at time.Time) Event {
+		return Event{Kind: EventBridgeEntered, At: at, Channel: ch, BridgeID: "b1"}
+	}
+	// local is a Local channel half, as the recorded traces' calls have
+	// them: the caller's pair is Local/DID@from-trunk, whose ;1 half is
+	// parked in caller,wait once a phone answers.
+	local := func(id, name, context, linked string) Channel {
+		return Channel{ID: id, Name: name, State: "Ring", Context: context, Exten: "74951112233",
+			CallerNumber: "+79161234567", LinkedID: linked, CreatedAt: p.t0}
+	}
+	t.Run("a call that ended unseen with no phone ringing may have been answered by one dialled unseen", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a1", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		// The phone's channel was made; its Dial, answer and the end were lost.
+		feed(tr, one(created(trunk, p.at(0)), created(ph, p.at(0.1))))
+		tr.Handle(resyncEv(p.at(9)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapAnswer) || !log.calls[0].Uncertain(GapEnd) {
+			t.Fatalf("records %+v; want one, its answer and end flagged", log.calls)
+		}
+	})
+	t.Run("a caller still there, Up, whose ringing phone is gone may have been answered", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a2", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)))
+		// The drop took the answer and the phone's hang-up.
+		tr.Handle(resyncEv(p.at(6), state(trunk, "Up")))
+		feed(tr, one(destroyed(trunk, p.at(7), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapAnswer) {
+			t.Fatalf("records %+v; want one, its answer flagged", log.calls)
+		}
+	})
+	t.Run("a caller not yet answered whose ringing phone is gone was answered by nobody", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a3", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)))
+		tr.Handle(resyncEv(p.at(6), trunk))
+		feed(tr, one(destroyed(trunk, p.at(7), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || log.calls[0].Uncertain(GapAnswer) {
+			t.Fatalf("records %+v; want one, its answer not flagged: the caller's channel never went Up", log.calls)
+		}
+	})
+	t.Run("a first answer told by a bridge after a resync has its time flagged", func(t *testing.T) {
+		// A stock ari.conf: no linked IDs, so the phone whose Dial was lost
+		// is no leg of the call until it enters the caller's bridge.
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a4", "+79161234567", "74951112233")
+		trunk.LinkedID = ""
+		ph := p.phone(trunk, "101")
+		ph.LinkedID = ""
+		feed(tr, one(created(trunk, p.at(0))))
+		tr.Handle(resyncEv(p.at(2), trunk, state(ph, "Up")))
+		feed(tr, one(bridged(ph, p.at(2.1)), bridged(trunk, p.at(2.1)), destroyed(ph, p.at(9), 16), destroyed(trunk, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || log.calls[0].AnsweredBy == nil || !log.calls[0].Uncertain(GapAnswer) {
+			t.Fatalf("records %+v; want one, answered by 101, its answer flagged", log.calls)
+		}
+	})
+	t.Run("a Local caller's pair first seen at a resync is the call's from its first half, parked elsewhere", func(t *testing.T) {
+		for _, linked := range []bool{true, false} {
+			tr, log, _ := newTestTracker()
+			id := "a5"
+			if !linked {
+				id = ""
+			}
+			cust := local("a5", "Local/74951112233@from-trunk-0000003c;1", "caller", id)
+			in := local("a5-2", "Local/74951112233@from-trunk-0000003c;2", "from-trunk", id)
+			ph := p.phone(in, "101")
+			ph.LinkedID = id
+			tr.Handle(Event{Kind: EventResync, At: p.at(5), Channels: []Channel{state(cust, "Up"), state(in, "Up"), state(ph, "Up")},
+				Bridges: map[string][]string{"b1": {ph.ID, in.ID}}})
+			feed(tr, one(destroyed(ph, p.at(9), 16), destroyed(in, p.at(9), 16), destroyed(cust, p.at(9.5), 16)))
+			tr.Advance(p.at(30))
+			if len(log.calls) != 1 {
+				t.Fatalf("linked IDs %v: %d records, want 1", linked, len(log.calls))
+			}
+			if c := log.calls[0]; c.ID != "a5" || !c.EndedAt.Equal(p.at(9.5)) || c.Uncertain(GapEnd) {
+				t.Errorf("linked IDs %v: call %s ended %v (gaps %v); want call a5, ended as its first half was, at %v", linked, c.ID, c.EndedAt, c.Gaps, p.at(9.5))
+			}
+		}
+	})
+	t.Run("a call whose first channel was lost, opened by a later one created before the resync, has its start flagged", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		in := local("a6-2", "Local/74951112233@from-trunk-0000003d;2", "from-trunk", "a6")
+		// The first half's creation was lost; the second half's arrives
+		// after the resync, which listed neither (both gone by then).
+		tr.Handle(resyncEv(p.at(5)))
+		feed(tr, one(created(in, p.at(0)), destroyed(in, p.at(3), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapStart) {
+			t.Fatalf("records %+v; want one, its start flagged", log.calls)
+		}
+	})
+}

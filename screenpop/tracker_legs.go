@@ -68,12 +68,28 @@ func (t *Tracker) created(ch Channel, at time.Time) {
 	case c != nil:
 		// A late channel of a call already over: nothing to add.
 	case t.isInbound(ch) && !t.originated(ch):
-		t.start(ch, at)
+		c := t.start(ch, at)
+		if r := t.unseen.resynced; !r.IsZero() && !ch.CreatedAt.After(r) && laterLeg(ch) {
+			// Created before the last resync, first heard of after it,
+			// and not the call's first channel: that one, and when the
+			// call began, were lost with the view.
+			addGap(c, GapStart)
+		}
 	case t.startOutbound(ch, at):
 	case localHalf(ch.Name) != 0:
 		p := localPair(ch.Name)
 		t.orphans[p] = append(t.orphans[p], orphan{ch, at})
 	}
+}
+
+// laterLeg reports whether ch is known not to be its call's first
+// channel: its linked ID names another, or it is the ;2 half of a Local
+// channel, created with the ;1.
+func laterLeg(ch Channel) bool {
+	if ch.LinkedID != "" {
+		return ch.LinkedID != ch.ID
+	}
+	return localHalf(ch.Name) == 2
 }
 
 // start opens an inbound call whose first inbound leg is ch.

@@ -2,6 +2,7 @@ package screenpop
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,14 +80,14 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 		}
 		var c *call
 		switch {
-		case t.isInbound(ch) && !t.child(ch):
+		case t.enteredInbound(ch) && !t.child(ch):
 			c = t.start(ch, at)
 		case t.startOutbound(ch, at):
 			c = t.legs[ch.ID].call
 		default:
 			continue
 		}
-		c.resynced = true
+		c.resynced, c.spanned = true, true
 		addGap(c, GapStart)
 		addGap(c, GapOffers)
 		counts.FirstSeen++
@@ -103,11 +104,51 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 		if c == nil || c.ended {
 			continue
 		}
-		l := t.join(c, ch, c.out == nil && t.isInbound(ch), at)
+		l := t.join(c, ch, c.out == nil && t.enteredInbound(ch), at)
 		if !l.origin {
 			t.phoneFound(c, l, at)
 		}
 	}
+	for _, c := range t.calls {
+		t.answerUnseen(c, present)
+	}
+}
+
+// answerUnseen flags the answer of an inbound call that no phone is known
+// to have answered while its caller's channel is Up: a phone may have
+// answered it, and hung up, while the events were missed (Asterisk
+// answers the caller's channel when a phone answers it). A caller whose
+// channels are not Up was answered by nobody.
+func (t *Tracker) answerUnseen(c *call, present map[string]Channel) {
+	if c.ended || c.out != nil || c.rec.AnsweredAt != nil {
+		return
+	}
+	for _, l := range c.legs {
+		if _, ok := present[l.ch.ID]; ok && l.alive && l.origin && l.ch.State == "Up" {
+			addGap(c, GapAnswer)
+			return
+		}
+	}
+}
+
+// enteredInbound reports whether ch entered the dialplan in an inbound
+// context, as the events would have shown at its creation: its context
+// now, or, for a half of a Local channel, the context its name gives
+// (Local/exten@context-0000003c;1), where both halves begin. The
+// caller's half of a Local pair that brought a call in has moved on (to
+// caller,wait) by the time a resync lists it, but it was the call's first
+// leg.
+func (t *Tracker) enteredInbound(ch Channel) bool {
+	if t.isInbound(ch) {
+		return true
+	}
+	if localHalf(ch.Name) == 0 {
+		return false
+	}
+	pair := localPair(ch.Name)
+	at := strings.IndexByte(pair, '@')
+	dash := strings.LastIndexByte(pair, '-')
+	return at > 0 && dash > at && t.inbound[pair[at+1:dash]]
 }
 
 // ResyncCounts is what a resync found: Asterisk's channels, the calls in
@@ -125,10 +166,7 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 		// Phones may have rung and stopped unseen.
 		addGap(c, GapOffers)
 	}
-	ringing, ends := false, false
-	for _, o := range c.offers {
-		ringing = ringing || o.Outcome == OutcomeRinging
-	}
+	ends := false
 	for _, l := range c.legs {
 		if _, ok := present[l.ch.ID]; l.alive && l.origin {
 			ends = !ok
@@ -143,8 +181,10 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 		if c.out == nil && c.rec.Caller == "" {
 			addGap(c, GapCaller) // the event that would have named the caller was lost
 		}
-		if !answered && (ringing || c.out != nil) {
-			addGap(c, GapAnswer) // it may have been answered unseen
+		if !answered {
+			// It may have been answered unseen: by a phone that rang
+			// then, or one dialled after.
+			addGap(c, GapAnswer)
 		}
 	}
 	c.spanned = true

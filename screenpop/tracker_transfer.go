@@ -123,6 +123,12 @@ func (t *Tracker) bridgedOperator(c *call, member Channel, at time.Time) {
 	if slices.Contains(c.rec.TalkedTo, op) {
 		return
 	}
+	if c.rec.AnsweredBy == nil && c.spanned {
+		// The first answer, told by the bridge, not by the Dial: the
+		// Dial that answered was lost with events of a call that was in
+		// progress at a resync, and the bridge comes after it.
+		addGap(c, GapAnswer)
+	}
 	t.talkedTo(c, op, at)
 }
 
