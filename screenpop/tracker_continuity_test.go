@@ -638,8 +638,29 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 		tr.Handle(resyncEv(p.at(5)))
 		feed(tr, one(created(in, p.at(0)), destroyed(in, p.at(3), 16)))
 		tr.Advance(p.at(30))
-		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapStart) {
-			t.Fatalf("records %+v; want one, its start flagged", log.calls)
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapStart) || !log.calls[0].Uncertain(GapEnd) {
+			t.Fatalf("records %+v; want one, its start and end flagged (its first channel, never seen, may have outlived it)", log.calls)
+		}
+	})
+	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {
+		tr, log, obs := newTestTracker()
+		cust := local("a7", "Local/74951112233@from-trunk-0000003e;1", "from-trunk", "a7")
+		in := local("a7-2", "Local/74951112233@from-trunk-0000003e;2", "from-trunk", "a7")
+		feed(tr, one(created(cust, p.at(0))))
+		// The drop took the ;2 half's creation and the call's end; the
+		// StasisStart of that half was queued, and comes after the resync.
+		tr.Handle(resyncEv(p.at(9)))
+		feed(tr, one(Event{Kind: EventStasisStart, At: p.at(0.1), Channel: in, Args: []string{"inbound", "74951112233"}}))
+		tr.Close(CloseEndOfInput)
+		if len(log.calls) != 1 {
+			t.Fatalf("%d records %+v; want the call once", len(log.calls), log.calls)
+		}
+		var told bool
+		for _, n := range obs.notices {
+			told = told || n.Kind == NoticeStasis && n.ChannelID == in.ID
+		}
+		if !told {
+			t.Errorf("the Stasis handler was not told of the channel in the app")
 		}
 	})
 }

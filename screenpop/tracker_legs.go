@@ -68,17 +68,22 @@ func (t *Tracker) created(ch Channel, at time.Time) {
 	case c != nil:
 		// A late channel of a call already over: nothing to add.
 	case t.isInbound(ch) && !t.originated(ch):
-		c := t.start(ch, at)
-		if r := t.unseen.resynced; !r.IsZero() && !ch.CreatedAt.After(r) && laterLeg(ch) {
-			// Created before the last resync, first heard of after it,
-			// and not the call's first channel: that one, and when the
-			// call began, were lost with the view.
-			addGap(c, GapStart)
-		}
+		t.openedLate(t.start(ch, at), ch)
 	case t.startOutbound(ch, at):
 	case localHalf(ch.Name) != 0:
 		p := localPair(ch.Name)
 		t.orphans[p] = append(t.orphans[p], orphan{ch, at})
+	}
+}
+
+// openedLate flags a call that ch has just opened when ch was created
+// before the last resync, is first heard of after it, and is not the
+// call's first channel: that one was lost with the view, and with it when
+// the call began and, since it is no leg of the call, when it ended.
+func (t *Tracker) openedLate(c *call, ch Channel) {
+	if r := t.unseen.resynced; !r.IsZero() && !ch.CreatedAt.IsZero() && !ch.CreatedAt.After(r) && laterLeg(ch) {
+		addGap(c, GapStart)
+		addGap(c, GapEnd)
 	}
 }
 
@@ -309,11 +314,19 @@ func (t *Tracker) stasis(ev Event) {
 		// Stasis mode without subscribeAll: entering our app is how the
 		// call first shows itself.
 		c := t.callOf(ev.Channel)
-		if c == nil || c.ended {
+		switch {
+		case c == nil:
 			c = t.start(ev.Channel, ev.At)
 			c.stasis = true
+			t.openedLate(c, ev.Channel)
 			l = t.legs[ev.Channel.ID]
-		} else {
+		case c.ended:
+			// A channel of a call already over, its StasisStart late (a
+			// resync ended the call): no new call, but the Stasis
+			// handler is told, as of a channel it does not know.
+			t.obs.Notice(Notice{Kind: NoticeStasis, At: ev.At, ChannelID: ev.Channel.ID})
+			return
+		default:
 			l = t.join(c, ev.Channel, true, ev.At)
 		}
 	}
