@@ -2,6 +2,7 @@ package screenpop
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -316,6 +317,44 @@ func TestTrackerStateCarriesCallsAcrossARestart(t *testing.T) {
 		tr2.Advance(p.at(31))
 		if len(log.calls) != 1 || log.calls[0].CloseReason != "" || log.calls[0].WaitSeconds != 3 {
 			t.Errorf("recorded %+v, want the call as it ended", log.calls)
+		}
+	})
+	t.Run("a call that withheld its number and waits out the linger is recorded withheld after a crash", func(t *testing.T) {
+		// What Asterisk said of the call beyond its legs (the caller ID
+		// presentation, what Dial said, a hang-up request) is saved with
+		// it: the restarted daemon must not log the number shown.
+		for _, restart := range []bool{false, true} {
+			tr, log, _ := newTestTracker()
+			trunk := p.trunk("c12", "+79161234567", "74951112233")
+			hidden := trunk
+			hidden.Presentation = "prohib_not_screened"
+			ph := p.phone(trunk, "101")
+			feed(tr, one(created(trunk, p.at(0)), Event{Kind: EventChannelUpdated, At: p.at(0), Channel: hidden}),
+				ring(trunk, ph, p.at(0.1)), one(hangupRequest(trunk, p.at(3)),
+					Event{Kind: EventVariable, At: p.at(3), Channel: trunk, Variable: "DIALSTATUS", Value: "CANCEL"},
+					dial(trunk, ph, "CANCEL", p.at(3)), destroyed(ph, p.at(3), 16), destroyed(trunk, p.at(3), 16)))
+			if restart {
+				b, err := json.Marshal(tr.State()) // as saved when the call ended; then kill -9
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s TrackerState
+				if err := json.Unmarshal(b, &s); err != nil {
+					t.Fatal(err)
+				}
+				tr, log, _ = newTestTracker()
+				if err := tr.Restore(s); err != nil {
+					t.Fatal(err)
+				}
+				tr.Handle(resyncEv(p.at(30)))
+			}
+			tr.Advance(p.at(31))
+			if len(log.calls) != 1 {
+				t.Fatalf("restart %v: %d records, want 1", restart, len(log.calls))
+			}
+			if c := log.calls[0]; !c.Withheld || c.Caller != "" || c.Status != StatusAbandoned {
+				t.Errorf("restart %v: withheld %v caller %q status %s; want withheld, no number kept, abandoned", restart, c.Withheld, c.Caller, c.Status)
+			}
 		}
 	})
 	t.Run("a damaged state file is moved aside and reported", func(t *testing.T) {
@@ -640,6 +679,36 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 		tr.Advance(p.at(30))
 		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapStart) || !log.calls[0].Uncertain(GapEnd) {
 			t.Fatalf("records %+v; want one, its start and end flagged (its first channel, never seen, may have outlived it)", log.calls)
+		}
+	})
+	t.Run("an operator's phone of an answered call gone at a resync may have transferred the caller", func(t *testing.T) {
+		// An attended transfer while the view was lost: 101 answered,
+		// called 102 and completed, and 102 hung up; the resync lists
+		// the caller alone, who has not hung up yet.
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a8", "+79161234567", "74951112233")
+		ph1 := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph1, p.at(0.1)), one(dial(trunk, ph1, "ANSWER", p.at(2))))
+		tr.Handle(resyncEv(p.at(8), state(trunk, "Up")))
+		feed(tr, one(destroyed(trunk, p.at(8.1), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapAnswer) {
+			t.Fatalf("records %+v; want one, its answer (who talked to the caller) flagged", log.calls)
+		}
+	})
+	t.Run("a phone first told by a Dial past its begin, after a resync, has its offers flagged", func(t *testing.T) {
+		// A blind transfer: the caller's channel dials 102; the Dial's
+		// begin was lost, the resync listing 102 not yet ringing.
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a9", "+79161234567", "74951112233")
+		ph1, ph2 := p.phone(trunk, "101"), p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph1, p.at(0.1)), one(dial(trunk, ph1, "ANSWER", p.at(2)),
+			destroyed(ph1, p.at(4), 16), created(ph2, p.at(4))))
+		tr.Handle(resyncEv(p.at(4.1), state(trunk, "Up"), ph2))
+		feed(tr, one(dial(trunk, ph2, "RINGING", p.at(4.2)), dial(trunk, ph2, "ANSWER", p.at(6)), destroyed(ph2, p.at(9), 16), destroyed(trunk, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapOffers) {
+			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
 		}
 	})
 	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {

@@ -50,6 +50,11 @@ func (t *Tracker) dial(ev Event) {
 		}
 		peer.offer = &Offer{Operator: op, Channel: ev.Peer.Name, DialedAt: ev.At, Outcome: OutcomeRinging}
 		c.offers = append(c.offers, peer.offer)
+		if ev.DialStatus != "" && c.spanned {
+			// Past its begin: the Dial's begin, and so when the phone
+			// was dialled, was lost with events of the call.
+			addGap(c, GapOffers)
+		}
 		t.announce(c)
 	}
 	o := peer.offer

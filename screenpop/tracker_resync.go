@@ -202,6 +202,12 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 				// answered, when it hung up: it is ended at the resync.
 				addGap(c, GapOffers)
 			}
+			if !origin && answered && t.cfg.Operators.Operator(l.ch.Name) != "" {
+				// An operator's phone of an answered call hung up
+				// unseen: it may have transferred the caller, and who
+				// talked to them since is not known.
+				addGap(c, GapAnswer)
+			}
 			t.destroyed(l.ch, 0, "", at, reason)
 		}
 	}

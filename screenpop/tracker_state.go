@@ -52,6 +52,11 @@ type savedCall struct {
 	DIDFrom     didSource  `json:"did_from"`
 	OpenContext string     `json:"open_context"`
 	Out         *savedOut  `json:"out,omitempty"`
+	// Evidence is what Asterisk said of the call that its record reads
+	// beyond the legs and offers: whether the caller withheld their
+	// number, gave up, or what Dial and Queue said (status.go). Without
+	// it, a call restored after a restart would show a withheld number.
+	Evidence *savedEvidence `json:"evidence,omitempty"`
 
 	// copy numbers the tracker's copies of its calls (State): a call
 	// with the same number as in the last state encoded did not change,
@@ -66,6 +71,59 @@ type savedLeg struct {
 	Alive   bool    `json:"alive"`
 	Offer   int     `json:"offer"` // index in Offers, -1: none
 	How     legHow  `json:"how"`
+}
+
+type savedEvidence struct {
+	GaveUp       *savedHangup  `json:"gave_up,omitempty"`
+	Results      []savedResult `json:"results,omitempty"`
+	Prohibited   bool          `json:"prohibited,omitempty"`
+	Presentation string        `json:"presentation,omitempty"`
+	PresLeg      string        `json:"pres_leg,omitempty"`
+	InStasis     bool          `json:"in_stasis,omitempty"`
+}
+
+type savedHangup struct {
+	At      time.Time `json:"at"`
+	Channel string    `json:"channel"`
+	Cause   int       `json:"cause"`
+	Soft    bool      `json:"soft,omitempty"`
+}
+
+type savedResult struct {
+	Variable string    `json:"variable"`
+	Value    string    `json:"value"`
+	At       time.Time `json:"at"`
+}
+
+// saveEvidence is e as the state keeps it; nil when Asterisk said
+// nothing of note.
+func saveEvidence(e evidence) *savedEvidence {
+	se := savedEvidence{Prohibited: e.prohibited, Presentation: e.presentation, PresLeg: e.presLeg, InStasis: e.inStasis}
+	if g := e.gaveUp; g != nil {
+		se.GaveUp = &savedHangup{At: g.at, Channel: g.channel, Cause: g.cause, Soft: g.soft}
+	}
+	for _, r := range e.results {
+		se.Results = append(se.Results, savedResult{Variable: r.variable, Value: r.value, At: r.at})
+	}
+	if se.GaveUp == nil && se.Results == nil && !se.Prohibited && se.Presentation == "" && se.PresLeg == "" && !se.InStasis {
+		return nil
+	}
+	return &se
+}
+
+// restoreEvidence is the evidence a state kept.
+func restoreEvidence(se *savedEvidence) evidence {
+	if se == nil {
+		return evidence{}
+	}
+	e := evidence{prohibited: se.Prohibited, presentation: se.Presentation, presLeg: se.PresLeg, inStasis: se.InStasis}
+	if g := se.GaveUp; g != nil {
+		e.gaveUp = &callerHangup{at: g.At, channel: g.Channel, cause: g.Cause, soft: g.Soft}
+	}
+	for _, r := range se.Results {
+		e.results = append(e.results, dialResult{variable: r.Variable, value: r.Value, at: r.At})
+	}
+	return e
 }
 
 type savedOut struct {
@@ -133,6 +191,7 @@ func saveCall(c *call) savedCall {
 	sc := savedCall{
 		Rec: c.rec, Primary: -1, Opener: -1, CallerLeg: -1, Started: c.started, LastEvent: c.lastEvent,
 		HangupAsked: c.hangupAsked, Resynced: c.resynced, Ended: c.ended, Stasis: c.stasis, DIDFrom: c.didFrom, OpenContext: c.openContext,
+		Evidence: saveEvidence(c.ev),
 	}
 	sc.Rec.Classification = nil
 	for _, o := range c.offers {
@@ -194,6 +253,7 @@ func (t *Tracker) restoreCall(sc *savedCall) {
 	c := &call{
 		rec: sc.Rec, started: sc.Started, lastEvent: sc.LastEvent, hangupAsked: sc.HangupAsked,
 		resynced: sc.Resynced, ended: sc.Ended, stasis: sc.Stasis, didFrom: sc.DIDFrom, openContext: sc.OpenContext, seen: time.Now(),
+		ev: restoreEvidence(sc.Evidence),
 	}
 	for i := range sc.Offers {
 		o := sc.Offers[i]
