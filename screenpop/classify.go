@@ -262,7 +262,7 @@ func (t *Tracker) didWords(c *call) string {
 	}
 	if l := t.didLeg(c); l != nil {
 		return fmt.Sprintf("DID %s from the dialplan extension of channel %s in inbound context %s (%s was not set, or is not in ari.conf channelvars)",
-			l.ch.Exten, l.ch.Name, l.ch.Context, variable)
+			l.entry.Exten, l.ch.Name, l.entry.Context, variable)
 	}
 	return fmt.Sprintf("no DID: %s was not set and no inbound leg had an extension", variable)
 }

@@ -711,6 +711,26 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 			t.Fatalf("records %+v; want one, its offers flagged", log.calls)
 		}
 	})
+	t.Run("the dialled number is where the caller's first leg entered the dialplan, though it has moved on since", func(t *testing.T) {
+		// The ;2 half that carried FROM_DID was never seen; the ;1 half
+		// entered from-trunk at the DID and is parked in caller,wait when
+		// the resync lists it.
+		for _, seen := range []bool{true, false} {
+			tr, log, _ := newTestTracker()
+			cust := local("a10", "Local/74951112233@from-trunk-0000003f;1", "from-trunk", "a10")
+			if seen {
+				feed(tr, one(created(cust, p.at(0))))
+			}
+			parked := state(cust, "Up")
+			parked.Context, parked.Exten = "caller", "wait"
+			tr.Handle(resyncEv(p.at(5), parked))
+			feed(tr, one(destroyed(parked, p.at(9), 16)))
+			tr.Advance(p.at(30))
+			if len(log.calls) != 1 || log.calls[0].DID != "74951112233" {
+				t.Fatalf("creation seen %v: records %+v; want one, DID 74951112233", seen, log.calls)
+			}
+		}
+	})
 	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {
 		tr, log, obs := newTestTracker()
 		cust := local("a7", "Local/74951112233@from-trunk-0000003e;1", "from-trunk", "a7")

@@ -1,6 +1,9 @@
 package screenpop
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 type orphan struct {
 	ch   Channel
@@ -24,6 +27,34 @@ type leg struct {
 	// event that ended the ringing may have been lost before it
 	// (destroyed flags the offers if no Dial end comes).
 	ringAcross bool
+	// entry is where an origin leg entered the dialplan, if in an inbound
+	// context: the dialled number when no variable says it (did).
+	entry dialplanPlace
+}
+
+// dialplanPlace is a context and extension.
+type dialplanPlace struct {
+	Context string `json:"context"`
+	Exten   string `json:"exten"`
+}
+
+// entryOf is where ch entered the dialplan, if in an inbound context: its
+// place now, or, for a half of a Local channel, the place its name gives
+// (Local/exten@context-0000003c;1), where both halves begin.
+func (t *Tracker) entryOf(ch Channel) (dialplanPlace, bool) {
+	if t.isInbound(ch) {
+		return dialplanPlace{ch.Context, ch.Exten}, true
+	}
+	if localHalf(ch.Name) == 0 {
+		return dialplanPlace{}, false
+	}
+	pair := localPair(ch.Name)
+	at := strings.IndexByte(pair, '@')
+	dash := strings.LastIndexByte(pair, '-')
+	if at <= 0 || dash <= at || !t.inbound[pair[at+1:dash]] {
+		return dialplanPlace{}, false
+	}
+	return dialplanPlace{pair[at+1 : dash], pair[len("Local/"):at]}, true
 }
 
 func (t *Tracker) isInbound(ch Channel) bool { return t.inbound[ch.Context] }
@@ -132,6 +163,9 @@ func (t *Tracker) open(ch Channel, at time.Time, out *dialOut) *call {
 // join makes ch a leg of c, with its Local partner if one is waiting.
 func (t *Tracker) join(c *call, ch Channel, origin bool, at time.Time) *leg {
 	l := &leg{ch: ch, call: c, origin: origin, alive: true}
+	if origin {
+		l.entry, _ = t.entryOf(ch)
+	}
 	t.legs[ch.ID] = l
 	c.legs = append(c.legs, l)
 	c.lastEvent = at
@@ -292,16 +326,17 @@ func (t *Tracker) did(c *call) string {
 		return c.rec.DID
 	}
 	if l := t.didLeg(c); l != nil {
-		return l.ch.Exten
+		return l.entry.Exten
 	}
 	return ""
 }
 
-// didLeg is the inbound leg whose extension is the dialled number when no
-// variable or Stasis argument gave it, or nil.
+// didLeg is the inbound leg whose extension, where it entered the
+// dialplan, is the dialled number when no variable or Stasis argument
+// gave it, or nil.
 func (t *Tracker) didLeg(c *call) *leg {
 	for _, l := range c.legs {
-		if l.origin && t.isInbound(l.ch) && l.ch.Exten != "" {
+		if l.origin && t.inbound[l.entry.Context] && l.entry.Exten != "" {
 			return l
 		}
 	}

@@ -2,7 +2,6 @@ package screenpop
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -132,23 +131,13 @@ func (t *Tracker) answerUnseen(c *call, present map[string]Channel) {
 }
 
 // enteredInbound reports whether ch entered the dialplan in an inbound
-// context, as the events would have shown at its creation: its context
-// now, or, for a half of a Local channel, the context its name gives
-// (Local/exten@context-0000003c;1), where both halves begin. The
+// context, as the events would have shown at its creation (entryOf). The
 // caller's half of a Local pair that brought a call in has moved on (to
 // caller,wait) by the time a resync lists it, but it was the call's first
 // leg.
 func (t *Tracker) enteredInbound(ch Channel) bool {
-	if t.isInbound(ch) {
-		return true
-	}
-	if localHalf(ch.Name) == 0 {
-		return false
-	}
-	pair := localPair(ch.Name)
-	at := strings.IndexByte(pair, '@')
-	dash := strings.LastIndexByte(pair, '-')
-	return at > 0 && dash > at && t.inbound[pair[at+1:dash]]
+	_, ok := t.entryOf(ch)
+	return ok
 }
 
 // ResyncCounts is what a resync found: Asterisk's channels, the calls in

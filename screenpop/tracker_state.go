@@ -71,6 +71,9 @@ type savedLeg struct {
 	Alive   bool    `json:"alive"`
 	Offer   int     `json:"offer"` // index in Offers, -1: none
 	How     legHow  `json:"how"`
+	// Entry is where an origin leg entered the dialplan; absent in states
+	// saved before it was kept (then its channel's place is taken).
+	Entry *dialplanPlace `json:"entry,omitempty"`
 }
 
 type savedEvidence struct {
@@ -199,6 +202,10 @@ func saveCall(c *call) savedCall {
 	}
 	for i, l := range c.legs {
 		sl := savedLeg{Channel: l.ch, Origin: l.origin, Alive: l.alive, Offer: slices.Index(c.offers, l.offer), How: l.how}
+		if l.entry != (dialplanPlace{}) {
+			e := l.entry
+			sl.Entry = &e
+		}
 		sc.Legs = append(sc.Legs, sl)
 		if l == c.primary {
 			sc.Primary = i
@@ -270,6 +277,12 @@ func (t *Tracker) restoreCall(sc *savedCall) {
 	}
 	for _, sl := range sc.Legs {
 		l := &leg{ch: sl.Channel, call: c, origin: sl.Origin, alive: sl.Alive, how: sl.How}
+		switch {
+		case sl.Entry != nil:
+			l.entry = *sl.Entry
+		case l.origin:
+			l.entry, _ = t.entryOf(l.ch)
+		}
 		if sl.Offer >= 0 && sl.Offer < len(c.offers) {
 			l.offer = c.offers[sl.Offer]
 		}
