@@ -731,6 +731,28 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a caller name on a call whose beginning was not seen may not be the carrier's", func(t *testing.T) {
+		// In Stasis mode screenpop sets CALLERID(name) from the client
+		// base (LookupName); a call first seen after that shows the name
+		// as if the carrier had sent it.
+		named := p.trunk("a11", "+79161234567", "74951112233")
+		named.CallerName = "Ivanov Ivan"
+		ph := p.phone(named, "101")
+		for _, how := range []string{"first seen at a resync", "opened by a Dial past its begin"} {
+			tr, log, _ := newTestTracker()
+			if how == "first seen at a resync" {
+				tr.Handle(resyncEv(p.at(5), state(named, "Up"), state(ph, "Up")))
+			} else {
+				tr.Handle(resyncEv(p.at(5)))
+				feed(tr, one(dial(named, ph, "ANSWER", p.at(2))))
+			}
+			feed(tr, one(destroyed(ph, p.at(9), 16), destroyed(named, p.at(9), 16)))
+			tr.Advance(p.at(30))
+			if len(log.calls) != 1 || !log.calls[0].Uncertain(GapCaller) {
+				t.Errorf("%s: records %+v; want one, its caller flagged", how, log.calls)
+			}
+		}
+	})
 	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {
 		tr, log, obs := newTestTracker()
 		cust := local("a7", "Local/74951112233@from-trunk-0000003e;1", "from-trunk", "a7")

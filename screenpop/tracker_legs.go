@@ -115,6 +115,7 @@ func (t *Tracker) openedLate(c *call, ch Channel) {
 	if r := t.unseen.resynced; !r.IsZero() && !ch.CreatedAt.IsZero() && !ch.CreatedAt.After(r) && laterLeg(ch) {
 		addGap(c, GapStart)
 		addGap(c, GapEnd)
+		nameUnseen(c)
 	}
 }
 

@@ -125,14 +125,27 @@ func (t *Tracker) openedMidDial(ev Event) {
 		// offered to phones then.
 		if created := ev.Channel.CreatedAt; !t.unseen.resynced.IsZero() && !created.IsZero() && !created.After(t.unseen.resynced) {
 			addGap(l.call, GapOffers)
+			nameUnseen(l.call)
 		}
 		return
 	}
 	addGap(l.call, GapOffers)
+	nameUnseen(l.call)
 	switch ev.DialStatus {
 	case "RINGING", "PROGRESS", "ANSWER":
 	default:
 		addGap(l.call, GapAnswer)
+	}
+}
+
+// nameUnseen flags the caller of a call whose beginning was not seen
+// when its first channel seen has a caller name: the carrier's name
+// comes with the call, a name set after (by screenpop in Stasis mode, or
+// the dialplan) is not the carrier's, and which one this is cannot be
+// told.
+func nameUnseen(c *call) {
+	if c.rec.CallerName != "" {
+		addGap(c, GapCaller)
 	}
 }
 

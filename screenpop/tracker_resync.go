@@ -89,6 +89,7 @@ func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at tim
 		c.resynced, c.spanned = true, true
 		addGap(c, GapStart)
 		addGap(c, GapOffers)
+		nameUnseen(c)
 		counts.FirstSeen++
 	}
 	for _, ch := range sorted {
