@@ -753,6 +753,21 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a caller left alone by their operator when the view was lost may have been offered to phones unseen", func(t *testing.T) {
+		// A blind transfer: 101 sent the caller on and hung up; the
+		// caller's channel dialled 102, who answered and hung up, all
+		// while the view was lost.
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a12", "+79161234567", "74951112233")
+		ph := p.phone(trunk, "101")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, ph, p.at(0.1)), one(dial(trunk, ph, "ANSWER", p.at(2)), destroyed(ph, p.at(4), 16)))
+		tr.Handle(resyncEv(p.at(9), state(trunk, "Up")))
+		feed(tr, one(destroyed(trunk, p.at(9.1), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || !log.calls[0].Uncertain(GapOffers) || !log.calls[0].Uncertain(GapAnswer) {
+			t.Fatalf("records %+v; want one, its offers and answer (who talked to the caller) flagged", log.calls)
+		}
+	})
 	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {
 		tr, log, obs := newTestTracker()
 		cust := local("a7", "Local/74951112233@from-trunk-0000003e;1", "from-trunk", "a7")

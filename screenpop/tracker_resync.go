@@ -177,6 +177,14 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 			addGap(c, GapAnswer)
 		}
 	}
+	if c.out == nil && answered && !t.phoneUp(c) {
+		// The caller was left alone when the view was lost: their
+		// operator had hung up, and the dialplan goes on (a blind
+		// transfer dials the next phone). Phones may have rung, answered
+		// and hung up unseen.
+		addGap(c, GapOffers)
+		addGap(c, GapAnswer)
+	}
 	c.spanned = true
 	for _, origin := range []bool{false, true} {
 		for _, l := range c.legs {
@@ -201,6 +209,17 @@ func (t *Tracker) legsGone(c *call, present map[string]Channel, reason string, a
 			t.destroyed(l.ch, 0, "", at, reason)
 		}
 	}
+}
+
+// phoneUp reports whether an operator's phone of c was still up as last
+// seen.
+func (t *Tracker) phoneUp(c *call) bool {
+	for _, l := range c.legs {
+		if l.alive && !l.origin && t.cfg.Operators.Operator(l.ch.Name) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // forgetGone drops the orphans and originates whose channels are gone:
