@@ -768,6 +768,19 @@ func TestTrackerResyncFlagsAnAnswerOrAStartItCouldNotSee(t *testing.T) {
 			t.Fatalf("records %+v; want one, its offers and answer (who talked to the caller) flagged", log.calls)
 		}
 	})
+	t.Run("a caller first seen at a resync after a blind transfer took them out of the inbound context is a call", func(t *testing.T) {
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("a13", "+79161234567", "74951112233")
+		trunk.DID = "74951112233" // FROM_DID, set in the inbound context
+		moved := state(trunk, "Up")
+		moved.Context, moved.Exten = "from-internal", "102"
+		tr.Handle(resyncEv(p.at(5), moved))
+		feed(tr, one(destroyed(moved, p.at(9), 16)))
+		tr.Advance(p.at(30))
+		if len(log.calls) != 1 || log.calls[0].ID != "a13" || log.calls[0].DID != "74951112233" || !log.calls[0].Uncertain(GapStart) {
+			t.Fatalf("records %+v; want call a13, DID 74951112233, its start flagged", log.calls)
+		}
+	})
 	t.Run("a late StasisStart of a call a resync ended starts no second call", func(t *testing.T) {
 		tr, log, obs := newTestTracker()
 		cust := local("a7", "Local/74951112233@from-trunk-0000003e;1", "from-trunk", "a7")

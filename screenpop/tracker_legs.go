@@ -46,7 +46,11 @@ func (t *Tracker) entryOf(ch Channel) (dialplanPlace, bool) {
 		return dialplanPlace{ch.Context, ch.Exten}, true
 	}
 	if localHalf(ch.Name) == 0 {
-		return dialplanPlace{}, false
+		// A call's first channel (its own linked ID) that carries the
+		// dialled-number variable was given it in an inbound context,
+		// which it has left since (a blind transfer sends the caller to
+		// another); where is not known.
+		return dialplanPlace{}, ch.DID != "" && ch.LinkedID == ch.ID
 	}
 	pair := localPair(ch.Name)
 	at := strings.IndexByte(pair, '@')
