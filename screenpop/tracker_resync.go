@@ -10,15 +10,21 @@ import (
 // What the events missed is rebuilt from them, and each part of a record
 // that cannot be known exactly is flagged (Call.Gaps):
 //   - a leg gone ended unseen: a call whose last inbound leg is gone ended
-//     while the daemon was not listening (GapEnd, and GapAnswer if its
-//     phones were ringing then, for it may have been answered unseen);
-//   - a call not answered when the view was lost may have had phones ring
-//     unseen (GapOffers);
+//     while the daemon was not listening (GapEnd, and GapAnswer if nobody
+//     was seen to answer it, for it may have been answered unseen); a
+//     phone gone whose offer had not ended is flagged (GapOffers), and
+//     one of an answered call may have transferred it (GapAnswer);
+//   - a call not answered when the view was lost, or whose caller their
+//     operator had left, may have had phones ring unseen (GapOffers; for
+//     the latter GapAnswer too); a phone still ringing may have lost its
+//     Dial's end (ringAcross);
 //   - an operator's phone of a call that rings now is an offer, and its
 //     operator gets the pop; one that is Up, or bridged with the caller,
-//     answered the call (GapAnswer: when is not known);
+//     answered the call (GapAnswer: when is not known); a caller's channel
+//     Up with no phone known to have answered may have been answered
+//     (GapAnswer);
 //   - a call first seen now starts at its inbound channel's creation time
-//     (GapStart, GapOffers).
+//     (GapStart, GapOffers, and GapCaller if it has a caller name).
 //
 // Wait and talk are never measured from the resync without one of these.
 func (t *Tracker) resync(channels []Channel, bridges map[string][]string, at time.Time) {
