@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -368,16 +368,72 @@ func summariesEqual(a, b report.Summary) bool {
 }
 
 // benchSQLiteRollupLogs are SQLite stores holding the month, and months
-// copies of it: the month saved through SaveCalls (and the triggers) and
-// copied into a file of its own (VACUUM INTO), the copies written in SQL
-// with the triggers off, then rolled up by RebuildRollups.
+// copies of it, in files kept between runs as benchRollupLog keeps its
+// schemas (in $TMPDIR/screenpop-bench-sqlite, marked with the generator's
+// version; delete them to start over) and migrated when opened. The month
+// is written as the PostgreSQL one is, rows as the store would have
+// written them, in one transaction through the triggers, which mark its
+// hours stale: the first read counts them. Its file is copied (VACUUM
+// INTO), and the copies are written in SQL with the triggers off, then
+// rolled up by RebuildRollups.
 func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 	b.Helper()
 	ctx := context.Background()
+	n := benchCalls(b)
+	dir := filepath.Join(os.TempDir(), "screenpop-bench-sqlite")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	monthPath := filepath.Join(dir, fmt.Sprintf("rollups_%d_1.db", n))
+	allPath := filepath.Join(dir, fmt.Sprintf("rollups_%d_%d.db", n, months))
+	open := func(path string) *SQLite {
+		s, err := OpenSQLite(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatalf("migrate %s: %v", path, err)
+		}
+		s.SetRegion("RU")
+		return s
+	}
+	ready := func(s *SQLite) bool {
+		var calls, seed, version int64
+		err := s.db.QueryRowContext(ctx, "SELECT calls, seed, generator FROM bench_calllog").Scan(&calls, &seed, &version)
+		return err == nil && calls == int64(n) && seed == benchSeed && version == benchCallLogVersion
+	}
+	mark := func(s *SQLite) {
+		for _, q := range []string{
+			"ANALYZE",
+			"CREATE TABLE bench_calllog (calls INTEGER NOT NULL, seed INTEGER NOT NULL, generator INTEGER NOT NULL)",
+			fmt.Sprintf("INSERT INTO bench_calllog VALUES (%d, %d, %d)", n, benchSeed, benchCallLogVersion),
+		} {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	if _, err := os.Stat(allPath); err == nil {
+		month, all = open(monthPath), open(allPath)
+		if ready(month) && ready(all) {
+			b.Logf("SQLite: the logs of %s and %s kept from an earlier run", monthPath, allPath)
+			return month, all
+		}
+		month.Close()
+		all.Close()
+	}
+	for _, p := range []string{monthPath, allPath} {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				b.Fatal(err)
+			}
+		}
+	}
+
 	start := time.Now()
-	g := newBenchLog(benchCalls(b))
-	s := openMigrated(b, backends[1]).(*SQLite)
-	s.SetRegion("RU")
+	g := newBenchLog(n)
+	s := open(allPath)
 	for i, name := range benchOperatorNames[:benchOperators] {
 		if _, _, err := s.AddOperator(ctx, name, fmt.Sprint(101+i)); err != nil {
 			b.Fatal(err)
@@ -392,25 +448,24 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 			}
 		}
 	}
-	calls := make([]screenpop.Call, len(g.calls))
-	for i, c := range g.calls {
-		calls[i] = c.Call
-	}
-	for batch := range slices.Chunk(calls, 2000) {
-		if err := s.SaveCalls(ctx, batch); err != nil {
-			b.Fatal(err)
+	err := s.inTx(ctx, func(tx tx) error {
+		for _, t := range g.tables() {
+			if err := tx.copyRows(ctx, t.table, t.columns, t.rows); err != nil {
+				return fmt.Errorf("write %s: %w", t.table, err)
+			}
 		}
-	}
-	b.Logf("SQLite: the month saved through the triggers in %v", time.Since(start).Round(time.Millisecond))
-	monthPath := filepath.Join(b.TempDir(), "month.db")
-	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", monthPath); err != nil {
-		b.Fatal(err)
-	}
-	month, err := OpenSQLite(ctx, monthPath)
+		return nil
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { month.Close() })
+	b.Logf("SQLite: the month written through the triggers in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", monthPath); err != nil {
+		b.Fatal(err)
+	}
+	month = open(monthPath)
+	mark(month)
+
 	rows, err := s.db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'rollup_%'`)
 	if err != nil {
 		b.Fatal(err)
@@ -448,10 +503,16 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 		qs = append(qs, sql)
 	}
 	copyStart := time.Now()
-	for _, q := range qs {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			b.Fatalf("%s: %v", strings.SplitN(q, "\n", 2)[0], err)
+	err = s.inTx(ctx, func(tx tx) error {
+		for _, q := range qs {
+			if _, err := tx.exec(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", strings.SplitN(q, "\n", 2)[0], err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.Logf("SQLite: %d more months copied in %v", months-1, time.Since(copyStart).Round(time.Millisecond))
 	rebuildStart := time.Now()
@@ -461,11 +522,8 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 	}
 	b.Logf("SQLite rollups rebuild: %d inbound calls in %d call rows and %d operator rows, in %v",
 		counts.Calls, counts.CallRows, counts.OperatorRows, time.Since(rebuildStart).Round(time.Millisecond))
-	for _, db := range []*SQLite{month, s} {
-		if _, err := db.db.ExecContext(ctx, "ANALYZE"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	mark(s)
+	b.Logf("SQLite: the logs ready in %v", time.Since(start).Round(time.Millisecond))
 	return month, s
 }
 
