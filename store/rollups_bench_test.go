@@ -167,25 +167,29 @@ func benchRollupRanges(months int) []struct {
 // them is the one the raw rows give.
 func BenchmarkRollupSummary(b *testing.B) {
 	for _, months := range benchRollupMonths {
-		p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
-		defer p.Close()
-		ctx := context.Background()
-		benchCheckRollups(b, p, months)
-		for _, r := range benchRollupRanges(months) {
-			b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				var s report.Summary
-				var err error
-				cpu := startCPU(b, p)
-				for b.Loop() {
-					if s, err = p.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
-						b.Fatal(err)
+		// A log is made and checked only when one of its benchmarks is
+		// asked for (-bench).
+		b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths", months), func(b *testing.B) {
+			p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
+			defer p.Close()
+			ctx := context.Background()
+			benchCheckRollups(b, p, months)
+			for _, r := range benchRollupRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					var s report.Summary
+					var err error
+					cpu := startCPU(b, p)
+					for b.Loop() {
+						if s, err = p.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				cpu.report(b)
-				b.ReportMetric(float64(s.Totals.Total), "inbound_calls")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					cpu.report(b)
+					b.ReportMetric(float64(s.Totals.Total), "inbound_calls")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }
 
@@ -265,34 +269,36 @@ func (m *cpuMeter) report(b *testing.B) {
 // PostgreSQL, on a log of one month and of a year.
 func BenchmarkRollupOperatorStats(b *testing.B) {
 	for _, months := range benchRollupMonths {
-		p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
-		defer p.Close()
-		ctx := context.Background()
-		for _, r := range benchOperatorStatsRanges(months) {
-			b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				rows := 0
-				cpu := startCPU(b, p)
-				for b.Loop() {
-					got, err := p.pool.Query(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN $1 AND $2`, r.from, r.to)
-					if err != nil {
-						b.Fatal(err)
+		b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths", months), func(b *testing.B) {
+			p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
+			defer p.Close()
+			ctx := context.Background()
+			for _, r := range benchOperatorStatsRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					rows := 0
+					cpu := startCPU(b, p)
+					for b.Loop() {
+						got, err := p.pool.Query(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN $1 AND $2`, r.from, r.to)
+						if err != nil {
+							b.Fatal(err)
+						}
+						rows = 0
+						for got.Next() {
+							rows++
+						}
+						if err := got.Err(); err != nil {
+							b.Fatal(err)
+						}
 					}
-					rows = 0
-					for got.Next() {
-						rows++
+					cpu.report(b)
+					if rows != r.days*benchOperators {
+						b.Fatalf("operator_stats has %d rows from %s to %s; want %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
 					}
-					if err := got.Err(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				cpu.report(b)
-				if rows != r.days*benchOperators {
-					b.Fatalf("operator_stats has %d rows from %s to %s; want %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
-				}
-				b.ReportMetric(float64(rows), "rows")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					b.ReportMetric(float64(rows), "rows")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }
 
@@ -530,53 +536,58 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 // BenchmarkSQLiteRollupSummary is BenchmarkRollupSummary on the embedded
 // store. Each run makes its logs again: some minutes.
 func BenchmarkSQLiteRollupSummary(b *testing.B) {
-	month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1])
+	var logs []*SQLite
 	for i, months := range benchRollupMonths {
-		s := []*SQLite{month, year}[i]
-		ctx := context.Background()
-		benchCheckRollups(b, s, months)
-		for _, r := range benchRollupRanges(months) {
-			b.Run(fmt.Sprintf("SQLite/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				var sum report.Summary
-				var err error
-				cpu := startCPU(b, nil)
-				for b.Loop() {
-					if sum, err = s.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
-						b.Fatal(err)
+		b.Run(fmt.Sprintf("SQLite/log=%dmonths", months), func(b *testing.B) {
+			if logs == nil {
+				month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1])
+				logs = []*SQLite{month, year}
+			}
+			s := logs[i]
+			ctx := context.Background()
+			benchCheckRollups(b, s, months)
+			for _, r := range benchRollupRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					var sum report.Summary
+					var err error
+					cpu := startCPU(b, nil)
+					for b.Loop() {
+						if sum, err = s.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				cpu.report(b)
-				b.ReportMetric(float64(sum.Totals.Total), "inbound_calls")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
-		// operator_stats is still 0009's view over the raw rows here: its
-		// days are the process's local ones (TZ).
-		for _, r := range benchOperatorStatsRanges(months) {
-			b.Run(fmt.Sprintf("SQLite/log=%dmonths/operator_stats/%s", months, r.name), func(b *testing.B) {
-				rows := 0
-				cpu := startCPU(b, nil)
-				for b.Loop() {
-					got, err := s.db.QueryContext(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN ? AND ?`, r.from, r.to)
-					if err != nil {
-						b.Fatal(err)
+					cpu.report(b)
+					b.ReportMetric(float64(sum.Totals.Total), "inbound_calls")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+			// operator_stats counts the process's local days (TZ).
+			for _, r := range benchOperatorStatsRanges(months) {
+				b.Run("operator_stats/"+r.name, func(b *testing.B) {
+					rows := 0
+					cpu := startCPU(b, nil)
+					for b.Loop() {
+						got, err := s.db.QueryContext(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN ? AND ?`, r.from, r.to)
+						if err != nil {
+							b.Fatal(err)
+						}
+						rows = 0
+						for got.Next() {
+							rows++
+						}
+						if err := got.Err(); err != nil {
+							b.Fatal(err)
+						}
+						got.Close()
 					}
-					rows = 0
-					for got.Next() {
-						rows++
+					cpu.report(b)
+					if rows < (r.days-1)*benchOperators {
+						b.Fatalf("operator_stats has %d rows from %s to %s; want about %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
 					}
-					if err := got.Err(); err != nil {
-						b.Fatal(err)
-					}
-					got.Close()
-				}
-				cpu.report(b)
-				if rows < (r.days-1)*benchOperators {
-					b.Fatalf("operator_stats has %d rows from %s to %s; want about %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
-				}
-				b.ReportMetric(float64(rows), "rows")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					b.ReportMetric(float64(rows), "rows")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }
