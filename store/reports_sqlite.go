@@ -95,15 +95,16 @@ const sqliteRollupRefresh = `
 DELETE FROM rollup_calls WHERE hour IN (SELECT hour FROM rollup_stale);
 DELETE FROM rollup_operators WHERE hour IN (SELECT hour FROM rollup_stale);
 ` + sqliteRollupCalls + `
-INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms,
+INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms,
     calls_answered, missed_calls, calls, outbound, outbound_answered)
-SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(no_answer), sum(ring_n), sum(ring_ms),
+SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(answered_rung), sum(no_answer), sum(ring_n), sum(ring_ms),
     sum(talk_n), sum(talk_ms), sum(calls_answered), sum(missed_calls), sum(calls), sum(outbound), sum(outbound_answered)
 FROM (
     SELECT substr(c.started_at, 1, 13) || ':00:00.000Z' AS hour, o.operator,
         count(*) AS offer_rows,
         sum(o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
         sum(o.outcome = 'answered') AS answered,
+        sum(o.outcome = 'answered' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS answered_rung,
         sum(o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
         sum(o.outcome = 'answered' AND o.answered_at IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')) AS ring_n,
@@ -123,12 +124,12 @@ FROM (
     WHERE c.direction = 'inbound'
     GROUP BY 1, 2
     UNION ALL
-    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', j.value, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
+    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', j.value, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
     FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour'), json_each(c.offered_to) j
     WHERE c.direction = 'inbound'
     GROUP BY 1, 2
     UNION ALL
-    SELECT substr(started_at, 1, 13) || ':00:00.000Z', answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    SELECT substr(started_at, 1, 13) || ':00:00.000Z', answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         count(*), sum(status = 'answered')
     FROM rollup_stale s JOIN calls INDEXED BY calls_started_at ON calls.started_at >= s.hour AND calls.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
     WHERE direction = 'outbound' AND answered_by IS NOT NULL
@@ -158,10 +159,10 @@ FROM rollup_calls
 WHERE calls <> 0 OR waits <> '[]'
 UNION ALL
 SELECT 'rollup_operators', hour || ' ' || operator,
-	concat_ws(' ', offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,
+	concat_ws(' ', offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,
 		calls, outbound, outbound_answered)
 FROM rollup_operators
-WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
+WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR answered_rung <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
 	OR talk_ms <> 0 OR calls_answered <> 0 OR missed_calls <> 0 OR calls <> 0 OR outbound <> 0 OR outbound_answered <> 0`
 
 // sqliteReports is the report's SQL on SQLite.
