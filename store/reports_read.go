@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/report"
 )
 
@@ -15,9 +14,10 @@ import (
 
 // reportDialect is the report's SQL that differs between the engines.
 type reportDialect struct {
-	// rawHours counts a day's calls ($1 to $2) by hour, source and status,
-	// with the answered calls' certain waits; the first column is the
-	// hour's index in hoursArg's hours ($3).
+	// rawHours counts a day's calls ($1 to $2) by hour and source, as
+	// rollupHours reads them (calls, their statuses, new callers, the
+	// answered calls' certain waits); the first column is the hour's
+	// index in hoursArg's hours ($3).
 	rawHours string
 	// hoursArg gives hours (each hour's start, then the last one's end)
 	// as rawHours takes them.
@@ -28,8 +28,8 @@ type reportDialect struct {
 	// rawOperatorCalls gives each operator's calls from $1 to $2 that
 	// rang them; rawCallers each source's numbers and whether each
 	// called as a new caller; rawCallbacks each missed call with a
-	// number, its source and the seconds to its first call back (NULL:
-	// none).
+	// number, its source and the microseconds to its first call back
+	// (NULL: none), as the roll-ups keep them.
 	rawOperatorCalls, rawCallers, rawCallbacks string
 	// snapshotSetup, if any, runs first in the summary's snapshot.
 	snapshotSetup string
@@ -41,8 +41,9 @@ type reportDialect struct {
 }
 
 // rollupHours reads the roll-ups' rows of the calls of a range ($1 to
-// $2): see rollupHourRow.
-const rollupHours = `SELECT hour, source, status, calls, new_callers, waits, numbers, new_numbers, missed_numbered, callback_delays
+// $2): see report.RollupRow, and readRollupRow.
+const rollupHours = `SELECT hour, source, calls, answered, missed, abandoned, busy, failed, new_callers, waits,
+	numbers, new_numbers, missed_numbered, callback_delays
 FROM rollup_calls
 WHERE hour >= $1 AND hour < $2 AND calls > 0`
 
@@ -230,19 +231,17 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 		return wrapErr("operators' calls", err)
 	}
 	if rollups && g.OnUTCHours() {
+		var r rollupRowReader
 		b.query(func(rs rows) error {
-			_, err := collect(rs, func(r row) (struct{}, error) {
-				var h report.RollupRow
-				var at time.Time
-				var status string
-				err := r.Scan(&at, &h.Source, &status, &h.Calls, &h.NewCallers, &h.Waits, &h.Numbers, &h.NewNumbers,
-					&h.MissedNumbered, &h.CallbackDelays)
-				h.Status = screenpop.Status(status)
-				h.Hour = g.HourOf(at)
-				if err == nil && h.Hour >= 0 {
+			_, err := collect(rs, func(row row) (struct{}, error) {
+				h, at, err := r.read(row)
+				if err != nil {
+					return struct{}{}, err
+				}
+				if h.Hour = g.HourOf(at); h.Hour >= 0 {
 					fold.RollupHour(h)
 				}
-				return struct{}{}, err
+				return struct{}{}, nil
 			})
 			return wrapErr("count calls by hour", err)
 		}, rollupHours, start, end)
@@ -278,12 +277,15 @@ func (s *sqlStore) rawSummaryQueries(b *stmtBatch, g report.Grid, operators bool
 	ops := rawOperators(s.dialect)
 	for _, day := range g.Days() {
 		b.query(func(rs rows) error {
+			var waits []byte
 			_, err := collect(rs, func(r row) (struct{}, error) {
 				var h report.HourRow
-				var status string
-				err := r.Scan(&h.Hour, &h.Source, &status, &h.Calls, &h.NewCallers, &h.Waits)
+				err := r.Scan(&h.Hour, &h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed,
+					&h.NewCallers, &waits)
+				if err == nil {
+					h.Waits, err = int32s(nil, waits, "waits")
+				}
 				h.Hour += day.First
-				h.Status = screenpop.Status(status)
 				fold.Hour(h)
 				return struct{}{}, err
 			})
@@ -310,9 +312,14 @@ func (s *sqlStore) rawSummaryQueries(b *stmtBatch, g report.Grid, operators bool
 	b.query(func(rs rows) error {
 		_, err := collect(rs, func(r row) (struct{}, error) {
 			var source string
-			var delay *float64
-			err := r.Scan(&source, &delay)
+			var us *int64
+			err := r.Scan(&source, &us)
 			if err == nil {
+				var delay *float64
+				if us != nil {
+					d := float64(*us) / 1e6
+					delay = &d
+				}
 				fold.Callback(source, delay)
 			}
 			return struct{}{}, err

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/screenpop/screenpop/screenpop"
 )
 
 // moscowGrid is the grid of 10 and 11 March 2025 in Moscow (UTC+3).
@@ -24,10 +22,9 @@ func TestFoldPutsEachHourInItsDayHourOfDayAndSource(t *testing.T) {
 	g := moscowGrid(t)
 	f := NewFold(g)
 	// Grid hours count from 10 March 00:00: 33 is 11 March, 09:00.
-	f.Hour(HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 2, NewCallers: 1, Waits: []float64{4, 30}})
-	f.Hour(HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusMissed, Calls: 1, NewCallers: 1})
-	f.Hour(HourRow{Hour: 33, Source: "", Status: screenpop.StatusBusy, Calls: 1})
-	f.Hour(HourRow{Hour: 48, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 5}) // past the grid: left out
+	f.Hour(HourRow{Hour: 9, Source: "Авито", Calls: 3, Answered: 2, Missed: 1, NewCallers: 2, Waits: []int32{4000, 30_000}})
+	f.Hour(HourRow{Hour: 33, Source: "", Calls: 1, Busy: 1})
+	f.Hour(HourRow{Hour: 48, Source: "Авито", Calls: 5, Answered: 5}) // past the grid: left out
 	s := f.Summary(20 * time.Second)
 
 	if want := (Counts{Total: 4, Answered: 2, Missed: 1, Busy: 1, Lost: 2, LostRate: 0.5, NewCallers: 2}); s.Totals != want {
@@ -91,8 +88,8 @@ func TestFoldAddsUpAnOperatorsDays(t *testing.T) {
 func TestFoldCountsEachCallerOnce(t *testing.T) {
 	const n1, n2, n3 = "+79161000001", "+79161000002", "+79161000003"
 	raw := NewFold(moscowGrid(t))
-	raw.Hour(HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 2})
-	raw.Hour(HourRow{Hour: 33, Source: "Сайт", Status: screenpop.StatusAnswered, Calls: 2})
+	raw.Hour(HourRow{Hour: 9, Source: "Авито", Calls: 2, Answered: 2})
+	raw.Hour(HourRow{Hour: 33, Source: "Сайт", Calls: 2, Answered: 2})
 	raw.Caller("Авито", n1, true)
 	raw.Caller("Авито", n2, false)
 	raw.Caller("Сайт", n1, false)
@@ -100,11 +97,11 @@ func TestFoldCountsEachCallerOnce(t *testing.T) {
 
 	ids := map[string]int32{n1: 7, n2: 0, n3: 300}
 	rolled := NewFold(moscowGrid(t))
-	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 2},
+	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 9, Source: "Авито", Calls: 2, Answered: 2},
 		Numbers: []int32{ids[n1], ids[n2]}, NewNumbers: []int32{ids[n1]}})
-	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 33, Source: "Сайт", Status: screenpop.StatusAnswered, Calls: 1},
+	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 33, Source: "Сайт", Calls: 1, Answered: 1},
 		Numbers: []int32{ids[n1]}})
-	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 34, Source: "Сайт", Status: screenpop.StatusAnswered, Calls: 1},
+	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 34, Source: "Сайт", Calls: 1, Answered: 1},
 		Numbers: []int32{ids[n3], ids[n1]}, NewNumbers: []int32{ids[n3]}})
 
 	want := map[string]Callers{"": {Distinct: 3, New: 2}, "Авито": {Distinct: 2, New: 1}, "Сайт": {Distinct: 2, New: 1}}
@@ -123,8 +120,8 @@ func TestFoldCountsEachCallerOnce(t *testing.T) {
 func TestFoldMeasuresCallBacksAndPurposes(t *testing.T) {
 	delay := func(s float64) *float64 { return &s }
 	raw := NewFold(moscowGrid(t))
-	raw.Hour(HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusMissed, Calls: 3})
-	raw.Hour(HourRow{Hour: 10, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 1})
+	raw.Hour(HourRow{Hour: 9, Source: "Авито", Calls: 3, Missed: 3})
+	raw.Hour(HourRow{Hour: 10, Source: "Авито", Calls: 1, Answered: 1})
 	raw.Callback("Авито", delay(1800))
 	raw.Callback("Авито", delay(7200))
 	raw.Callback("Авито", nil)
@@ -132,9 +129,9 @@ func TestFoldMeasuresCallBacksAndPurposes(t *testing.T) {
 	raw.Purpose("Авито", "service_booking", 2)
 
 	rolled := NewFold(moscowGrid(t))
-	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 9, Source: "Авито", Status: screenpop.StatusMissed, Calls: 3},
+	rolled.RollupHour(RollupRow{HourRow: HourRow{Hour: 9, Source: "Авито", Calls: 3, Missed: 3},
 		MissedNumbered: 3, CallbackDelays: []float64{7200, 1800}})
-	rolled.Hour(HourRow{Hour: 10, Source: "Авито", Status: screenpop.StatusAnswered, Calls: 1})
+	rolled.Hour(HourRow{Hour: 10, Source: "Авито", Calls: 1, Answered: 1})
 	rolled.Purpose("Авито", "service_booking", 2)
 	rolled.Purpose("Авито", "sales", 1)
 
