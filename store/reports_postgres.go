@@ -69,6 +69,7 @@ var pgReports = reportDialect{
 	rawOperatorCalls: pgSummaryOperatorCalls,
 	rawCallers:       pgSummaryCallers,
 	rawCallbacks:     pgSummaryCallbacks,
+	joinBytes:        func(col string) string { return "string_agg(" + col + ", ''::bytea)" },
 	// The distinct callers of a month are grouped in memory, not on disk.
 	snapshotSetup: "SET LOCAL work_mem = '64MB'",
 	rollupRefresh: `SELECT rollup_refresh()`,

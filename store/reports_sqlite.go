@@ -182,7 +182,9 @@ var sqliteReports = reportDialect{
 	rawOperatorCalls: sqliteSummaryOperatorCalls,
 	rawCallers:       sqliteSummaryCallers,
 	rawCallbacks:     sqliteSummaryCallbacks,
-	rollupRefresh:    sqliteRollupRefresh,
-	rollupRebuild:    sqliteRollupRebuild,
-	rollupRows:       sqliteRollupRowsQuery,
+	// group_concat joins blobs' bytes as they are.
+	joinBytes:     func(col string) string { return "CAST(group_concat(" + col + ", '') AS BLOB)" },
+	rollupRefresh: sqliteRollupRefresh,
+	rollupRebuild: sqliteRollupRebuild,
+	rollupRows:    sqliteRollupRowsQuery,
 }

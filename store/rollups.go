@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/screenpop/screenpop/screenpop/report"
 )
@@ -192,40 +191,39 @@ func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
 	return rollupDrift(have, want), nil
 }
 
-// rollupRowReader reads rollupHours' rows, its buffers kept from one row
+// rollupRowReader reads rollupDay's rows, its buffers kept from one row
 // to the next: the fold copies what it keeps.
 type rollupRowReader struct {
 	waits, numbers, fresh, delays []byte
 	row                           report.RollupRow
 }
 
-// read reads a row of rollupHours, and the hour it is of. Its lists are
-// valid until the next read.
-func (r *rollupRowReader) read(row row) (report.RollupRow, time.Time, error) {
+// read reads a row of rollupDay. Its lists are valid until the next
+// read.
+func (r *rollupRowReader) read(row row) (report.RollupRow, error) {
 	h := &r.row
-	var at time.Time
-	err := row.Scan(&at, &h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers,
+	err := row.Scan(&h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers,
 		&r.waits, &r.numbers, &r.fresh, &h.MissedNumbered, &r.delays)
 	if err != nil {
-		return report.RollupRow{}, at, err
+		return report.RollupRow{}, err
 	}
 	if h.Waits, err = int32s(h.Waits[:0], r.waits, "waits"); err != nil {
-		return report.RollupRow{}, at, err
+		return report.RollupRow{}, err
 	}
 	if h.Numbers, err = int32s(h.Numbers[:0], r.numbers, "numbers"); err != nil {
-		return report.RollupRow{}, at, err
+		return report.RollupRow{}, err
 	}
 	if h.NewNumbers, err = int32s(h.NewNumbers[:0], r.fresh, "new numbers"); err != nil {
-		return report.RollupRow{}, at, err
+		return report.RollupRow{}, err
 	}
 	if len(r.delays)%8 != 0 {
-		return report.RollupRow{}, at, fmt.Errorf("decode the call backs' delays: %d bytes are not 8-byte integers", len(r.delays))
+		return report.RollupRow{}, fmt.Errorf("decode the call backs' delays: %d bytes are not 8-byte integers", len(r.delays))
 	}
 	h.CallbackDelays = h.CallbackDelays[:0]
 	for b := r.delays; len(b) > 0; b = b[8:] {
 		h.CallbackDelays = append(h.CallbackDelays, float64(int64(binary.BigEndian.Uint64(b)))/1e6)
 	}
-	return *h, at, nil
+	return *h, nil
 }
 
 // int32s appends the 4-byte big-endian integers of b (a roll-up's waits

@@ -144,13 +144,23 @@ func (f *Fold) Hour(r HourRow) {
 	}
 }
 
-// RollupHour adds a roll-up row: its hour, the numbers that called in it,
-// and its missed calls' call backs. A fold of roll-up rows takes neither
-// Caller nor Callback rows: the roll-ups hold them.
-func (f *Fold) RollupHour(r RollupRow) {
-	f.Hour(r.HourRow)
-	if r.Hour < 0 || r.Hour >= len(f.g.hourDay) {
+// RollupDay adds the roll-ups of a day of the grid (its index) and a
+// source: its hours' rows added up, their lists joined (the numbers need
+// not be distinct). Its counts by hour of the day come apart
+// (HourCounts), as do none of the Caller and Callback rows: the roll-ups
+// hold them.
+func (f *Fold) RollupDay(day int, r RollupRow) {
+	if day < 0 || day >= len(f.s.Days) {
 		return
+	}
+	src := f.source(r.Source)
+	s := &f.s
+	for _, c := range []*Counts{&s.Totals, &s.Days[day].Counts, &src.Counts, &src.Days[day]} {
+		c.add(r.HourRow)
+	}
+	if len(r.Waits) > 0 {
+		f.dayWaits[day] = append(f.dayWaits[day], r.Waits...)
+		f.srcWaits[r.Source] = append(f.srcWaits[r.Source], r.Waits...)
 	}
 	f.callers.addIDs(r.Source, r.Numbers, r.NewNumbers)
 	if r.MissedNumbered > 0 {
@@ -158,6 +168,16 @@ func (f *Fold) RollupHour(r RollupRow) {
 		cb.missed += r.MissedNumbered
 		cb.delays = append(cb.delays, r.CallbackDelays...)
 	}
+}
+
+// HourCounts adds the counts of an hour of the grid (r.Hour; its source,
+// if any, and its waits are not read) to its hour of the day's, for a
+// fold of RollupDay rows.
+func (f *Fold) HourCounts(r HourRow) {
+	if r.Hour < 0 || r.Hour >= len(f.g.hourDay) {
+		return
+	}
+	f.s.Hours[f.g.hourOfDay[r.Hour]].Counts.add(r)
 }
 
 // callbacksOf is source's call backs, made on first use.
