@@ -19,9 +19,9 @@
 -- The raw rows' queries (store/reports_postgres.go) count with the same
 -- rollup_ms and rollup_us, so that both say the same to the last digit.
 -- rollup_refresh counts the stale hours with rollup_count_calls and
--- rollup_count_operators, each the one definition of its roll-up;
--- rollup_rebuild is 0021's (every hour stale, then a refresh). Upgrading
--- counts every hour again, writers waiting, as 0021 did.
+-- rollup_count_operators, each the one definition of its roll-up, which
+-- rollup_rebuild runs over every call in one pass. Upgrading counts every
+-- hour again, writers waiting.
 
 -- rollup_ms is seconds in whole milliseconds (an integer: a wait of 25
 -- days or more is an error, not a wrong figure); rollup_us an interval in
@@ -54,16 +54,21 @@ CREATE TABLE rollup_calls (
 );
 
 -- rollup_count_calls counts the inbound calls of the UTC hours given
--- (each hour's first instant, none of them in rollup_calls) into
+-- (each hour's first instant, none of them in rollup_calls), or with
+-- hours NULL of every hour in one pass over calls (rollup_rebuild), into
 -- rollup_calls, the numbers' IDs first.
 CREATE FUNCTION rollup_count_calls(hours timestamptz[]) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    src text := CASE WHEN hours IS NULL THEN 'calls' ELSE 'rollup_calls_of($1)' END;
 BEGIN
+    EXECUTE format($q$
     INSERT INTO rollup_number_ids (number)
-    SELECT DISTINCT caller_e164 FROM rollup_calls_of(hours)
+    SELECT DISTINCT caller_e164 FROM %s c
     WHERE direction = 'inbound' AND caller_e164 IS NOT NULL
     ORDER BY 1
-    ON CONFLICT (number) DO NOTHING;
+    ON CONFLICT (number) DO NOTHING$q$, src) USING hours;
+    EXECUTE format($q$
     INSERT INTO rollup_calls (hour, source, calls, answered, missed, abandoned, busy, failed, new_callers, waits,
         numbers, new_numbers, missed_numbered, callback_delays)
     SELECT date_trunc('hour', c.started_at, 'UTC'), c.source, count(*),
@@ -77,7 +82,7 @@ BEGIN
             FILTER (WHERE n.id IS NOT NULL AND c.caller_kind = 'new'), ''::bytea),
         count(*) FILTER (WHERE c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL),
         coalesce(string_agg(int8send(b.delay), ''::bytea ORDER BY b.delay) FILTER (WHERE b.delay IS NOT NULL), ''::bytea)
-    FROM rollup_calls_of(hours) c
+    FROM %s c
     LEFT JOIN rollup_number_ids n ON n.number = c.caller_e164
     LEFT JOIN LATERAL (
         -- The first call back, as store/reports_postgres.go's raw rows.
@@ -86,15 +91,18 @@ BEGIN
         WHERE c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
     ) b ON true
     WHERE c.direction = 'inbound'
-    GROUP BY 1, 2;
+    GROUP BY 1, 2$q$, src) USING hours;
 END $$;
 
 -- rollup_count_operators counts the operators' figures of the UTC hours
--- given (none of them in rollup_operators) into rollup_operators: 0018's
--- figures.
+-- given (none of them in rollup_operators), or with hours NULL of every
+-- hour in one pass, into rollup_operators: 0018's figures.
 CREATE FUNCTION rollup_count_operators(hours timestamptz[]) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    src text := CASE WHEN hours IS NULL THEN 'calls' ELSE 'rollup_calls_of($1)' END;
 BEGIN
+    EXECUTE format($q$
     INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, answered_rung, no_answer,
         ring_n, ring_ms, ring_seconds, talk_n, talk_ms, talk_seconds, calls_answered, missed_calls,
         calls, outbound, outbound_answered)
@@ -126,22 +134,22 @@ BEGIN
                 AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AND c.answered_by IS DISTINCT FROM o.operator) AS missed_calls,
             0 AS calls, 0 AS outbound, 0 AS outbound_answered
         FROM offers o
-        JOIN rollup_calls_of(hours) c USING (pbx, call_id)
+        JOIN %1$s c USING (pbx, call_id)
         WHERE c.direction = 'inbound'
         GROUP BY 1, 2
         UNION ALL
         SELECT date_trunc('hour', c.started_at, 'UTC'), op, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
-        FROM rollup_calls_of(hours) c CROSS JOIN LATERAL unnest(c.offered_to) AS op
+        FROM %1$s c CROSS JOIN LATERAL unnest(c.offered_to) AS op
         WHERE c.direction = 'inbound'
         GROUP BY 1, 2
         UNION ALL
         SELECT date_trunc('hour', started_at, 'UTC'), answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             count(*), count(*) FILTER (WHERE status = 'answered')
-        FROM rollup_calls_of(hours)
+        FROM %1$s c
         WHERE direction = 'outbound' AND answered_by IS NOT NULL
         GROUP BY 1, 2
     ) f
-    GROUP BY hour, operator;
+    GROUP BY hour, operator$q$, src) USING hours;
 END $$;
 
 -- rollup_refresh counts the stale hours again from their calls, and says
@@ -162,6 +170,20 @@ BEGIN
     PERFORM rollup_count_calls(hours);
     PERFORM rollup_count_operators(hours);
     RETURN cardinality(hours);
+END $$;
+
+-- rollup_rebuild makes the roll-ups again from the raw rows, in one pass
+-- over the tables (0021's counted every hour as a refresh does: 4 to 20
+-- minutes for a year of a busy call centre). Writers wait while it runs.
+CREATE OR REPLACE FUNCTION rollup_rebuild() RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    LOCK TABLE calls, offers IN SHARE ROW EXCLUSIVE MODE;
+    DELETE FROM rollup_calls;
+    DELETE FROM rollup_operators;
+    DELETE FROM rollup_stale;
+    PERFORM rollup_count_calls(NULL);
+    PERFORM rollup_count_operators(NULL);
 END $$;
 
 SELECT rollup_rebuild();
