@@ -382,7 +382,9 @@ func summariesEqual(a, b report.Summary) bool {
 // hours stale: the first read counts them. Its file is copied (VACUUM
 // INTO), and the copies are written in SQL with the triggers off, then
 // rolled up by RebuildRollups.
-func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
+//
+// The stores stay open until cleanup's functions run.
+func benchSQLiteRollupLogs(b *testing.B, months int, cleanup func(func())) (month, all *SQLite) {
 	b.Helper()
 	ctx := context.Background()
 	n := benchCalls(b)
@@ -397,7 +399,7 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { s.Close() })
+		cleanup(func() { s.Close() })
 		if err := s.Migrate(ctx); err != nil {
 			b.Fatalf("migrate %s: %v", path, err)
 		}
@@ -537,10 +539,11 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 // store. Each run makes its logs again: some minutes.
 func BenchmarkSQLiteRollupSummary(b *testing.B) {
 	var logs []*SQLite
+	cleanup := b.Cleanup // the logs serve every sub-benchmark
 	for i, months := range benchRollupMonths {
 		b.Run(fmt.Sprintf("SQLite/log=%dmonths", months), func(b *testing.B) {
 			if logs == nil {
-				month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1])
+				month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1], cleanup)
 				logs = []*SQLite{month, year}
 			}
 			s := logs[i]

@@ -61,8 +61,8 @@ FROM (
         sum(r.offered) AS offered, sum(r.answered_rung) AS answered, sum(r.no_answer) AS no_answer,
         sum(r.ring_n) AS ring_n, sum(r.ring_ms) AS ring_ms, sum(r.talk_n) AS talk_n, sum(r.talk_ms) AS talk_ms,
         sum(r.outbound) AS outbound, sum(r.outbound_answered) AS outbound_answered
-    FROM d JOIN rollup_operators r ON r.hour >= d.day_start AND r.hour < d.day_end
-    WHERE d.served
+    FROM d CROSS JOIN rollup_operators r
+    WHERE d.served AND r.hour >= d.day_start AND r.hour < d.day_end
     GROUP BY d.day, r.operator
     HAVING sum(r.offered) + sum(r.outbound) > 0
     UNION ALL
@@ -88,14 +88,17 @@ FROM (
                 AND f.ended_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('answer', 'end'))), 0) AS INTEGER),
         count(*) FILTER (WHERE c.direction = 'outbound'),
         count(*) FILTER (WHERE c.direction = 'outbound' AND c.status = 'answered')
+    -- (CROSS JOIN: the days are the outer loop, so that the served ones
+    -- read no calls.)
     FROM d
-    JOIN calls c ON c.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', d.day_start, '-3 hours')
-        AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', d.day_end, '+3 hours')
-        AND date(c.started_at, 'localtime') = d.day
+    CROSS JOIN calls c
     LEFT JOIN offers f ON c.direction = 'inbound' AND f.pbx = c.pbx AND f.call_id = c.call_id
         AND (f.ringing_at IS NOT NULL OR f.answered_at IS NOT NULL)
-    WHERE NOT d.served AND (c.direction = 'inbound' AND f.operator IS NOT NULL
-        OR c.direction = 'outbound' AND c.answered_by IS NOT NULL)
+    WHERE NOT d.served
+        AND c.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', d.day_start, '-3 hours')
+        AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', d.day_end, '+3 hours')
+        AND date(c.started_at, 'localtime') = d.day
+        AND (c.direction = 'inbound' AND f.operator IS NOT NULL OR c.direction = 'outbound' AND c.answered_by IS NOT NULL)
     GROUP BY d.day, 3
 ) s
 LEFT JOIN operators o ON o.extension = s.operator;
