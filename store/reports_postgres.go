@@ -53,6 +53,9 @@ const pgRollupRows = `SELECT 'rollup_calls', hour::text || ' ' || source,
 FROM rollup_calls
 WHERE calls <> 0
 UNION ALL
+SELECT 'rollup_purposes', hour::text || ' ' || source || ' ' || purpose, calls::text
+FROM rollup_purposes
+UNION ALL
 SELECT 'rollup_operators', hour::text || ' ' || operator,
 	concat_ws(' ', offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, ring_seconds::numeric(30, 6),
 		talk_n, talk_ms, talk_seconds::numeric(30, 6), calls_answered, missed_calls, calls, outbound, outbound_answered)
@@ -76,5 +79,5 @@ var pgReports = reportDialect{
 	rollupRebuild: `SELECT rollup_rebuild()`,
 	rollupRows:    pgRollupRows,
 	// As rollup_rebuild locks them: the kept roll-ups are read as of it.
-	rollupLock: `LOCK TABLE calls, offers IN SHARE ROW EXCLUSIVE MODE`,
+	rollupLock: `LOCK TABLE calls, offers, call_notes IN SHARE ROW EXCLUSIVE MODE`,
 }

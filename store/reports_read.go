@@ -129,6 +129,12 @@ JOIN call_notes n ON n.pbx = c.pbx AND n.call_id = c.call_id
 WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
 GROUP BY 1, 2`
 
+// rollupPurposes is summaryPurposes from the roll-ups.
+const rollupPurposes = `SELECT source, purpose, sum(calls)
+FROM rollup_purposes
+WHERE hour >= $1 AND hour < $2
+GROUP BY 1, 2`
+
 // staleIn says whether an hour from $1 to $2 is stale.
 const staleIn = `SELECT EXISTS (SELECT 1 FROM rollup_stale WHERE hour >= $1 AND hour < $2)`
 
@@ -286,6 +292,10 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 	} else {
 		s.rawSummaryQueries(&b, g, operators, fold, readOps, readOpCalls)
 	}
+	purposes := summaryPurposes
+	if rollups && g.OnUTCHours() {
+		purposes = rollupPurposes
+	}
 	b.query(func(rs rows) error {
 		_, err := collect(rs, func(r row) (struct{}, error) {
 			var source, purpose string
@@ -297,7 +307,7 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 			return struct{}{}, err
 		})
 		return wrapErr("purposes", err)
-	}, summaryPurposes, start, end)
+	}, purposes, start, end)
 	if err := q.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("summary from %s to %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 	}

@@ -100,11 +100,24 @@ LEFT JOIN rollup_number_ids n ON n.number = c.caller_e164
 GROUP BY 1, 2;
 `
 
+// sqliteRollupPurposes counts the noted calls of the hours in
+// rollup_stale into rollup_purposes, as rollup_count_purposes does on
+// PostgreSQL (migration 0025).
+const sqliteRollupPurposes = `
+INSERT INTO rollup_purposes (hour, source, purpose, calls)
+SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', c.source, n.purpose, count(*)
+FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
+JOIN call_notes n ON n.pbx = c.pbx AND n.call_id = c.call_id
+WHERE c.direction = 'inbound'
+GROUP BY 1, 2, 3;
+`
+
 // sqliteRollupRefresh counts the stale hours again from their calls.
 const sqliteRollupRefresh = `
 DELETE FROM rollup_calls WHERE hour IN (SELECT hour FROM rollup_stale);
 DELETE FROM rollup_operators WHERE hour IN (SELECT hour FROM rollup_stale);
-` + sqliteRollupCalls + `
+DELETE FROM rollup_purposes WHERE hour IN (SELECT hour FROM rollup_stale);
+` + sqliteRollupCalls + sqliteRollupPurposes + `
 INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms,
     calls_answered, missed_calls, calls, outbound, outbound_answered)
 SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(answered_rung), sum(no_answer), sum(ring_n), sum(ring_ms),
@@ -154,6 +167,7 @@ DELETE FROM rollup_stale;
 const sqliteRollupRebuild = `
 DELETE FROM rollup_calls;
 DELETE FROM rollup_operators;
+DELETE FROM rollup_purposes;
 DELETE FROM rollup_stale;
 INSERT INTO rollup_stale (hour) SELECT DISTINCT substr(started_at, 1, 13) || ':00:00.000Z' FROM calls;
 ` + sqliteRollupRefresh
@@ -164,6 +178,9 @@ const sqliteRollupRowsQuery = `SELECT 'rollup_calls', hour || ' ' || source,
 		'[' || hex(numbers) || ']', '[' || hex(new_numbers) || ']', missed_numbered, '[' || hex(callback_delays) || ']')
 FROM rollup_calls
 WHERE calls <> 0
+UNION ALL
+SELECT 'rollup_purposes', hour || ' ' || source || ' ' || purpose, calls
+FROM rollup_purposes
 UNION ALL
 SELECT 'rollup_operators', hour || ' ' || operator,
 	concat_ws(' ', offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,

@@ -88,7 +88,7 @@ func rollupDrift(have, want []rollupRow) RollupDrift {
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	for _, k := range keys {
 		switch k[0] {
-		case "rollup_calls":
+		case "rollup_calls", "rollup_purposes":
 			d.Calls++
 		default:
 			d.Operators++

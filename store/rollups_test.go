@@ -175,7 +175,23 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	checkRollups(t, s, "after writing 400 calls")
+	// Operators note a third of the calls, with one of three purposes.
+	noter := s.(interface {
+		SaveNote(ctx context.Context, n screenpop.Note) (screenpop.Note, error)
+	})
+	note := func(c screenpop.Call) {
+		n := screenpop.Note{CallID: c.ID, Purpose: []string{"sales", "service_booking", "question"}[g.r.IntN(3)], Text: "перезвонить",
+			Operator: screenpop.Operator{Extension: "101", Name: "Анна Смирнова"}, At: c.EndedAt}
+		if _, err := noter.SaveNote(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range calls {
+		if g.r.IntN(3) == 0 {
+			note(c)
+		}
+	}
+	checkRollups(t, s, "after writing 400 calls and noting some")
 
 	var replaced, stale []screenpop.Call
 	for i, c := range calls {
@@ -196,7 +212,13 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 	if err := s.SaveCalls(ctx, append(replaced, stale...)); err != nil {
 		t.Fatal(err)
 	}
-	checkRollups(t, s, fmt.Sprintf("after replacing %d records and offering %d less complete ones", len(replaced), len(stale)))
+	// Notes written again with another purpose, and new ones.
+	for _, c := range calls {
+		if g.r.IntN(4) == 0 {
+			note(c)
+		}
+	}
+	checkRollups(t, s, fmt.Sprintf("after replacing %d records, offering %d less complete ones and noting calls again", len(replaced), len(stale)))
 
 	var gone []string
 	for _, c := range calls {
@@ -205,7 +227,14 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 		}
 	}
 	deleteCalls(t, s, gone)
-	checkRollups(t, s, fmt.Sprintf("after deleting %d calls", len(gone)))
+	var unnoted []string
+	for _, c := range calls {
+		if g.r.IntN(6) == 0 {
+			unnoted = append(unnoted, c.ID)
+		}
+	}
+	deleteNotes(t, s, unnoted)
+	checkRollups(t, s, fmt.Sprintf("after deleting %d calls and the notes of %d", len(gone), len(unnoted)))
 
 	n, err := s.RebuildRollups(ctx)
 	if err != nil {
@@ -271,8 +300,8 @@ func checkRollups(t *testing.T, s rollupStore, when string) {
 				t.Errorf("%s: the report of %d days from %s in %s from the roll-ups differs from the raw rows' (-raw +roll-ups):\n%s",
 					when, days[1], from.Format(time.DateOnly), zone, diff)
 			}
-			if want.Totals.Total == 0 || len(want.Operators) == 0 {
-				t.Errorf("%s: the report of %d days from %s in %s counts no calls or no operators: it proves nothing",
+			if want.Totals.Total == 0 || len(want.Operators) == 0 || len(want.Purposes) == 0 {
+				t.Errorf("%s: the report of %d days from %s in %s counts no calls, operators or purposes: it proves nothing",
 					when, days[1], from.Format(time.DateOnly), zone)
 			}
 		}
@@ -348,6 +377,22 @@ func checkOperatorStats(t *testing.T, p *Postgres, when string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// deleteNotes deletes the notes of calls.
+func deleteNotes(t *testing.T, s callStore, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	switch s := s.(type) {
+	case *Postgres:
+		_, err = s.pool.Exec(ctx, "DELETE FROM call_notes WHERE call_id = ANY($1)", ids)
+	case *SQLite:
+		_, err = s.db.ExecContext(ctx, "DELETE FROM call_notes WHERE call_id IN (SELECT value FROM json_each(?))", sqliteList(ids))
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
