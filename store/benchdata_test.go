@@ -689,6 +689,26 @@ func (g *benchLog) store(tb testing.TB, p *Postgres) {
 		tb.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
+	for _, t := range g.tables() {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(t.rows)); err != nil {
+			tb.Fatalf("copy %s: %v", t.table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// benchTable is rows of a table of the call log as the store would have
+// written them.
+type benchTable struct {
+	table   string
+	columns []string
+	rows    [][]any
+}
+
+// tables gives the month's calls, offers and closures as rows.
+func (g *benchLog) tables() []benchTable {
 	calls := make([][]any, len(g.calls))
 	var offers [][]any
 	for i, bc := range g.calls {
@@ -706,11 +726,7 @@ func (g *benchLog) store(tb testing.TB, p *Postgres) {
 	for i, x := range g.closures {
 		closures[i] = []any{x.number, x.lastMissedAt, x.closedAt, x.by, "Клиент написал в мессенджер"}
 	}
-	for _, t := range []struct {
-		table   string
-		columns []string
-		rows    [][]any
-	}{
+	return []benchTable{
 		{"calls", []string{"call_id", "direction", "caller", "caller_e164", "caller_name", "withheld", "did",
 			"status", "offered_to", "answered_by", "talked_to", "ring_seconds", "wait_seconds", "talk_seconds",
 			"hangup_cause", "hangup_cause_text", "started_at", "answered_at", "ended_at", "close_reason",
@@ -718,12 +734,5 @@ func (g *benchLog) store(tb testing.TB, p *Postgres) {
 		{"offers", []string{"call_id", "seq", "operator", "channel", "dialed_at", "ringing_at", "answered_at",
 			"ended_at", "outcome", "dial_status"}, offers},
 		{"callback_closures", []string{"number", "last_missed_at", "closed_at", "closed_by", "reason"}, closures},
-	} {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(t.rows)); err != nil {
-			tb.Fatalf("copy %s: %v", t.table, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		tb.Fatal(err)
 	}
 }

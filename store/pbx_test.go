@@ -417,8 +417,9 @@ func TestUpgradeToBoxesKeepsTheCallLog(t *testing.T) {
 				`SELECT * FROM operator_stats ORDER BY day, operator`,
 				`SELECT * FROM report_calls ORDER BY started_at`,
 				`SELECT * FROM operator_calls ORDER BY day, operator`,
-				// 0018 moved the numbers of 0016's roll-ups to rollup_numbers.
-				`SELECT hour, source, status, calls, new_callers, waits FROM rollup_calls ORDER BY hour, source, status`,
+				// 0018 moved the numbers of 0016's roll-ups to rollup_numbers;
+				// 0023 made a row of an hour's and source's statuses.
+				`SELECT hour, source, sum(calls) AS calls, sum(new_callers) AS new_callers FROM rollup_calls GROUP BY hour, source ORDER BY hour, source`,
 				`SELECT * FROM rollup_operators ORDER BY hour, operator`,
 			}
 			before := make([]dumped, len(queries))

@@ -6,16 +6,20 @@ import "time"
 // grid's instants ($3): a binary search per call, on the calls of the
 // range only. $1 and $2 bound the range.
 
-// pgSummaryHours counts the calls by local hour, source and status, with
-// the answered calls' waits (for their average and percentiles): those
-// whose start or answer was not seen (gaps) are counted but their wait,
-// an estimate, is left out.
-const pgSummaryHours = `SELECT width_bucket(started_at, $3::timestamptz[]) - 1, source, status,
-	count(*), count(*) FILTER (WHERE caller_kind = 'new'),
-	coalesce(array_agg(wait_seconds) FILTER (WHERE status = 'answered' AND NOT gaps && '{start,answer}'), '{}')
+// pgSummaryHours counts the calls by local hour and source, by status,
+// with the answered calls' waits (for their average and percentiles) as
+// the roll-ups keep them (migration 0023: milliseconds, 4 bytes each):
+// those whose start or answer was not seen (gaps) are counted but their
+// wait, an estimate, is left out.
+const pgSummaryHours = `SELECT width_bucket(started_at, $3::timestamptz[]) - 1, source, count(*),
+	count(*) FILTER (WHERE status = 'answered'), count(*) FILTER (WHERE status = 'missed'),
+	count(*) FILTER (WHERE status = 'abandoned'), count(*) FILTER (WHERE status = 'busy'),
+	count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE caller_kind = 'new'),
+	coalesce(string_agg(int4send(rollup_ms(wait_seconds)), ''::bytea)
+		FILTER (WHERE status = 'answered' AND NOT gaps && '{start,answer}'), ''::bytea)
 FROM calls
 WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2
-GROUP BY 1, 2, 3`
+GROUP BY 1, 2`
 
 // pgSummaryOperatorCalls: for each operator, the calls of the range that
 // rang their phone (offered_to holds each operator once), read from the
@@ -32,22 +36,25 @@ FROM calls
 WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2 AND caller_e164 IS NOT NULL
 GROUP BY source, caller_e164`
 
-// pgSummaryCallbacks gives each missed call with a number the seconds to
-// the first outbound call to that number after it (calls_resolving holds
-// them by number).
-const pgSummaryCallbacks = `SELECT c.source, date_part('epoch', (SELECT min(r.started_at) FROM calls r
+// pgSummaryCallbacks gives each missed call with a number the
+// microseconds to the first outbound call to that number after it
+// (calls_resolving holds them by number), as rollup_count_calls does.
+const pgSummaryCallbacks = `SELECT c.source, rollup_us((SELECT min(r.started_at) FROM calls r
 		WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at) - c.started_at)
 FROM calls c
 WHERE c.direction = 'inbound' AND c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
 	AND c.started_at >= $1 AND c.started_at < $2`
 
 // pgRollupRows lists the roll-ups as rollupRows.
-const pgRollupRows = `SELECT 'rollup_calls', hour::text || ' ' || source || ' ' || status,
-	concat_ws(' ', calls, new_callers, (SELECT coalesce(array_agg(w ORDER BY w), '{}') FROM unnest(waits) w)::text,
-		numbers::text, new_numbers::text, missed_numbered,
-		(SELECT coalesce(array_agg(w ORDER BY w), '{}') FROM unnest(callback_delays) w)::text)
+const pgRollupRows = `SELECT 'rollup_calls', hour::text || ' ' || source,
+	concat_ws(' ', calls, answered, missed, abandoned, busy, failed, new_callers, '[' || encode(waits, 'hex') || ']',
+		'[' || encode(numbers, 'hex') || ']', '[' || encode(new_numbers, 'hex') || ']', missed_numbered,
+		'[' || encode(callback_delays, 'hex') || ']')
 FROM rollup_calls
-WHERE calls <> 0 OR cardinality(waits) > 0
+WHERE calls <> 0
+UNION ALL
+SELECT 'rollup_purposes', hour::text || ' ' || source || ' ' || purpose, calls::text
+FROM rollup_purposes
 UNION ALL
 SELECT 'rollup_operators', hour::text || ' ' || operator,
 	concat_ws(' ', offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, ring_seconds::numeric(30, 6),
@@ -65,11 +72,12 @@ var pgReports = reportDialect{
 	rawOperatorCalls: pgSummaryOperatorCalls,
 	rawCallers:       pgSummaryCallers,
 	rawCallbacks:     pgSummaryCallbacks,
+	joinBytes:        func(col string) string { return "string_agg(" + col + ", ''::bytea)" },
 	// The distinct callers of a month are grouped in memory, not on disk.
 	snapshotSetup: "SET LOCAL work_mem = '64MB'",
 	rollupRefresh: `SELECT rollup_refresh()`,
 	rollupRebuild: `SELECT rollup_rebuild()`,
 	rollupRows:    pgRollupRows,
 	// As rollup_rebuild locks them: the kept roll-ups are read as of it.
-	rollupLock: `LOCK TABLE calls, offers IN SHARE ROW EXCLUSIVE MODE`,
+	rollupLock: `LOCK TABLE calls, offers, call_notes IN SHARE ROW EXCLUSIVE MODE`,
 }

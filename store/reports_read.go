@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/screenpop/screenpop/screenpop"
 	"github.com/screenpop/screenpop/screenpop/report"
 )
 
@@ -15,9 +14,10 @@ import (
 
 // reportDialect is the report's SQL that differs between the engines.
 type reportDialect struct {
-	// rawHours counts a day's calls ($1 to $2) by hour, source and status,
-	// with the answered calls' certain waits; the first column is the
-	// hour's index in hoursArg's hours ($3).
+	// rawHours counts a day's calls ($1 to $2) by hour and source, as
+	// rollupHours reads them (calls, their statuses, new callers, the
+	// answered calls' certain waits); the first column is the hour's
+	// index in hoursArg's hours ($3).
 	rawHours string
 	// hoursArg gives hours (each hour's start, then the last one's end)
 	// as rawHours takes them.
@@ -28,9 +28,11 @@ type reportDialect struct {
 	// rawOperatorCalls gives each operator's calls from $1 to $2 that
 	// rang them; rawCallers each source's numbers and whether each
 	// called as a new caller; rawCallbacks each missed call with a
-	// number, its source and the seconds to its first call back (NULL:
-	// none).
+	// number, its source and the microseconds to its first call back
+	// (NULL: none), as the roll-ups keep them.
 	rawOperatorCalls, rawCallers, rawCallbacks string
+	// joinBytes is the aggregate joining a bytea (BLOB) column's values.
+	joinBytes func(col string) string
 	// snapshotSetup, if any, runs first in the summary's snapshot.
 	snapshotSetup string
 	// rollupRefresh counts the stale hours again; rollupRebuild every
@@ -40,35 +42,41 @@ type reportDialect struct {
 	rollupRefresh, rollupRebuild, rollupRows, rollupLock string
 }
 
-// rollupHours reads the roll-ups' rows of the calls of a range ($1 to
-// $2): see rollupHourRow.
-const rollupHours = `SELECT hour, source, status, calls, new_callers, waits, numbers, new_numbers, missed_numbered, callback_delays
+// rollupDay reads a day's ($1 to $2) roll-ups of the calls, a row per
+// source, its hours' rows added up and their lists joined (join: the
+// dialect's concatenation of a bytea column): see rollupRowReader. A year
+// reads some 6,000 rows, not the 100,000 of its hours.
+func rollupDay(join func(col string) string) string {
+	return `SELECT source, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(busy), sum(failed), sum(new_callers),
+	` + join("waits") + `, ` + join("numbers") + `, ` + join("new_numbers") + `, sum(missed_numbered), ` + join("callback_delays") + `
 FROM rollup_calls
-WHERE hour >= $1 AND hour < $2 AND calls > 0`
+WHERE hour >= $1 AND hour < $2 AND calls > 0
+GROUP BY source`
+}
+
+// rollupHourCounts gives the roll-ups' counts of each hour of a range ($1
+// to $2), for the hours of the day.
+const rollupHourCounts = `SELECT hour, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(busy), sum(failed), sum(new_callers)
+FROM rollup_calls
+WHERE hour >= $1 AND hour < $2
+GROUP BY hour`
 
 // rollupOperators gives the operators' figures of the range ($1 to $2)
-// from the roll-ups, as rawOperators does from the raw rows: an operator
-// is listed when a call of the range dialled them, rung or not.
-const rollupOperators = `SELECT a.operator, coalesce(op.name, ''), a.offered, a.answered, a.no_answer,
-	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls
+// from the roll-ups, as rawOperators and rawOperatorCalls do from the raw
+// rows, in one pass: an operator whose phone a call dialled (offer_rows)
+// has figures; calls are those that rang them.
+const rollupOperators = `SELECT a.operator, coalesce(op.name, ''), a.offer_rows, a.offered, a.answered, a.no_answer,
+	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls, a.calls
 FROM (
 	SELECT operator, sum(offer_rows) AS offer_rows, sum(offered) AS offered, sum(answered) AS answered,
 		sum(no_answer) AS no_answer, sum(ring_n) AS ring_n, CAST(sum(ring_ms) AS bigint) AS ring_ms,
 		sum(talk_n) AS talk_n, CAST(sum(talk_ms) AS bigint) AS talk_ms,
-		sum(calls_answered) AS calls_answered, sum(missed_calls) AS missed_calls
+		sum(calls_answered) AS calls_answered, sum(missed_calls) AS missed_calls, sum(calls) AS calls
 	FROM rollup_operators
 	WHERE hour >= $1 AND hour < $2
 	GROUP BY operator
 ) a
-LEFT JOIN operators op ON op.extension = a.operator
-WHERE a.offer_rows > 0`
-
-// rollupOperatorCalls is rawOperatorCalls from the roll-ups.
-const rollupOperatorCalls = `SELECT operator, sum(calls)
-FROM rollup_operators
-WHERE hour >= $1 AND hour < $2
-GROUP BY operator
-HAVING sum(calls) > 0`
+LEFT JOIN operators op ON op.extension = a.operator`
 
 // rawOperators gives, for each operator whose phone a call from $1 to $2
 // dialled (report.OperatorRow), how often it rang, was answered and rang
@@ -119,6 +127,12 @@ const summaryPurposes = `SELECT c.source, n.purpose, count(*)
 FROM calls c
 JOIN call_notes n ON n.pbx = c.pbx AND n.call_id = c.call_id
 WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
+GROUP BY 1, 2`
+
+// rollupPurposes is summaryPurposes from the roll-ups.
+const rollupPurposes = `SELECT source, purpose, sum(calls)
+FROM rollup_purposes
+WHERE hour >= $1 AND hour < $2
 GROUP BY 1, 2`
 
 // staleIn says whether an hour from $1 to $2 is stale.
@@ -230,28 +244,57 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 		return wrapErr("operators' calls", err)
 	}
 	if rollups && g.OnUTCHours() {
+		var r rollupRowReader
+		q := rollupDay(s.dialect.reports.joinBytes)
+		for i, day := range g.Days() {
+			b.query(func(rs rows) error {
+				_, err := collect(rs, func(row row) (struct{}, error) {
+					h, err := r.read(row)
+					if err == nil {
+						fold.RollupDay(i, h)
+					}
+					return struct{}{}, err
+				})
+				return wrapErr("count calls of "+day.Start.Format(time.DateOnly), err)
+			}, q, day.Start, day.End)
+		}
 		b.query(func(rs rows) error {
 			_, err := collect(rs, func(r row) (struct{}, error) {
-				var h report.RollupRow
+				var h report.HourRow
 				var at time.Time
-				var status string
-				err := r.Scan(&at, &h.Source, &status, &h.Calls, &h.NewCallers, &h.Waits, &h.Numbers, &h.NewNumbers,
-					&h.MissedNumbered, &h.CallbackDelays)
-				h.Status = screenpop.Status(status)
-				h.Hour = g.HourOf(at)
-				if err == nil && h.Hour >= 0 {
-					fold.RollupHour(h)
+				err := r.Scan(&at, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers)
+				if err == nil {
+					h.Hour = g.HourOf(at)
+					fold.HourCounts(h)
 				}
 				return struct{}{}, err
 			})
 			return wrapErr("count calls by hour", err)
-		}, rollupHours, start, end)
+		}, rollupHourCounts, start, end)
 		if operators {
-			b.query(readOps, rollupOperators, start, end)
-			b.query(readOpCalls, rollupOperatorCalls, start, end)
+			b.query(func(rs rows) error {
+				_, err := collect(rs, func(r row) (struct{}, error) {
+					var o report.OperatorRow
+					var offers, calls int
+					err := r.Scan(&o.Operator, &o.Name, &offers, &o.Offered, &o.Answered, &o.NoAnswer, &o.RingN, &o.RingMs,
+						&o.TalkN, &o.TalkMs, &o.CallsAnswered, &o.MissedCalls, &calls)
+					if err == nil && offers > 0 {
+						fold.Operator(o)
+					}
+					if err == nil && calls > 0 {
+						fold.OperatorCalls(o.Operator, calls)
+					}
+					return struct{}{}, err
+				})
+				return wrapErr("operators", err)
+			}, rollupOperators, start, end)
 		}
 	} else {
 		s.rawSummaryQueries(&b, g, operators, fold, readOps, readOpCalls)
+	}
+	purposes := summaryPurposes
+	if rollups && g.OnUTCHours() {
+		purposes = rollupPurposes
 	}
 	b.query(func(rs rows) error {
 		_, err := collect(rs, func(r row) (struct{}, error) {
@@ -264,7 +307,7 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 			return struct{}{}, err
 		})
 		return wrapErr("purposes", err)
-	}, summaryPurposes, start, end)
+	}, purposes, start, end)
 	if err := q.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("summary from %s to %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 	}
@@ -278,12 +321,15 @@ func (s *sqlStore) rawSummaryQueries(b *stmtBatch, g report.Grid, operators bool
 	ops := rawOperators(s.dialect)
 	for _, day := range g.Days() {
 		b.query(func(rs rows) error {
+			var waits []byte
 			_, err := collect(rs, func(r row) (struct{}, error) {
 				var h report.HourRow
-				var status string
-				err := r.Scan(&h.Hour, &h.Source, &status, &h.Calls, &h.NewCallers, &h.Waits)
+				err := r.Scan(&h.Hour, &h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed,
+					&h.NewCallers, &waits)
+				if err == nil {
+					h.Waits, err = int32s(nil, waits, "waits")
+				}
 				h.Hour += day.First
-				h.Status = screenpop.Status(status)
 				fold.Hour(h)
 				return struct{}{}, err
 			})
@@ -310,9 +356,14 @@ func (s *sqlStore) rawSummaryQueries(b *stmtBatch, g report.Grid, operators bool
 	b.query(func(rs rows) error {
 		_, err := collect(rs, func(r row) (struct{}, error) {
 			var source string
-			var delay *float64
-			err := r.Scan(&source, &delay)
+			var us *int64
+			err := r.Scan(&source, &us)
 			if err == nil {
+				var delay *float64
+				if us != nil {
+					d := float64(*us) / 1e6
+					delay = &d
+				}
 				fold.Callback(source, delay)
 			}
 			return struct{}{}, err

@@ -1,10 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -14,18 +11,34 @@ import (
 // calls_started_at: CROSS JOIN makes the hours the outer loop. $1 and $2
 // bound the range, to the same effect as in PostgreSQL's queries.
 
-// sqliteSummaryHours is pgSummaryHours in SQLite's words: the waits come
-// as a JSON array. Gaps leave durations out as there.
+// sqliteCallFigures are the figures of a group of inbound calls c, as
+// rollup_calls keeps them and sqliteSummaryHours reads them from the raw
+// rows: their count, by status, the new callers, and the answered calls'
+// certain waits in whole milliseconds, ascending, each 4 bytes big-endian
+// (8 hex digits: a wait that does not fit stops the statement, "malformed
+// JSON", rather than wrap).
+const sqliteCallFigures = `count(*), sum(c.status = 'answered'), sum(c.status = 'missed'), sum(c.status = 'abandoned'),
+	sum(c.status = 'busy'), sum(c.status = 'failed'), sum(c.caller_kind = 'new'),
+	unhex(coalesce(group_concat(CASE WHEN round(c.wait_seconds * 1000) BETWEEN -2147483648 AND 2147483647
+			THEN printf('%08x', CAST(round(c.wait_seconds * 1000) AS INTEGER) & 0xffffffff) ELSE json('a wait of 25 days or more') END,
+		'' ORDER BY c.wait_seconds) FILTER (WHERE c.status = 'answered'
+		AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), ''))`
+
+// sqliteCallbackMs is the milliseconds from inbound call c to its first
+// call back (NULL: none), as sqliteSummaryCallbacks and rollup_calls have
+// it.
+const sqliteCallbackMs = `CAST(round((julianday((SELECT min(r.started_at) FROM calls r
+	WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400000) AS INTEGER)`
+
+// sqliteSummaryHours is pgSummaryHours in SQLite's words.
 const sqliteSummaryHours = `WITH b AS (
 	SELECT value ->> 0 AS i, value ->> 1 AS lo, value ->> 2 AS hi FROM json_each($3)
 )
-SELECT b.i, c.source, c.status, count(*), sum(c.caller_kind = 'new'),
-	coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'
-		AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), '[]')
+SELECT b.i, c.source, ` + sqliteCallFigures + `
 FROM b CROSS JOIN calls c
 WHERE c.started_at >= b.lo AND c.started_at < b.hi
 	AND c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
-GROUP BY b.i, c.source, c.status`
+GROUP BY b.i, c.source`
 
 // sqliteHours gives hours (each hour's start, then the last one's end) as
 // JSON triples [index, start, end] of stored times.
@@ -51,42 +64,51 @@ FROM calls
 WHERE direction = 'inbound' AND started_at >= $1 AND started_at < $2 AND caller_e164 IS NOT NULL
 GROUP BY source, caller_e164`
 
-// sqliteSummaryCallbacks is pgSummaryCallbacks in SQLite's words, the
-// seconds rounded to the millisecond the times were kept to.
-const sqliteSummaryCallbacks = `SELECT c.source, round((julianday((SELECT min(r.started_at) FROM calls r
-		WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400, 3)
+// sqliteSummaryCallbacks is pgSummaryCallbacks in SQLite's words, to the
+// millisecond the times were kept to.
+const sqliteSummaryCallbacks = `SELECT c.source, ` + sqliteCallbackMs + ` * 1000
 FROM calls c
 WHERE c.direction = 'inbound' AND c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL
 	AND c.started_at >= $1 AND c.started_at < $2`
 
 // sqliteRollupCalls counts the calls of the hours in rollup_stale into
-// rollup_calls, as rollup_refresh does on PostgreSQL (migration 0021):
-// the numbers' IDs first, then each hour's figures, a call back's delay
-// as sqliteSummaryCallbacks gives it.
+// rollup_calls, as rollup_count_calls does on PostgreSQL (migration
+// 0023): the numbers' IDs first, then each hour's and source's figures,
+// its lists as big-endian integers, ascending (numbers' IDs 4 bytes each,
+// the call backs' delays in microseconds, 8 bytes each).
 const sqliteRollupCalls = `
 INSERT INTO rollup_number_ids (number)
 SELECT DISTINCT c.caller_e164
 FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
 WHERE c.direction = 'inbound' AND c.caller_e164 IS NOT NULL
 ON CONFLICT (number) DO NOTHING;
-INSERT INTO rollup_calls (hour, source, status, calls, new_callers, waits, numbers, new_numbers, missed_numbered, callback_delays)
-SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', c.source, c.status, count(*), sum(c.caller_kind = 'new'),
-    coalesce(json_group_array(c.wait_seconds) FILTER (WHERE c.status = 'answered'
-        AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value IN ('start', 'answer'))), '[]'),
-    coalesce(json_group_array(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL), '[]'),
-    coalesce(json_group_array(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL AND c.caller_kind = 'new'), '[]'),
+INSERT INTO rollup_calls (hour, source, calls, answered, missed, abandoned, busy, failed, new_callers, waits,
+    numbers, new_numbers, missed_numbered, callback_delays)
+SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', c.source, ` + sqliteCallFigures + `,
+    unhex(coalesce(group_concat(DISTINCT printf('%08x', n.id) ORDER BY printf('%08x', n.id)) FILTER (WHERE n.id IS NOT NULL), ''), ','),
+    unhex(coalesce(group_concat(DISTINCT printf('%08x', n.id) ORDER BY printf('%08x', n.id))
+        FILTER (WHERE n.id IS NOT NULL AND c.caller_kind = 'new'), ''), ','),
     sum(c.missed_numbered),
-    coalesce(json_group_array(c.delay) FILTER (WHERE c.delay IS NOT NULL), '[]')
+    unhex(coalesce(group_concat(printf('%016x', c.delay * 1000), '' ORDER BY c.delay) FILTER (WHERE c.delay IS NOT NULL), ''))
 FROM (
     SELECT c.*, c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL AS missed_numbered,
-        CASE WHEN c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL THEN
-            round((julianday((SELECT min(r.started_at) FROM calls r
-                WHERE r.caller_e164 = c.caller_e164 AND r.direction = 'outbound' AND r.started_at > c.started_at)) - julianday(c.started_at)) * 86400, 3)
-        END AS delay
+        CASE WHEN c.status IN ('missed', 'abandoned') AND c.caller_e164 IS NOT NULL THEN ` + sqliteCallbackMs + ` END AS delay
     FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
     WHERE c.direction = 'inbound'
 ) c
 LEFT JOIN rollup_number_ids n ON n.number = c.caller_e164
+GROUP BY 1, 2;
+`
+
+// sqliteRollupPurposes counts the noted calls of the hours in
+// rollup_stale into rollup_purposes, as rollup_count_purposes does on
+// PostgreSQL (migration 0025).
+const sqliteRollupPurposes = `
+INSERT INTO rollup_purposes (hour, source, purpose, calls)
+SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', c.source, n.purpose, count(*)
+FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
+JOIN call_notes n ON n.pbx = c.pbx AND n.call_id = c.call_id
+WHERE c.direction = 'inbound'
 GROUP BY 1, 2, 3;
 `
 
@@ -94,16 +116,18 @@ GROUP BY 1, 2, 3;
 const sqliteRollupRefresh = `
 DELETE FROM rollup_calls WHERE hour IN (SELECT hour FROM rollup_stale);
 DELETE FROM rollup_operators WHERE hour IN (SELECT hour FROM rollup_stale);
-` + sqliteRollupCalls + `
-INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms,
+DELETE FROM rollup_purposes WHERE hour IN (SELECT hour FROM rollup_stale);
+` + sqliteRollupCalls + sqliteRollupPurposes + `
+INSERT INTO rollup_operators (hour, operator, offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms,
     calls_answered, missed_calls, calls, outbound, outbound_answered)
-SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(no_answer), sum(ring_n), sum(ring_ms),
+SELECT hour, operator, sum(offer_rows), sum(offered), sum(answered), sum(answered_rung), sum(no_answer), sum(ring_n), sum(ring_ms),
     sum(talk_n), sum(talk_ms), sum(calls_answered), sum(missed_calls), sum(calls), sum(outbound), sum(outbound_answered)
 FROM (
     SELECT substr(c.started_at, 1, 13) || ':00:00.000Z' AS hour, o.operator,
         count(*) AS offer_rows,
         sum(o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL) AS offered,
         sum(o.outcome = 'answered') AS answered,
+        sum(o.outcome = 'answered' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS answered_rung,
         sum(o.outcome = 'no_answer' AND (o.ringing_at IS NOT NULL OR o.answered_at IS NOT NULL)) AS no_answer,
         sum(o.outcome = 'answered' AND o.answered_at IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM json_each(c.gaps) WHERE value = 'answer')) AS ring_n,
@@ -123,12 +147,12 @@ FROM (
     WHERE c.direction = 'inbound'
     GROUP BY 1, 2
     UNION ALL
-    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', j.value, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
+    SELECT substr(c.started_at, 1, 13) || ':00:00.000Z', j.value, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*), 0, 0
     FROM rollup_stale s JOIN calls c INDEXED BY calls_started_at ON c.started_at >= s.hour AND c.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour'), json_each(c.offered_to) j
     WHERE c.direction = 'inbound'
     GROUP BY 1, 2
     UNION ALL
-    SELECT substr(started_at, 1, 13) || ':00:00.000Z', answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    SELECT substr(started_at, 1, 13) || ':00:00.000Z', answered_by, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         count(*), sum(status = 'answered')
     FROM rollup_stale s JOIN calls INDEXED BY calls_started_at ON calls.started_at >= s.hour AND calls.started_at < strftime('%Y-%m-%dT%H:%M:%fZ', s.hour, '+1 hour')
     WHERE direction = 'outbound' AND answered_by IS NOT NULL
@@ -143,25 +167,26 @@ DELETE FROM rollup_stale;
 const sqliteRollupRebuild = `
 DELETE FROM rollup_calls;
 DELETE FROM rollup_operators;
+DELETE FROM rollup_purposes;
 DELETE FROM rollup_stale;
 INSERT INTO rollup_stale (hour) SELECT DISTINCT substr(started_at, 1, 13) || ':00:00.000Z' FROM calls;
 ` + sqliteRollupRefresh
 
 // sqliteRollupRowsQuery lists the roll-ups as rollupRows.
-const sqliteRollupRowsQuery = `SELECT 'rollup_calls', hour || ' ' || source || ' ' || status,
-	concat_ws(' ', calls, new_callers, (SELECT json_group_array(value) FROM (SELECT value FROM json_each(waits) ORDER BY value)),
-		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(numbers) ORDER BY value)),
-		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(new_numbers) ORDER BY value)),
-		missed_numbered,
-		(SELECT json_group_array(value) FROM (SELECT value FROM json_each(callback_delays) ORDER BY value)))
+const sqliteRollupRowsQuery = `SELECT 'rollup_calls', hour || ' ' || source,
+	concat_ws(' ', calls, answered, missed, abandoned, busy, failed, new_callers, '[' || hex(waits) || ']',
+		'[' || hex(numbers) || ']', '[' || hex(new_numbers) || ']', missed_numbered, '[' || hex(callback_delays) || ']')
 FROM rollup_calls
-WHERE calls <> 0 OR waits <> '[]'
+WHERE calls <> 0
+UNION ALL
+SELECT 'rollup_purposes', hour || ' ' || source || ' ' || purpose, calls
+FROM rollup_purposes
 UNION ALL
 SELECT 'rollup_operators', hour || ' ' || operator,
-	concat_ws(' ', offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,
+	concat_ws(' ', offer_rows, offered, answered, answered_rung, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls,
 		calls, outbound, outbound_answered)
 FROM rollup_operators
-WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
+WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR answered_rung <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
 	OR talk_ms <> 0 OR calls_answered <> 0 OR missed_calls <> 0 OR calls <> 0 OR outbound <> 0 OR outbound_answered <> 0`
 
 // sqliteReports is the report's SQL on SQLite.
@@ -174,47 +199,9 @@ var sqliteReports = reportDialect{
 	rawOperatorCalls: sqliteSummaryOperatorCalls,
 	rawCallers:       sqliteSummaryCallers,
 	rawCallbacks:     sqliteSummaryCallbacks,
-	rollupRefresh:    sqliteRollupRefresh,
-	rollupRebuild:    sqliteRollupRebuild,
-	rollupRows:       sqliteRollupRowsQuery,
-}
-
-// sqliteNumbers reads a JSON array of numbers (the roll-ups' waits, IDs
-// and delays) without reflection: a year's report reads a million.
-type sqliteNumbers[T int32 | float64] struct{ to *[]T }
-
-func (n sqliteNumbers[T]) Scan(src any) error {
-	b, err := storedText(src)
-	if err != nil {
-		return fmt.Errorf("decode stored numbers: %w", err)
-	}
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
-		return fmt.Errorf("decode stored numbers: %.20q is not a JSON array", b)
-	}
-	var out []T
-	for f := range bytes.SplitSeq(b[1:len(b)-1], []byte{','}) {
-		f = bytes.TrimSpace(f)
-		if len(f) == 0 {
-			continue // []
-		}
-		var v T
-		switch p := any(&v).(type) {
-		case *int32:
-			i, err := strconv.ParseInt(string(f), 10, 32)
-			if err != nil {
-				return fmt.Errorf("decode stored numbers: %w", err)
-			}
-			*p = int32(i)
-		case *float64:
-			x, err := strconv.ParseFloat(string(f), 64)
-			if err != nil {
-				return fmt.Errorf("decode stored numbers: %w", err)
-			}
-			*p = x
-		}
-		out = append(out, v)
-	}
-	*n.to = out
-	return nil
+	// group_concat joins blobs' bytes as they are.
+	joinBytes:     func(col string) string { return "CAST(group_concat(" + col + ", '') AS BLOB)" },
+	rollupRefresh: sqliteRollupRefresh,
+	rollupRebuild: sqliteRollupRebuild,
+	rollupRows:    sqliteRollupRowsQuery,
 }

@@ -3,14 +3,18 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/screenpop/screenpop/screenpop/report"
 )
 
 // The reports read roll-ups of the call log (migrations 0015, 0018,
-// 0021): the inbound calls of each UTC hour by source and status, with
-// their waits, the IDs of the numbers that called (rollup_number_ids),
-// and the missed calls' delays to their first call back; and each
+// 0021, 0023): the inbound calls of each UTC hour and source, by status,
+// with their waits, the IDs of the numbers that called
+// (rollup_number_ids), and the missed calls' delays to their first call
+// back, the lists as big-endian integers (readRollupRow); and each
 // operator's figures by UTC hour. Triggers on calls and offers mark the
 // hours a write, a replacing record or a delete touches as stale (and a
 // call out the hours of the missed calls it may call back), and a read
@@ -30,7 +34,7 @@ import (
 // the report reads the raw rows. Purposes are read from the raw rows.
 
 // RollupDrift is how the roll-ups differ from the raw rows: the keys
-// (hour and source and status of rollup_calls, hour and operator of
+// (hour and source of rollup_calls, hour and operator of
 // rollup_operators) whose figures differ, or that only one side has.
 type RollupDrift struct {
 	Calls     int `json:"calls"`
@@ -84,7 +88,7 @@ func rollupDrift(have, want []rollupRow) RollupDrift {
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	for _, k := range keys {
 		switch k[0] {
-		case "rollup_calls":
+		case "rollup_calls", "rollup_purposes":
 			d.Calls++
 		default:
 			d.Operators++
@@ -185,4 +189,51 @@ func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
 		return RollupDrift{}, fmt.Errorf("check the roll-ups: read them: %w", err)
 	}
 	return rollupDrift(have, want), nil
+}
+
+// rollupRowReader reads rollupDay's rows, its buffers kept from one row
+// to the next: the fold copies what it keeps.
+type rollupRowReader struct {
+	waits, numbers, fresh, delays []byte
+	row                           report.RollupRow
+}
+
+// read reads a row of rollupDay. Its lists are valid until the next
+// read.
+func (r *rollupRowReader) read(row row) (report.RollupRow, error) {
+	h := &r.row
+	err := row.Scan(&h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers,
+		&r.waits, &r.numbers, &r.fresh, &h.MissedNumbered, &r.delays)
+	if err != nil {
+		return report.RollupRow{}, err
+	}
+	if h.Waits, err = int32s(h.Waits[:0], r.waits, "waits"); err != nil {
+		return report.RollupRow{}, err
+	}
+	if h.Numbers, err = int32s(h.Numbers[:0], r.numbers, "numbers"); err != nil {
+		return report.RollupRow{}, err
+	}
+	if h.NewNumbers, err = int32s(h.NewNumbers[:0], r.fresh, "new numbers"); err != nil {
+		return report.RollupRow{}, err
+	}
+	if len(r.delays)%8 != 0 {
+		return report.RollupRow{}, fmt.Errorf("decode the call backs' delays: %d bytes are not 8-byte integers", len(r.delays))
+	}
+	h.CallbackDelays = h.CallbackDelays[:0]
+	for b := r.delays; len(b) > 0; b = b[8:] {
+		h.CallbackDelays = append(h.CallbackDelays, float64(int64(binary.BigEndian.Uint64(b)))/1e6)
+	}
+	return *h, nil
+}
+
+// int32s appends the 4-byte big-endian integers of b (a roll-up's waits
+// in milliseconds, or numbers' IDs) to dst.
+func int32s(dst []int32, b []byte, what string) ([]int32, error) {
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("decode the %s: %d bytes are not 4-byte integers", what, len(b))
+	}
+	for ; len(b) > 0; b = b[4:] {
+		dst = append(dst, int32(binary.BigEndian.Uint32(b)))
+	}
+	return dst, nil
 }

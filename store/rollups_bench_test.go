@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,25 +167,29 @@ func benchRollupRanges(months int) []struct {
 // them is the one the raw rows give.
 func BenchmarkRollupSummary(b *testing.B) {
 	for _, months := range benchRollupMonths {
-		p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
-		defer p.Close()
-		ctx := context.Background()
-		benchCheckRollups(b, p, months)
-		for _, r := range benchRollupRanges(months) {
-			b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				var s report.Summary
-				var err error
-				cpu := startCPU(b, p)
-				for b.Loop() {
-					if s, err = p.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
-						b.Fatal(err)
+		// A log is made and checked only when one of its benchmarks is
+		// asked for (-bench).
+		b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths", months), func(b *testing.B) {
+			p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
+			defer p.Close()
+			ctx := context.Background()
+			benchCheckRollups(b, p, months)
+			for _, r := range benchRollupRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					var s report.Summary
+					var err error
+					cpu := startCPU(b, p)
+					for b.Loop() {
+						if s, err = p.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				cpu.report(b)
-				b.ReportMetric(float64(s.Totals.Total), "inbound_calls")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					cpu.report(b)
+					b.ReportMetric(float64(s.Totals.Total), "inbound_calls")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }
 
@@ -265,34 +269,36 @@ func (m *cpuMeter) report(b *testing.B) {
 // PostgreSQL, on a log of one month and of a year.
 func BenchmarkRollupOperatorStats(b *testing.B) {
 	for _, months := range benchRollupMonths {
-		p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
-		defer p.Close()
-		ctx := context.Background()
-		for _, r := range benchOperatorStatsRanges(months) {
-			b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				rows := 0
-				cpu := startCPU(b, p)
-				for b.Loop() {
-					got, err := p.pool.Query(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN $1 AND $2`, r.from, r.to)
-					if err != nil {
-						b.Fatal(err)
+		b.Run(fmt.Sprintf("PostgreSQL/log=%dmonths", months), func(b *testing.B) {
+			p := openBenchLog(b, withApplicationName(benchRollupLog(b, months), benchApp))
+			defer p.Close()
+			ctx := context.Background()
+			for _, r := range benchOperatorStatsRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					rows := 0
+					cpu := startCPU(b, p)
+					for b.Loop() {
+						got, err := p.pool.Query(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN $1 AND $2`, r.from, r.to)
+						if err != nil {
+							b.Fatal(err)
+						}
+						rows = 0
+						for got.Next() {
+							rows++
+						}
+						if err := got.Err(); err != nil {
+							b.Fatal(err)
+						}
 					}
-					rows = 0
-					for got.Next() {
-						rows++
+					cpu.report(b)
+					if rows != r.days*benchOperators {
+						b.Fatalf("operator_stats has %d rows from %s to %s; want %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
 					}
-					if err := got.Err(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				cpu.report(b)
-				if rows != r.days*benchOperators {
-					b.Fatalf("operator_stats has %d rows from %s to %s; want %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
-				}
-				b.ReportMetric(float64(rows), "rows")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					b.ReportMetric(float64(rows), "rows")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }
 
@@ -368,16 +374,74 @@ func summariesEqual(a, b report.Summary) bool {
 }
 
 // benchSQLiteRollupLogs are SQLite stores holding the month, and months
-// copies of it: the month saved through SaveCalls (and the triggers) and
-// copied into a file of its own (VACUUM INTO), the copies written in SQL
-// with the triggers off, then rolled up by RebuildRollups.
-func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
+// copies of it, in files kept between runs as benchRollupLog keeps its
+// schemas (in $TMPDIR/screenpop-bench-sqlite, marked with the generator's
+// version; delete them to start over) and migrated when opened. The month
+// is written as the PostgreSQL one is, rows as the store would have
+// written them, in one transaction through the triggers, which mark its
+// hours stale: the first read counts them. Its file is copied (VACUUM
+// INTO), and the copies are written in SQL with the triggers off, then
+// rolled up by RebuildRollups.
+//
+// The stores stay open until cleanup's functions run.
+func benchSQLiteRollupLogs(b *testing.B, months int, cleanup func(func())) (month, all *SQLite) {
 	b.Helper()
 	ctx := context.Background()
+	n := benchCalls(b)
+	dir := filepath.Join(os.TempDir(), "screenpop-bench-sqlite")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	monthPath := filepath.Join(dir, fmt.Sprintf("rollups_%d_1.db", n))
+	allPath := filepath.Join(dir, fmt.Sprintf("rollups_%d_%d.db", n, months))
+	open := func(path string) *SQLite {
+		s, err := OpenSQLite(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatalf("migrate %s: %v", path, err)
+		}
+		s.SetRegion("RU")
+		return s
+	}
+	ready := func(s *SQLite) bool {
+		var calls, seed, version int64
+		err := s.db.QueryRowContext(ctx, "SELECT calls, seed, generator FROM bench_calllog").Scan(&calls, &seed, &version)
+		return err == nil && calls == int64(n) && seed == benchSeed && version == benchCallLogVersion
+	}
+	mark := func(s *SQLite) {
+		for _, q := range []string{
+			"ANALYZE",
+			"CREATE TABLE bench_calllog (calls INTEGER NOT NULL, seed INTEGER NOT NULL, generator INTEGER NOT NULL)",
+			fmt.Sprintf("INSERT INTO bench_calllog VALUES (%d, %d, %d)", n, benchSeed, benchCallLogVersion),
+		} {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	if _, err := os.Stat(allPath); err == nil {
+		month, all = open(monthPath), open(allPath)
+		if ready(month) && ready(all) {
+			b.Logf("SQLite: the logs of %s and %s kept from an earlier run", monthPath, allPath)
+			return month, all
+		}
+		month.Close()
+		all.Close()
+	}
+	for _, p := range []string{monthPath, allPath} {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				b.Fatal(err)
+			}
+		}
+	}
+
 	start := time.Now()
-	g := newBenchLog(benchCalls(b))
-	s := openMigrated(b, backends[1]).(*SQLite)
-	s.SetRegion("RU")
+	g := newBenchLog(n)
+	s := open(allPath)
 	for i, name := range benchOperatorNames[:benchOperators] {
 		if _, _, err := s.AddOperator(ctx, name, fmt.Sprint(101+i)); err != nil {
 			b.Fatal(err)
@@ -392,25 +456,24 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 			}
 		}
 	}
-	calls := make([]screenpop.Call, len(g.calls))
-	for i, c := range g.calls {
-		calls[i] = c.Call
-	}
-	for batch := range slices.Chunk(calls, 2000) {
-		if err := s.SaveCalls(ctx, batch); err != nil {
-			b.Fatal(err)
+	err := s.inTx(ctx, func(tx tx) error {
+		for _, t := range g.tables() {
+			if err := tx.copyRows(ctx, t.table, t.columns, t.rows); err != nil {
+				return fmt.Errorf("write %s: %w", t.table, err)
+			}
 		}
-	}
-	b.Logf("SQLite: the month saved through the triggers in %v", time.Since(start).Round(time.Millisecond))
-	monthPath := filepath.Join(b.TempDir(), "month.db")
-	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", monthPath); err != nil {
-		b.Fatal(err)
-	}
-	month, err := OpenSQLite(ctx, monthPath)
+		return nil
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { month.Close() })
+	b.Logf("SQLite: the month written through the triggers in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", monthPath); err != nil {
+		b.Fatal(err)
+	}
+	month = open(monthPath)
+	mark(month)
+
 	rows, err := s.db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'rollup_%'`)
 	if err != nil {
 		b.Fatal(err)
@@ -448,10 +511,16 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 		qs = append(qs, sql)
 	}
 	copyStart := time.Now()
-	for _, q := range qs {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			b.Fatalf("%s: %v", strings.SplitN(q, "\n", 2)[0], err)
+	err = s.inTx(ctx, func(tx tx) error {
+		for _, q := range qs {
+			if _, err := tx.exec(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", strings.SplitN(q, "\n", 2)[0], err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.Logf("SQLite: %d more months copied in %v", months-1, time.Since(copyStart).Round(time.Millisecond))
 	rebuildStart := time.Now()
@@ -461,64 +530,67 @@ func benchSQLiteRollupLogs(b *testing.B, months int) (month, all *SQLite) {
 	}
 	b.Logf("SQLite rollups rebuild: %d inbound calls in %d call rows and %d operator rows, in %v",
 		counts.Calls, counts.CallRows, counts.OperatorRows, time.Since(rebuildStart).Round(time.Millisecond))
-	for _, db := range []*SQLite{month, s} {
-		if _, err := db.db.ExecContext(ctx, "ANALYZE"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	mark(s)
+	b.Logf("SQLite: the logs ready in %v", time.Since(start).Round(time.Millisecond))
 	return month, s
 }
 
 // BenchmarkSQLiteRollupSummary is BenchmarkRollupSummary on the embedded
 // store. Each run makes its logs again: some minutes.
 func BenchmarkSQLiteRollupSummary(b *testing.B) {
-	month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1])
+	var logs []*SQLite
+	cleanup := b.Cleanup // the logs serve every sub-benchmark
 	for i, months := range benchRollupMonths {
-		s := []*SQLite{month, year}[i]
-		ctx := context.Background()
-		benchCheckRollups(b, s, months)
-		for _, r := range benchRollupRanges(months) {
-			b.Run(fmt.Sprintf("SQLite/log=%dmonths/%s", months, r.name), func(b *testing.B) {
-				var sum report.Summary
-				var err error
-				cpu := startCPU(b, nil)
-				for b.Loop() {
-					if sum, err = s.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
-						b.Fatal(err)
+		b.Run(fmt.Sprintf("SQLite/log=%dmonths", months), func(b *testing.B) {
+			if logs == nil {
+				month, year := benchSQLiteRollupLogs(b, benchRollupMonths[1], cleanup)
+				logs = []*SQLite{month, year}
+			}
+			s := logs[i]
+			ctx := context.Background()
+			benchCheckRollups(b, s, months)
+			for _, r := range benchRollupRanges(months) {
+				b.Run(r.name, func(b *testing.B) {
+					var sum report.Summary
+					var err error
+					cpu := startCPU(b, nil)
+					for b.Loop() {
+						if sum, err = s.Summary(ctx, r.from.In(benchZone), r.to.In(benchZone), report.DefaultServiceLevel); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				cpu.report(b)
-				b.ReportMetric(float64(sum.Totals.Total), "inbound_calls")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
-		// operator_stats is still 0009's view over the raw rows here: its
-		// days are the process's local ones (TZ).
-		for _, r := range benchOperatorStatsRanges(months) {
-			b.Run(fmt.Sprintf("SQLite/log=%dmonths/operator_stats/%s", months, r.name), func(b *testing.B) {
-				rows := 0
-				cpu := startCPU(b, nil)
-				for b.Loop() {
-					got, err := s.db.QueryContext(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN ? AND ?`, r.from, r.to)
-					if err != nil {
-						b.Fatal(err)
+					cpu.report(b)
+					b.ReportMetric(float64(sum.Totals.Total), "inbound_calls")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+			// operator_stats counts the process's local days (TZ).
+			for _, r := range benchOperatorStatsRanges(months) {
+				b.Run("operator_stats/"+r.name, func(b *testing.B) {
+					rows := 0
+					cpu := startCPU(b, nil)
+					for b.Loop() {
+						got, err := s.db.QueryContext(ctx, `SELECT * FROM operator_stats WHERE day BETWEEN ? AND ?`, r.from, r.to)
+						if err != nil {
+							b.Fatal(err)
+						}
+						rows = 0
+						for got.Next() {
+							rows++
+						}
+						if err := got.Err(); err != nil {
+							b.Fatal(err)
+						}
+						got.Close()
 					}
-					rows = 0
-					for got.Next() {
-						rows++
+					cpu.report(b)
+					if rows < (r.days-1)*benchOperators {
+						b.Fatalf("operator_stats has %d rows from %s to %s; want about %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
 					}
-					if err := got.Err(); err != nil {
-						b.Fatal(err)
-					}
-					got.Close()
-				}
-				cpu.report(b)
-				if rows < (r.days-1)*benchOperators {
-					b.Fatalf("operator_stats has %d rows from %s to %s; want about %d, a row per operator and day", rows, r.from, r.to, r.days*benchOperators)
-				}
-				b.ReportMetric(float64(rows), "rows")
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			})
-		}
+					b.ReportMetric(float64(rows), "rows")
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				})
+			}
+		})
 	}
 }

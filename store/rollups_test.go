@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,7 +175,23 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	checkRollups(t, s, "after writing 400 calls")
+	// Operators note a third of the calls, with one of three purposes.
+	noter := s.(interface {
+		SaveNote(ctx context.Context, n screenpop.Note) (screenpop.Note, error)
+	})
+	note := func(c screenpop.Call) {
+		n := screenpop.Note{CallID: c.ID, Purpose: []string{"sales", "service_booking", "question"}[g.r.IntN(3)], Text: "перезвонить",
+			Operator: screenpop.Operator{Extension: "101", Name: "Анна Смирнова"}, At: c.EndedAt}
+		if _, err := noter.SaveNote(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range calls {
+		if g.r.IntN(3) == 0 {
+			note(c)
+		}
+	}
+	checkRollups(t, s, "after writing 400 calls and noting some")
 
 	var replaced, stale []screenpop.Call
 	for i, c := range calls {
@@ -192,7 +212,13 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 	if err := s.SaveCalls(ctx, append(replaced, stale...)); err != nil {
 		t.Fatal(err)
 	}
-	checkRollups(t, s, fmt.Sprintf("after replacing %d records and offering %d less complete ones", len(replaced), len(stale)))
+	// Notes written again with another purpose, and new ones.
+	for _, c := range calls {
+		if g.r.IntN(4) == 0 {
+			note(c)
+		}
+	}
+	checkRollups(t, s, fmt.Sprintf("after replacing %d records, offering %d less complete ones and noting calls again", len(replaced), len(stale)))
 
 	var gone []string
 	for _, c := range calls {
@@ -201,7 +227,14 @@ func testRollupsAgree(t *testing.T, b backend, seed uint64) {
 		}
 	}
 	deleteCalls(t, s, gone)
-	checkRollups(t, s, fmt.Sprintf("after deleting %d calls", len(gone)))
+	var unnoted []string
+	for _, c := range calls {
+		if g.r.IntN(6) == 0 {
+			unnoted = append(unnoted, c.ID)
+		}
+	}
+	deleteNotes(t, s, unnoted)
+	checkRollups(t, s, fmt.Sprintf("after deleting %d calls and the notes of %d", len(gone), len(unnoted)))
 
 	n, err := s.RebuildRollups(ctx)
 	if err != nil {
@@ -236,6 +269,10 @@ func checkRollups(t *testing.T, s rollupStore, when string) {
 		}
 		checkOperatorStats(t, p, fmt.Sprintf("%s, with %d hours stale", when, stale))
 	}
+	if q, ok := s.(*SQLite); ok {
+		// The days with a stale hour read the raw rows.
+		checkSQLiteOperatorStats(t, q, when+", some hours stale")
+	}
 	d, err := s.CheckRollups(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -263,14 +300,17 @@ func checkRollups(t *testing.T, s rollupStore, when string) {
 				t.Errorf("%s: the report of %d days from %s in %s from the roll-ups differs from the raw rows' (-raw +roll-ups):\n%s",
 					when, days[1], from.Format(time.DateOnly), zone, diff)
 			}
-			if want.Totals.Total == 0 || len(want.Operators) == 0 {
-				t.Errorf("%s: the report of %d days from %s in %s counts no calls or no operators: it proves nothing",
+			if want.Totals.Total == 0 || len(want.Operators) == 0 || len(want.Purposes) == 0 {
+				t.Errorf("%s: the report of %d days from %s in %s counts no calls, operators or purposes: it proves nothing",
 					when, days[1], from.Format(time.DateOnly), zone)
 			}
 		}
 	}
 	if p, ok := s.(*Postgres); ok {
 		checkOperatorStats(t, p, when)
+	}
+	if q, ok := s.(*SQLite); ok {
+		checkSQLiteOperatorStats(t, q, when)
 	}
 }
 
@@ -340,6 +380,22 @@ func checkOperatorStats(t *testing.T, p *Postgres, when string) {
 	}
 }
 
+// deleteNotes deletes the notes of calls.
+func deleteNotes(t *testing.T, s callStore, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	switch s := s.(type) {
+	case *Postgres:
+		_, err = s.pool.Exec(ctx, "DELETE FROM call_notes WHERE call_id = ANY($1)", ids)
+	case *SQLite:
+		_, err = s.db.ExecContext(ctx, "DELETE FROM call_notes WHERE call_id IN (SELECT value FROM json_each(?))", sqliteList(ids))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // deleteCalls deletes calls, their offers with them.
 func deleteCalls(t *testing.T, s callStore, ids []string) {
 	t.Helper()
@@ -354,4 +410,207 @@ func deleteCalls(t *testing.T, s callStore, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRollupsAgreeWithTheRawRowsInOtherZones runs the SQLite half of
+// TestRollupsAgreeWithTheRawRows again in processes of other local zones:
+// the embedded store's operator_stats counts the process's local days
+// (SQLite's localtime, from TZ), served by the roll-ups in Berlin over the
+// night its clocks go forward and read from the raw rows in India.
+func TestRollupsAgreeWithTheRawRowsInOtherZones(t *testing.T) {
+	if os.Getenv("SCREENPOP_TEST_CHILD_ZONE") != "" {
+		t.Skip("a child run: its parent runs the zones")
+	}
+	for _, zone := range []string{"Europe/Berlin", "Asia/Kolkata"} {
+		t.Run(zone, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run", "^TestRollupsAgreeWithTheRawRows$/^SQLite$", "-test.count", "1", "-test.v")
+			cmd.Env = append(os.Environ(), "TZ="+zone, "SCREENPOP_TEST_CHILD_ZONE="+zone)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("--- PASS: TestRollupsAgreeWithTheRawRows/SQLite")) {
+				t.Errorf("in %s: %v\n%s", zone, err, out)
+			}
+		})
+	}
+}
+
+// sqliteOperatorDay is a row of the embedded store's operator_stats.
+type sqliteOperatorDay struct {
+	Day, DayStart, Operator                    string
+	Name                                       *string
+	Offered, Answered, Missed, NoAnswer        int64
+	AnswerRate, AvgRingSeconds, AvgTalkSeconds *float64
+	TalkSeconds                                float64
+	Outbound, OutboundAnswered                 int64
+}
+
+// checkSQLiteOperatorStats checks that the embedded store's operator_stats
+// says, row for row, what its raw rows give counted here, by local day of
+// the process's zone (time.Local, from TZ as SQLite's localtime):
+// averages in seconds to a tenth of the milliseconds the times were kept
+// to, half away from zero.
+func checkSQLiteOperatorStats(t *testing.T, s *SQLite, when string) {
+	t.Helper()
+	ctx := context.Background()
+	var got []sqliteOperatorDay
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM operator_stats ORDER BY day, operator`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r sqliteOperatorDay
+		if err := rows.Scan(&r.Day, &r.DayStart, &r.Operator, &r.Name, &r.Offered, &r.Answered, &r.Missed, &r.NoAnswer,
+			&r.AnswerRate, &r.AvgRingSeconds, &r.AvgTalkSeconds, &r.TalkSeconds, &r.Outbound, &r.OutboundAnswered); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+
+	type sums struct {
+		sqliteOperatorDay
+		ringN, talkN, ringMs, talkMs int64
+	}
+	days := map[[2]string]*sums{}
+	day := func(at, op string) *sums {
+		ts, err := time.Parse(sqliteTimeFormat, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := ts.In(time.Local).Format(time.DateOnly)
+		r := days[[2]string{d, op}]
+		if r == nil {
+			r = &sums{sqliteOperatorDay: sqliteOperatorDay{Day: d, Operator: op}}
+			days[[2]string{d, op}] = r
+		}
+		return r
+	}
+	ms := func(from, to string) int64 {
+		a, err := time.Parse(sqliteTimeFormat, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := time.Parse(sqliteTimeFormat, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Sub(a).Milliseconds()
+	}
+	raw, err := s.db.QueryContext(ctx, `SELECT c.started_at, c.direction, c.status, c.answered_by, c.gaps,
+		f.operator, f.outcome, f.dialed_at, f.ringing_at, f.answered_at, f.ended_at
+		FROM calls c LEFT JOIN offers f ON f.pbx = c.pbx AND f.call_id = c.call_id AND c.direction = 'inbound'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw.Next() {
+		var start, direction, status, gaps string
+		var answeredBy, op, outcome, dialed, ringing, answered, ended *string
+		if err := raw.Scan(&start, &direction, &status, &answeredBy, &gaps, &op, &outcome, &dialed, &ringing, &answered, &ended); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case direction == "outbound" && answeredBy != nil:
+			r := day(start, *answeredBy)
+			r.Outbound++
+			if status == "answered" {
+				r.OutboundAnswered++
+			}
+		case direction == "inbound" && op != nil && (ringing != nil || answered != nil):
+			r := day(start, *op)
+			r.Offered++
+			switch *outcome {
+			case "answered":
+				r.Answered++
+				if answered != nil && !strings.Contains(gaps, `"answer"`) {
+					from := dialed
+					if ringing != nil {
+						from = ringing
+					}
+					r.ringN++
+					r.ringMs += ms(*from, *answered)
+				}
+				if answered != nil && ended != nil && !strings.Contains(gaps, `"answer"`) && !strings.Contains(gaps, `"end"`) {
+					r.talkN++
+					r.talkMs += ms(*answered, *ended)
+				}
+			case "no_answer":
+				r.NoAnswer++
+			}
+		}
+	}
+	if err := raw.Err(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	names := map[string]string{}
+	ops, err := s.db.QueryContext(ctx, `SELECT extension, name FROM operators`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ops.Next() {
+		var ext, name string
+		if err := ops.Scan(&ext, &name); err != nil {
+			t.Fatal(err)
+		}
+		names[ext] = name
+	}
+	ops.Close()
+	// tenths is ms milliseconds over n in seconds to a tenth, half away
+	// from zero.
+	tenths := func(ms, n int64) float64 {
+		q := (2*abs(ms) + 100*n) / (200 * n)
+		if ms < 0 {
+			q = -q
+		}
+		return float64(q) / 10
+	}
+	var want []sqliteOperatorDay
+	for _, r := range days {
+		d := r.sqliteOperatorDay
+		local, err := time.ParseInLocation(time.DateOnly, d.Day, time.Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.DayStart = local.UTC().Format(sqliteTimeFormat)
+		if name, ok := names[d.Operator]; ok {
+			d.Name = &name
+		}
+		d.Missed = d.Offered - d.Answered
+		if r.ringN > 0 {
+			v := tenths(r.ringMs, r.ringN)
+			d.AvgRingSeconds = &v
+		}
+		if r.talkN > 0 {
+			v := tenths(r.talkMs, r.talkN)
+			d.AvgTalkSeconds = &v
+		}
+		d.TalkSeconds = tenths(r.talkMs, 1)
+		want = append(want, d)
+	}
+	slices.SortFunc(want, func(a, b sqliteOperatorDay) int {
+		if c := strings.Compare(a.Day, b.Day); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Operator, b.Operator)
+	})
+	// answer_rate is answered over offered, as SQLite rounds it: compared
+	// through those.
+	for i := range got {
+		got[i].AnswerRate = nil
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: operator_stats in %s is not what the raw rows give (-raw +view):\n%s", when, time.Local, diff)
+	}
+	if len(want) == 0 {
+		t.Errorf("%s: no operator rang or called: the check proves nothing", when)
+	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -479,10 +479,6 @@ func sqliteDest(dest []any) []any {
 			v = sqliteNullTime{d}
 		case *[]string:
 			v = (*sqliteList)(d)
-		case *[]float64:
-			v = sqliteNumbers[float64]{d}
-		case *[]int32:
-			v = sqliteNumbers[int32]{d}
 		default:
 			continue
 		}

@@ -3,7 +3,7 @@ package report
 // The distinct callers do not add up by hour or by day: a number that
 // called on two days is one caller. A store gives either the numbers
 // themselves (the raw rows, Fold.Caller) or the IDs the roll-ups keep
-// them by (Fold.RollupHour), and the fold makes them distinct over the
+// them by (Fold.RollupDay), and the fold makes them distinct over the
 // whole range in bitmaps: a number is given an ID of its own on first
 // sight.
 

@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 )
@@ -84,15 +83,14 @@ type PurposeCount struct {
 // DefaultServiceLevel is the service level's threshold unless configured.
 const DefaultServiceLevel = 20 * time.Second
 
-// serviceLevel counts the waits (of answered calls, in seconds) within
-// sl, of total calls.
-func serviceLevel(waits []float64, c Counts, sl time.Duration) ServiceLevel {
+// serviceLevel counts the waits (of answered calls, in milliseconds)
+// within sl, of total calls.
+func serviceLevel(waits []int32, c Counts, sl time.Duration) ServiceLevel {
 	// waits holds the answered calls' certain waits only.
 	uncertain := max(c.Answered-len(waits), 0)
 	l := ServiceLevel{ThresholdSeconds: sl.Seconds(), Calls: c.Total - uncertain, Uncertain: uncertain}
 	for _, w := range waits {
-		// The waits are kept to the millisecond: compare them so.
-		if time.Duration(math.Round(w*1000))*time.Millisecond <= sl {
+		if time.Duration(w)*time.Millisecond <= sl {
 			l.Within++
 		}
 	}
@@ -100,30 +98,22 @@ func serviceLevel(waits []float64, c Counts, sl time.Duration) ServiceLevel {
 	return l
 }
 
-// callbacksOf measures the delays (seconds; nil: never called back) of
-// missed calls. The median of an even number is the mean of the middle
-// two.
-func callbacksOf(delays []*float64) Callbacks {
-	var c Callbacks
-	var back []float64
-	for _, d := range delays {
-		c.Missed++
-		if d == nil {
-			c.Never++
-			continue
-		}
-		back = append(back, *d)
-		if *d <= 3600 {
+// figures measures the call backs: the delays are of those of the missed
+// calls called back (seconds), which it reorders. The median of an even
+// number is the mean of the middle two.
+func (cb *callbacks) figures() Callbacks {
+	c := Callbacks{Missed: cb.missed, CalledBack: len(cb.delays), Never: cb.missed - len(cb.delays)}
+	for _, d := range cb.delays {
+		if d <= 3600 {
 			c.Within1h++
 		}
-		if *d <= 86400 {
+		if d <= 86400 {
 			c.Within1d++
 		}
 	}
-	c.CalledBack = len(back)
-	if n := len(back); n > 0 {
-		slices.Sort(back)
-		c.MedianSeconds = round((back[(n-1)/2]+back[n/2])/2, 1)
+	if n := len(cb.delays); n > 0 {
+		slices.Sort(cb.delays)
+		c.MedianSeconds = round((cb.delays[(n-1)/2]+cb.delays[n/2])/2, 1)
 	}
 	c.Within1hShare = ratio(c.Within1h, c.Missed)
 	c.Within1dShare = ratio(c.Within1d, c.Missed)

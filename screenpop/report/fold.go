@@ -6,23 +6,22 @@ import (
 	"math/bits"
 	"slices"
 	"time"
-
-	"github.com/screenpop/screenpop/screenpop"
 )
 
 // HourRow is one row of a store's hour query: the calls of one local hour
-// and source that ended with one status.
+// and source, by how they ended.
 type HourRow struct {
 	// Hour is the hour's index in the grid (Grid.HourOf, GridDay.First).
 	Hour   int
 	Source string
-	Status screenpop.Status
-	Calls  int
+	// Calls are all of them; Answered to Failed those that ended so (a
+	// status none of these names counts in Calls alone).
+	Calls, Answered, Missed, Abandoned, Busy, Failed int
 	// NewCallers are the calls of caller kind new.
 	NewCallers int
-	// Waits are the answered calls' wait_seconds, but for those whose
-	// start or answer was not seen (an estimate).
-	Waits []float64
+	// Waits are the answered calls' waits in milliseconds, but for those
+	// whose start or answer was not seen (an estimate).
+	Waits []int32
 }
 
 // RollupRow is one row of the hourly roll-ups: an HourRow, with the IDs
@@ -66,11 +65,11 @@ func (r *OperatorRow) plus(o OperatorRow) *OperatorRow {
 	return &o
 }
 
-// callback is one missed call with a number: its source, and the seconds
-// to its first call back (nil: never called back).
-type callback struct {
-	source string
-	delay  *float64
+// callbacks are a source's missed calls with a number, and the seconds
+// to their first call back of those called back.
+type callbacks struct {
+	missed int
+	delays []float64
 }
 
 // Fold folds a store's rows of one grid into a Summary as they are read
@@ -80,14 +79,14 @@ type Fold struct {
 	g        Grid
 	s        Summary
 	sources  map[string]*SourceSummary
-	dayWaits [][]float64
-	srcWaits map[string][]float64
+	dayWaits [][]int32
+	srcWaits map[string][]int32
 
 	ops     map[string]*OperatorRow
 	opCalls map[string]int
 	// callers are the numbers that called, over all and by source.
 	callers     callerSets
-	callbacks   []callback
+	callbacks   map[string]*callbacks
 	purposes    map[string]int
 	srcPurposes map[string]map[string]int
 }
@@ -104,8 +103,8 @@ func NewFold(g Grid) *Fold {
 		Sources:   []SourceSummary{},
 		Operators: []OperatorSummary{},
 		Purposes:  []PurposeCount{},
-	}, sources: map[string]*SourceSummary{}, dayWaits: make([][]float64, nDays), srcWaits: map[string][]float64{},
-		ops: map[string]*OperatorRow{}, opCalls: map[string]int{},
+	}, sources: map[string]*SourceSummary{}, dayWaits: make([][]int32, nDays), srcWaits: map[string][]int32{},
+		ops: map[string]*OperatorRow{}, opCalls: map[string]int{}, callbacks: map[string]*callbacks{},
 		purposes: map[string]int{}, srcPurposes: map[string]map[string]int{}}
 	for i := range f.s.Days {
 		f.s.Days[i].Date = g.days[i].Format(time.DateOnly)
@@ -145,22 +144,50 @@ func (f *Fold) Hour(r HourRow) {
 	}
 }
 
-// RollupHour adds a roll-up row: its hour, the numbers that called in it,
-// and its missed calls' call backs. A fold of roll-up rows takes neither
-// Caller nor Callback rows: the roll-ups hold them.
-func (f *Fold) RollupHour(r RollupRow) {
-	f.Hour(r.HourRow)
+// RollupDay adds the roll-ups of a day of the grid (its index) and a
+// source: its hours' rows added up, their lists joined (the numbers need
+// not be distinct). Its counts by hour of the day come apart
+// (HourCounts), as do none of the Caller and Callback rows: the roll-ups
+// hold them.
+func (f *Fold) RollupDay(day int, r RollupRow) {
+	if day < 0 || day >= len(f.s.Days) {
+		return
+	}
+	src := f.source(r.Source)
+	s := &f.s
+	for _, c := range []*Counts{&s.Totals, &s.Days[day].Counts, &src.Counts, &src.Days[day]} {
+		c.add(r.HourRow)
+	}
+	if len(r.Waits) > 0 {
+		f.dayWaits[day] = append(f.dayWaits[day], r.Waits...)
+		f.srcWaits[r.Source] = append(f.srcWaits[r.Source], r.Waits...)
+	}
+	f.callers.addIDs(r.Source, r.Numbers, r.NewNumbers)
+	if r.MissedNumbered > 0 {
+		cb := f.callbacksOf(r.Source)
+		cb.missed += r.MissedNumbered
+		cb.delays = append(cb.delays, r.CallbackDelays...)
+	}
+}
+
+// HourCounts adds the counts of an hour of the grid (r.Hour; its source,
+// if any, and its waits are not read) to its hour of the day's, for a
+// fold of RollupDay rows.
+func (f *Fold) HourCounts(r HourRow) {
 	if r.Hour < 0 || r.Hour >= len(f.g.hourDay) {
 		return
 	}
-	f.callers.addIDs(r.Source, r.Numbers, r.NewNumbers)
-	for i := range r.MissedNumbered {
-		c := callback{source: r.Source}
-		if i < len(r.CallbackDelays) {
-			c.delay = &r.CallbackDelays[i]
-		}
-		f.callbacks = append(f.callbacks, c)
+	f.s.Hours[f.g.hourOfDay[r.Hour]].Counts.add(r)
+}
+
+// callbacksOf is source's call backs, made on first use.
+func (f *Fold) callbacksOf(source string) *callbacks {
+	cb := f.callbacks[source]
+	if cb == nil {
+		cb = &callbacks{}
+		f.callbacks[source] = cb
 	}
+	return cb
 }
 
 // Operator adds an operator's figures of some of the range's calls.
@@ -186,7 +213,11 @@ func (f *Fold) Caller(source, number string, isNew bool) {
 // Callback adds a missed call with a number, from source, and the seconds
 // to its first call back (nil: never called back).
 func (f *Fold) Callback(source string, delay *float64) {
-	f.callbacks = append(f.callbacks, callback{source: source, delay: delay})
+	cb := f.callbacksOf(source)
+	cb.missed++
+	if delay != nil {
+		cb.delays = append(cb.delays, *delay)
+	}
 }
 
 // Purpose adds calls from source that operators noted with purpose.
@@ -207,7 +238,7 @@ func (f *Fold) Summary(sl time.Duration) Summary {
 	for _, w := range dayWaits {
 		n += len(w)
 	}
-	waits := make([]float64, 0, n)
+	waits := make([]int32, 0, n)
 	for i := range s.Days {
 		s.Days[i].finish()
 		s.Days[i].ServiceLevel = serviceLevel(dayWaits[i], s.Days[i].Counts, sl)
@@ -224,14 +255,13 @@ func (f *Fold) Summary(sl time.Duration) Summary {
 	for name, c := range f.callers.bySource() {
 		source(name).Callers = c
 	}
-	var delays []*float64
-	srcDelays := map[string][]*float64{}
-	for _, c := range f.callbacks {
-		delays = append(delays, c.delay)
-		srcDelays[c.source] = append(srcDelays[c.source], c.delay)
-		source(c.source)
+	var all callbacks
+	for name, cb := range f.callbacks {
+		all.missed += cb.missed
+		all.delays = append(all.delays, cb.delays...)
+		source(name)
 	}
-	s.Callbacks = callbacksOf(delays)
+	s.Callbacks = all.figures()
 	for name := range f.srcPurposes {
 		source(name)
 	}
@@ -244,7 +274,11 @@ func (f *Fold) Summary(sl time.Duration) Summary {
 		}
 		src.Wait = waitOf(srcWaits[src.Source])
 		src.ServiceLevel = serviceLevel(srcWaits[src.Source], src.Counts, sl)
-		src.Callbacks = callbacksOf(srcDelays[src.Source])
+		cb := f.callbacks[src.Source]
+		if cb == nil {
+			cb = &callbacks{}
+		}
+		src.Callbacks = cb.figures()
 		src.Purposes = purposeCounts(f.srcPurposes[src.Source], src.Total)
 		s.Sources = append(s.Sources, *src)
 	}
@@ -277,18 +311,11 @@ func (f *Fold) Summary(sl time.Duration) Summary {
 func (c *Counts) add(r HourRow) {
 	c.Total += r.Calls
 	c.NewCallers += r.NewCallers
-	switch r.Status {
-	case screenpop.StatusAnswered:
-		c.Answered += r.Calls
-	case screenpop.StatusMissed:
-		c.Missed += r.Calls
-	case screenpop.StatusAbandoned:
-		c.Abandoned += r.Calls
-	case screenpop.StatusBusy:
-		c.Busy += r.Calls
-	case screenpop.StatusFailed:
-		c.Failed += r.Calls
-	}
+	c.Answered += r.Answered
+	c.Missed += r.Missed
+	c.Abandoned += r.Abandoned
+	c.Busy += r.Busy
+	c.Failed += r.Failed
 }
 
 // finish works out what follows from the counts.
@@ -297,26 +324,26 @@ func (c *Counts) finish() {
 	c.LostRate = ratio(c.Lost, c.Total)
 }
 
-// waitOf measures waits (in seconds, to the millisecond). Its percentile
-// is the nearest rank: the ceil(0.9 n)-th smallest, a wait some caller
-// really had.
-func waitOf(waits []float64) Wait {
+// waitOf measures waits (in milliseconds, as the call log keeps them).
+// Its percentile is the nearest rank: the ceil(0.9 n)-th smallest, a wait
+// some caller really had.
+func waitOf(waits []int32) Wait {
 	if len(waits) == 0 {
 		return Wait{}
 	}
 	var ms int64
 	for _, w := range waits {
-		ms += int64(math.Round(w * 1000))
+		ms += int64(w)
 	}
 	n := len(waits)
-	return Wait{Answered: n, AvgSeconds: avgSeconds(ms, n), P90Seconds: round(nth(waits, (9*n+9)/10-1), 1)}
+	return Wait{Answered: n, AvgSeconds: avgSeconds(ms, n), P90Seconds: round(float64(nth(waits, (9*n+9)/10-1))/1000, 1)}
 }
 
 // nth is the k-th smallest of xs (from 0), which it reorders: a selection,
 // not a sort, as a year's report measures a million waits. Introselect:
 // Hoare's partition around a median of three, and a sort once the part
 // left is small or the partitions have not been halving it.
-func nth(xs []float64, k int) float64 {
+func nth[T cmp.Ordered](xs []T, k int) T {
 	lo, hi := 0, len(xs)-1
 	budget := 2 * bits.Len(uint(len(xs)))
 	for hi-lo > 32 && budget > 0 {

@@ -14,16 +14,16 @@ func TestNthIsTheSortedSlicesElement(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 10, 33, 34, 100, 1000, 5000} {
 		for _, spread := range []int{1, 3, 50, 1 << 30} {
 			for range 20 {
-				xs := make([]float64, n)
+				xs := make([]int32, n)
 				for i := range xs {
-					xs[i] = float64(r.IntN(spread)) / 1000
+					xs[i] = int32(r.IntN(spread))
 				}
 				sorted := slices.Clone(xs)
 				slices.Sort(sorted)
 				reversed := slices.Clone(sorted)
 				slices.Reverse(reversed)
 				k := r.IntN(n)
-				for _, in := range [][]float64{xs, sorted, reversed} {
+				for _, in := range [][]int32{xs, sorted, reversed} {
 					if got := nth(slices.Clone(in), k); got != sorted[k] {
 						t.Fatalf("nth of %d values (spread %d), k %d: %v, want %v", n, spread, k, got, sorted[k])
 					}
