@@ -125,12 +125,13 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 	c.in.SendResync(ctx, screenpop.Event{Kind: screenpop.EventResync, Type: "Resync", At: time.Now().UTC(), Channels: chans, Waiting: waiting, Bridges: bridges})
 
 	start := time.Now()
-	c.ready.Store(true)
 	c.m.Connected.Set(1)
 	if c.diag.up(start) {
 		c.m.Reconnects.Inc()
 	}
 	c.log.Info("connected to ARI", "url", c.base.String(), "app", c.cfg.App, "subscribe_all", c.cfg.SubscribeAll, "channels", len(chans), "attempts", retries+1)
+	// Ready last: whoever sees it ready sees the metrics and the log line.
+	c.ready.Store(true)
 	defer func() {
 		c.ready.Store(false)
 		c.m.Connected.Set(0)

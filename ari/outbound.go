@@ -528,13 +528,14 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 	held = nil
 
 	start := time.Now()
-	c.ready.Store(true)
 	c.m.Connected.Set(1)
 	if c.diag.up(start) {
 		c.m.Reconnects.Inc()
 	}
 	c.log.Info("Asterisk connected its outbound websocket", "pbx", c.cfg.PBX, "user", c.cfg.Username, "entity_id", info.System.EntityID,
 		"app", c.cfg.App, "resynced", !trusted, "why", why, "channels", chans, "attempts", retries+1)
+	// Ready last, as in the events websocket's connect.
+	c.ready.Store(true)
 	defer func() {
 		c.ready.Store(false)
 		c.m.Connected.Set(0)

@@ -57,6 +57,7 @@ type Writer struct {
 	running atomic.Bool
 
 	written, failures, dropped, corrupt, rejected atomic.Uint64
+	idle                                          atomic.Uint64 // times Run began to wait for a call, the spool written out
 
 	mu          sync.Mutex
 	progress    chan struct{} // closed, and replaced, whenever records leave the spool
@@ -213,6 +214,7 @@ func (w *Writer) Run(ctx context.Context) error {
 				w.log.Info("call log writes resumed", "after", time.Since(downSince).Round(time.Millisecond), "failed_attempts", attempts)
 				downSince, attempts, backoff = time.Time{}, 0, 0
 			}
+			w.idle.Add(1)
 			select {
 			case <-w.wake:
 			case <-ctx.Done():

@@ -466,6 +466,9 @@ func TestWriterGroupCommit(t *testing.T) {
 		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), saver)
 		w.linger, w.batchSize = time.Hour, 20 // only a full batch ends the wait
 		w.start(t)
+		// Once Run has written out what the spool held at its start (here
+		// nothing) and waits: a start's drain takes whatever is there.
+		waitFor(t, "the writer idle", func() bool { return w.idle.Load() > 0 })
 		calls := spoolCalls(20)
 		recordAll(w, calls)
 		waitFor(t, "the calls written", func() bool { return len(db.ids()) == 20 })
