@@ -51,7 +51,11 @@ func (t *Tracker) destroyed(ch Channel, cause int, causeText string, at time.Tim
 				addGap(c, GapOffers)
 			}
 			switch {
-			case cause == 26 || c.rec.AnsweredBy != nil:
+			case c.rec.AnsweredBy != nil || cause == 26 && (!c.hangupAsked || t.answering(c, l)):
+				// Cause 26 once the caller asked to hang up is Dial's c
+				// option (the cancel is told as answered elsewhere), not
+				// an answer, unless another phone is up and its ANSWER
+				// still to come.
 				o.Outcome = OutcomeAnsweredElsewhere
 			case cause == 17:
 				o.Outcome = OutcomeBusy

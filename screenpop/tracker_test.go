@@ -392,3 +392,52 @@ func TestTrackerMemoryStaysBoundedOverManyCalls(t *testing.T) {
 			tr.Open(), len(tr.legs), len(tr.linked), len(tr.pairs), len(tr.orphans), len(tr.ending))
 	}
 }
+
+// TestTrackerReadsCause26AfterTheCallerHungUpAsCancelled follows a ring
+// group dialled with Dial's c option whose CANCELs were lost (an ARI
+// drop): the caller hangs up, and app_dial hangs the ringing phones up
+// with cause 26, answered elsewhere. Nobody answered: the caller
+// abandoned the call, and the phones' offers say cancelled, not answered
+// elsewhere. When a phone is up, its ANSWER still to come, cause 26 is
+// the answer's.
+func TestTrackerReadsCause26AfterTheCallerHungUpAsCancelled(t *testing.T) {
+	t.Run("the caller hung up", func(t *testing.T) {
+		p := newPBX()
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c1", "89161234567", "74951112233")
+		a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, a, p.at(0.5)), ring(trunk, b, p.at(0.5)),
+			one(hangupRequest(trunk, p.at(6)), destroyed(a, p.at(6.001), 26), destroyed(b, p.at(6.001), 26), destroyed(trunk, p.at(6.002), 16)))
+		tr.Advance(p.at(60))
+		if len(log.calls) != 1 {
+			t.Fatalf("%d records, want 1", len(log.calls))
+		}
+		c := log.calls[0]
+		if c.Status != StatusAbandoned || c.AnsweredBy != nil {
+			t.Errorf("status %s, answered by %v; want abandoned, nobody", c.Status, c.AnsweredBy)
+		}
+		for _, o := range c.Offers {
+			if o.Outcome != OutcomeCancelled {
+				t.Errorf("%s's offer %s, want %s", o.Operator, o.Outcome, OutcomeCancelled)
+			}
+		}
+	})
+	t.Run("a phone was up as the caller hung up", func(t *testing.T) {
+		p := newPBX()
+		tr, log, _ := newTestTracker()
+		trunk := p.trunk("c1", "89161234567", "74951112233")
+		a, b := p.phone(trunk, "101"), p.phone(trunk, "102")
+		feed(tr, one(created(trunk, p.at(0))), ring(trunk, a, p.at(0.5)), ring(trunk, b, p.at(0.5)),
+			one(Event{Kind: EventChannelUpdated, Channel: state(b, "Up"), At: p.at(3)}, hangupRequest(trunk, p.at(3.001)),
+				destroyed(a, p.at(3.002), 26), destroyed(b, p.at(3.003), 16), destroyed(trunk, p.at(3.004), 16)))
+		tr.Advance(p.at(60))
+		if len(log.calls) != 1 {
+			t.Fatalf("%d records, want 1", len(log.calls))
+		}
+		for _, o := range log.calls[0].Offers {
+			if o.Operator == "101" && o.Outcome != OutcomeAnsweredElsewhere {
+				t.Errorf("101's offer %s, want %s: 102 had answered", o.Outcome, OutcomeAnsweredElsewhere)
+			}
+		}
+	})
+}
