@@ -57,18 +57,30 @@ type Call struct {
 	DID      string
 	Scenario Scenario
 	// Operators are the extensions dialled: the first one alone, except
-	// in Queue, which rings them all, and in the pickups, which ring all
-	// but the last, who picks up. Default: Config.Operators.
+	// in Queue and the ring-all scenarios, which ring them all, and in the
+	// pickups, which ring all but the last, who picks up. Default:
+	// Config.Operators.
 	Operators []string
-	// AnswerBy is who answers a Queue call; default the first operator.
+	// AnswerBy is who answers a Queue or RingAll call; default the first
+	// operator.
 	AnswerBy string
 	// PickedUp is, in DirectedPickup, the dialled operator whose ringing
 	// phone the last operator picks up; default the first dialled.
 	PickedUp string
 	// RingFor is how long phones ring before the answer, the Dial
-	// timeout (Missed) or the caller hanging up (Abandoned); TalkFor how
+	// timeout (Missed) or the caller hanging up (Abandoned,
+	// RingAllAbandoned); TalkFor how
 	// long an answered call lasts. Defaults 2 s and 3.5 s.
 	RingFor, TalkFor time.Duration
+	// Announce is, in RingAll, how long the Dial's A() announcement
+	// plays to the operator who answered: the time between their answer,
+	// when the other phones are cancelled already, and the Dial's ANSWER.
+	// Zero: no announcement.
+	Announce time.Duration
+	// CancelElsewhere is Dial's c option in the ring-all scenarios: the
+	// phones Dial hangs up get cause 26, answered elsewhere, even when the
+	// caller hung up.
+	CancelElsewhere bool
 	// ViaStasis sends a SIP scenario's call through the Stasis
 	// application first, as Stasis does, before it dials the phones;
 	// without an application connected, Stasis fails and the dialplan
@@ -144,7 +156,7 @@ func (s *Sim) complete(c Call) (Call, error) {
 		return c, fmt.Errorf("arisim: ViaStasis is for the SIP scenarios; the %s scenario has its own dialplan", c.Scenario)
 	}
 	switch c.Scenario {
-	case Queue:
+	case Queue, RingAll, RingAllAbandoned:
 	case AttendedTransfer, BlindTransfer:
 		c.Operators = c.Operators[:2]
 	case Pickup, DirectedPickup:
@@ -153,12 +165,12 @@ func (s *Sim) complete(c Call) (Call, error) {
 		c.Operators = c.Operators[:1]
 	}
 	c.Operators = slices.Clone(c.Operators)
-	if c.Scenario == Queue {
+	if c.Scenario == Queue || c.Scenario == RingAll {
 		if c.AnswerBy == "" {
 			c.AnswerBy = c.Operators[0]
 		}
 		if !slices.Contains(c.Operators, c.AnswerBy) {
-			return c, fmt.Errorf("arisim: %s is to answer the queue call but is not among its operators %v", c.AnswerBy, c.Operators)
+			return c, fmt.Errorf("arisim: %s is to answer the %s call but is not among its operators %v", c.AnswerBy, c.Scenario, c.Operators)
 		}
 	}
 	if c.RingFor <= 0 {

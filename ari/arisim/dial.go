@@ -266,9 +266,22 @@ func (r *run) answer(p *phone, order interleave) *bridge {
 	r.device(r.inDevice(), "INUSE")
 	r.device(r.inDevice(), "INUSE")
 	r.answered = r.at
+	r.answerStatus(p)
+	return r.bridgeAnswered(p, order)
+}
+
+// answerStatus is Dial setting the variables of its answer
+// (apps/app_dial.c dial_exec_full, 3078-3082): before the Dial's options
+// run, and so before its ANSWER.
+func (r *run) answerStatus(p *phone) {
 	r.varset(r.in, "DIALSTATUS", "ANSWER")
 	r.varset(r.in, "DIALEDPEERNAME", p.leg.name)
 	r.varset(r.in, "DIALEDPEERNUMBER", p.dialstring)
+}
+
+// bridgeAnswered is Dial publishing its ANSWER and bridging the inbound
+// leg with the phone that answered.
+func (r *run) bridgeAnswered(p *phone, order interleave) *bridge {
 	r.update(p.leg, func(ch *channel) { ch.exten = "" })
 	r.dial(r.in, p.leg, "ANSWER", "")
 	r.state(r.in, "Up")

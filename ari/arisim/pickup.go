@@ -157,7 +157,7 @@ func (r *run) ringAll(phones []*phone) {
 	if r.c.ViaStasis {
 		prio = 10
 	}
-	r.dialplan(r.in, prio, "Dial", strings.Join(args, "&")+","+secs(r.dialTimeout()))
+	r.dialplan(r.in, prio, "Dial", strings.Join(args, "&")+","+secs(r.dialTimeout())+r.dialOptions())
 	r.dialed = r.at
 	for _, v := range dialVars {
 		r.varset(r.in, v, "")

@@ -40,6 +40,15 @@ type party struct {
 // millisecond the call arrives: in+103).
 func pickupSequence(t *testing.T, msgs [][]byte) []string {
 	t.Helper()
+	return callSequence(t, msgs, func(typ, role, state string) bool { return typ == "ChannelCreated" && role == "104" })
+}
+
+// callSequence is the events of a call, as pickupSequence shows them,
+// from the first for which from holds (given its type, and the role and
+// state of its channel) to the caller joining the bridge or the call's
+// end.
+func callSequence(t *testing.T, msgs [][]byte, from func(typ, role, state string) bool) []string {
+	t.Helper()
 	roles := map[string]string{}
 	// created names a creation time by the channels created then.
 	created := map[string]string{}
@@ -87,7 +96,9 @@ func pickupSequence(t *testing.T, msgs [][]byte) []string {
 				r = prev + "+" + r
 			}
 			created[e.Channel.Created] = r
-			started = started || roles[e.Channel.ID] == "104"
+		}
+		if e.Channel != nil && from(e.Type, role(e.Channel.ID), e.Channel.State) {
+			started = true
 		}
 		if !started {
 			continue

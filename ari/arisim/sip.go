@@ -39,15 +39,19 @@ const (
 	BlindTransfer    Scenario = "blind-transfer"
 )
 
-// SIPScenarios are the scenarios above and the pickups (pickup.go); Run's
-// mix keeps to Scenarios.
-var SIPScenarios = []Scenario{Unreachable, SwitchedOff, Prohibited, AttendedTransfer, BlindTransfer, Pickup, DirectedPickup}
+// SIPScenarios are the scenarios above, the pickups (pickup.go) and the
+// ring-all dials (ringall.go); Run's mix keeps to Scenarios.
+var SIPScenarios = []Scenario{Unreachable, SwitchedOff, Prohibited, AttendedTransfer, BlindTransfer, Pickup, DirectedPickup,
+	RingAll, RingAllAbandoned}
 
 // transferContext is where an operator's phone sends a transfer.
 const transferContext = "from-internal"
 
 // checkSIP checks what a SIP scenario needs of the call.
 func (s *Sim) checkSIP(c Call) error {
+	if err := s.checkRingAll(c); err != nil {
+		return err
+	}
 	switch c.Scenario {
 	case AttendedTransfer, BlindTransfer:
 		if s.cfg.Tech == TechLocal {
@@ -72,6 +76,8 @@ func (r *run) sipScript(order interleave) error {
 		return r.switchedOff()
 	case Pickup, DirectedPickup:
 		return r.pickup(order)
+	case RingAll, RingAllAbandoned:
+		return r.ringAllCall(order)
 	}
 	p := r.phone(r.c.Operators[0])
 	r.dialPhone(p, order)

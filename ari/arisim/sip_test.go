@@ -82,7 +82,40 @@ var sipCases = []sipCase{
 			Offers: []offer{{Operator: "102", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
 				{Operator: "103", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
 				{Operator: "104", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true}}}},
+	{name: "a ring-all Dial one phone answers", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.RingAll, Operators: []string{"101", "102", "103"},
+			AnswerBy: "102"},
+		want: ringAllAnswered},
+	{name: "a ring-all Dial whose announcement delays the answer's ANSWER", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.RingAll, Operators: []string{"101", "102", "103"},
+			AnswerBy: "102", Announce: 3 * time.Second},
+		want: ringAllAnswered},
+	{name: "a ring-all Dial with the c option whose announcement delays the answer's ANSWER", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.RingAll, Operators: []string{"101", "102", "103"},
+			AnswerBy: "102", Announce: 3 * time.Second, CancelElsewhere: true},
+		want: ringAllAnswered},
+	{name: "a ring-all Dial the caller hangs up on", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.RingAllAbandoned, Operators: []string{"101", "102", "103"}},
+		want: ringAllAbandoned},
+	{name: "a ring-all Dial with the c option the caller hangs up on", tech: arisim.TechPJSIP,
+		call: arisim.Call{Caller: "+79161234567", DID: "74951112233", Scenario: arisim.RingAllAbandoned, Operators: []string{"101", "102", "103"},
+			CancelElsewhere: true},
+		want: ringAllAbandoned},
 }
+
+// The records of a ring-all Dial: 102 answers, or the caller hangs up.
+var (
+	ringAllAnswered = record{Caller: "+79161234567", CallerE164: "+79161234567", DID: "74951112233", Status: screenpop.StatusAnswered,
+		OfferedTo: []string{"101", "102", "103"}, AnsweredBy: "102", TalkedTo: []string{"102"}, Cause: 16, CauseText: "Normal Clearing",
+		Offers: []offer{{Operator: "101", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true},
+			{Operator: "102", DialStatus: "ANSWER", Outcome: screenpop.OutcomeAnswered, Rang: true},
+			{Operator: "103", DialStatus: "CANCEL", Outcome: screenpop.OutcomeAnsweredElsewhere, Rang: true}}}
+	ringAllAbandoned = record{Caller: "+79161234567", CallerE164: "+79161234567", DID: "74951112233", Status: screenpop.StatusAbandoned,
+		OfferedTo: []string{"101", "102", "103"}, TalkedTo: []string{}, Cause: 16, CauseText: "Normal Clearing",
+		Offers: []offer{{Operator: "101", DialStatus: "CANCEL", Outcome: screenpop.OutcomeCancelled, Rang: true},
+			{Operator: "102", DialStatus: "CANCEL", Outcome: screenpop.OutcomeCancelled, Rang: true},
+			{Operator: "103", DialStatus: "CANCEL", Outcome: screenpop.OutcomeCancelled, Rang: true}}}
+)
 
 func TestSIPScenariosGiveTheirCallRecords(t *testing.T) {
 	for _, tc := range sipCases {
