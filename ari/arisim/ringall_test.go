@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/screenpop/screenpop/ari/arisim"
+	"github.com/screenpop/screenpop/screenpop"
 )
 
 // TestRingAllDialsSendWhatAppDialSends: the events of a ring-all Dial from
@@ -214,4 +215,65 @@ func TestRingAllAnswerLooksLikeTheIAXTraceOnTheAnsweringLegs(t *testing.T) {
 		}
 	}
 	sameEventsUpToInterleaving(t, want, got)
+}
+
+// TestRingAllPopsEndAsTheOperatorsPagesShouldSay: what the tracker tells
+// the operators' pages of a ring-all Dial, through the daemon's intake:
+// the phones cancelled as a colleague answers are taken by that colleague
+// (the pops withdrawn, not shown missed), even while the Dial's
+// announcement holds its ANSWER back; those the caller hung up on are
+// cancelled, with Dial's c option too.
+func TestRingAllPopsEndAsTheOperatorsPagesShouldSay(t *testing.T) {
+	ops := []string{"101", "102", "103"}
+	elsewhere := []string{"ringing", "offer_ended answered_elsewhere"}
+	cancelled := []string{"ringing", "offer_ended cancelled"}
+	tests := []struct {
+		name string
+		call arisim.Call
+		want map[string][]string
+	}{
+		{name: "102 answers",
+			call: arisim.Call{Scenario: arisim.RingAll, Operators: ops, AnswerBy: "102"},
+			want: map[string][]string{"101": elsewhere, "102": {"ringing", "answered"}, "103": elsewhere}},
+		{name: "102 answers and hears an announcement before the Dial's ANSWER",
+			call: arisim.Call{Scenario: arisim.RingAll, Operators: ops, AnswerBy: "102", Announce: 3 * time.Second},
+			want: map[string][]string{"101": elsewhere, "102": {"ringing", "answered"}, "103": elsewhere}},
+		{name: "102 answers and hears an announcement, Dial's c option",
+			call: arisim.Call{Scenario: arisim.RingAll, Operators: ops, AnswerBy: "102", Announce: 3 * time.Second, CancelElsewhere: true},
+			want: map[string][]string{"101": elsewhere, "102": {"ringing", "answered"}, "103": elsewhere}},
+		{name: "the caller hangs up",
+			call: arisim.Call{Scenario: arisim.RingAllAbandoned, Operators: ops},
+			want: map[string][]string{"101": cancelled, "102": cancelled, "103": cancelled}},
+		{name: "the caller hangs up, Dial's c option",
+			call: arisim.Call{Scenario: arisim.RingAllAbandoned, Operators: ops, CancelElsewhere: true},
+			want: map[string][]string{"101": cancelled, "102": cancelled, "103": cancelled}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.call.Caller, tt.call.DID = "+79161234567", "74951112233"
+			msgs := simulate(t, traceCase{cfg: arisim.Config{ChannelVars: true, Tech: arisim.TechPJSIP}, call: tt.call})
+			obs := &pages{}
+			track(t, msgs, obs)
+			if d := cmp.Diff(tt.want, obs.seen); d != "" {
+				t.Errorf("what each operator's page was told (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// pages keeps, for each operator, the notices of their phone's offer.
+type pages struct{ seen map[string][]string }
+
+func (p *pages) Notice(n screenpop.Notice) {
+	if n.Operator == "" || n.Kind == screenpop.NoticeEnded {
+		return
+	}
+	if p.seen == nil {
+		p.seen = map[string][]string{}
+	}
+	s := n.Kind.String()
+	if n.Kind == screenpop.NoticeOfferEnded {
+		s += " " + string(n.Outcome)
+	}
+	p.seen[n.Operator] = append(p.seen[n.Operator], s)
 }

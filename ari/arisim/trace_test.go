@@ -211,12 +211,37 @@ var secondsApprox = cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) 
 // as `screenpopd replay` does.
 func callRecords(t *testing.T, msgs [][]byte) []record {
 	t.Helper()
+	var recs []record
+	for _, c := range track(t, msgs, nil) {
+		r := record{ID: c.ID, Caller: c.Caller, CallerName: c.CallerName, Withheld: c.Withheld, DID: c.DID, Status: c.Status,
+			OfferedTo: c.OfferedTo, TalkedTo: c.TalkedTo, Ring: c.RingSeconds, Wait: c.WaitSeconds, Talk: c.TalkSeconds,
+			Cause: c.HangupCause, CauseText: c.HangupCauseText, Close: c.CloseReason}
+		if c.CallerE164 != nil {
+			r.CallerE164 = *c.CallerE164
+		}
+		if c.AnsweredBy != nil {
+			r.AnsweredBy = *c.AnsweredBy
+		}
+		for _, o := range c.Offers {
+			r.Offers = append(r.Offers, offer{Operator: o.Operator, Channel: seqName.ReplaceAllString(o.Channel, "$1-#$3"),
+				DialStatus: o.DialStatus, Outcome: o.Outcome, Rang: o.Rang()})
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// track runs events through the daemon's intake and call tracking, with
+// obs (if not nil) hearing the tracker's notices, and returns the calls
+// it logged.
+func track(t *testing.T, msgs [][]byte, obs screenpop.Observer) []screenpop.Call {
+	t.Helper()
 	ops, err := screenpop.ParseEndpointPatterns([]string{"Local/{ext}@phones", "PJSIP/{ext}", "IAX2/op{ext}"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := &callLog{}
-	tr := screenpop.NewTracker(screenpop.TrackerConfig{InboundContexts: []string{"from-trunk", "from-trunk-iax"}, Operators: ops, Region: "RU"}, log, nil)
+	tr := screenpop.NewTracker(screenpop.TrackerConfig{InboundContexts: []string{"from-trunk", "from-trunk-iax"}, Operators: ops, Region: "RU"}, log, obs)
 	out := make(chan screenpop.Event, len(msgs)+1)
 	var lines bytes.Buffer
 	for _, m := range msgs {
@@ -235,24 +260,7 @@ func callRecords(t *testing.T, msgs [][]byte) []record {
 		tr.Handle(ev)
 	}
 	tr.Close(screenpop.CloseEndOfInput)
-	var recs []record
-	for _, c := range log.records() {
-		r := record{ID: c.ID, Caller: c.Caller, CallerName: c.CallerName, Withheld: c.Withheld, DID: c.DID, Status: c.Status,
-			OfferedTo: c.OfferedTo, TalkedTo: c.TalkedTo, Ring: c.RingSeconds, Wait: c.WaitSeconds, Talk: c.TalkSeconds,
-			Cause: c.HangupCause, CauseText: c.HangupCauseText, Close: c.CloseReason}
-		if c.CallerE164 != nil {
-			r.CallerE164 = *c.CallerE164
-		}
-		if c.AnsweredBy != nil {
-			r.AnsweredBy = *c.AnsweredBy
-		}
-		for _, o := range c.Offers {
-			r.Offers = append(r.Offers, offer{Operator: o.Operator, Channel: seqName.ReplaceAllString(o.Channel, "$1-#$3"),
-				DialStatus: o.DialStatus, Outcome: o.Outcome, Rang: o.Rang()})
-		}
-		recs = append(recs, r)
-	}
-	return recs
+	return log.records()
 }
 
 // callLog keeps the call records; a tracker's Run writes it while a test
