@@ -69,8 +69,8 @@ type Call struct {
 	PickedUp string
 	// RingFor is how long phones ring before the answer, the Dial
 	// timeout (Missed) or the caller hanging up (Abandoned,
-	// RingAllAbandoned); TalkFor how
-	// long an answered call lasts. Defaults 2 s and 3.5 s.
+	// RingAllAbandoned); TalkFor how long an answered call lasts.
+	// Defaults 2 s and 3.5 s.
 	RingFor, TalkFor time.Duration
 	// Announce is, in RingAll, how long the Dial's A() announcement
 	// plays to the operator who answered: the time between their answer,

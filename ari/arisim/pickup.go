@@ -143,10 +143,10 @@ func (r *run) pickup(order interleave) error {
 	return nil
 }
 
-// ringAll is Dial(PJSIP/102&PJSIP/103,timeout): app_dial requests every
-// destination's channel first (dial_exec_full's loop, app_dial.c
-// 2732-2870), then calls each and publishes its Dial begin (2938); the
-// phones report ringing in turn.
+// ringAll is Dial(PJSIP/102&PJSIP/103,timeout[,options]): app_dial
+// requests every destination's channel first (dial_exec_full's loop,
+// app_dial.c 2732-2870), then calls each and publishes its Dial begin
+// (2938); the phones report ringing in turn.
 func (r *run) ringAll(phones []*phone) {
 	s := r.s
 	args := make([]string, len(phones))
