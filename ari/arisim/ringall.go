@@ -13,9 +13,12 @@ import (
 //   - dial_exec_full requests every phone's channel (2732-2870), then
 //     calls each and publishes its Dial begin (2938); the phones ring in
 //     turn (ringAll).
-//   - RingAll: the phone of Call.AnswerBy answers after RingFor. chan_pjsip
-//     sets its channel Up (a ChannelStateChange) and queues the ANSWER
-//     that wait_for_answer reads (1407-1471). With several phones, Dial
+//   - RingAll: the phone of Call.AnswerBy answers after RingFor.
+//     chan_pjsip queues an ANSWER on its channel at the 200 OK
+//     (channels/chan_pjsip.c 3333-3335); Dial's thread reads it, and
+//     reading it sets the channel Up (main/channel.c __ast_read,
+//     3817-3829: a ChannelStateChange) before wait_for_answer handles it
+//     (1407-1471), so the Up always comes first. With several phones, Dial
 //     would update the caller's connected line from the phone's caller ID
 //     (1419-1426), but not when it gave that phone its caller ID itself,
 //     the phone's channel having none of its own (DIAL_CALLERID_ABSENT,
@@ -27,7 +30,9 @@ import (
 //     sets DIALSTATUS, DIALEDPEERNAME and DIALEDPEERNUMBER (3078-3082),
 //     runs the Dial's options (an announcement to the operator, A(),
 //     3100-3221: Call.Announce long) and only then publishes the
-//     ANSWER (3345) and bridges (3429).
+//     ANSWER (3345) and bridges (3429). A pre-bridge subroutine, U(),
+//     holds the ANSWER back likewise (3249-3336), running dialplan on the
+//     phone's channel meanwhile; the simulator plays A().
 //   - RingAllAbandoned: the caller hangs up after RingFor, every phone
 //     still ringing. chan_pjsip queues the hangup (a ChannelHangupRequest,
 //     not soft); wait_for_answer reads it, publishes CANCEL for every
