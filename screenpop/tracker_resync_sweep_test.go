@@ -477,8 +477,11 @@ func simStreams(t *testing.T, tech string, calls []arisim.Call) []sweepStream {
 			frames = append(frames, msg)
 		}
 		name := fmt.Sprintf("%s %s", tech, c.Scenario)
-		if c.Scenario == arisim.Queue {
+		if c.Scenario == arisim.Queue || c.Scenario == arisim.RingAll {
 			name += fmt.Sprintf(" %v answered by %s", c.Operators, c.AnswerBy)
+		}
+		if c.CancelElsewhere {
+			name += " with c"
 		}
 		streams = append(streams, newSweepStream(t, name, frames))
 	}
@@ -505,6 +508,15 @@ func sweepCalls(tech string) []arisim.Call {
 			c.Operators = []string{"101", "102"}
 			calls = append(calls, c)
 		}
+		// app_dial's ring-all: the other phones' CANCELs and cause 26
+		// come before the ANSWER (an announcement apart); and the caller
+		// hanging up on a Dial with the c option, which gives the
+		// ringing phones cause 26 too.
+		ra := call(arisim.RingAll)
+		ra.Operators, ra.AnswerBy, ra.Announce = []string{"101", "102", "103"}, "102", 500*time.Millisecond
+		rc := call(arisim.RingAllAbandoned)
+		rc.Operators, rc.CancelElsewhere = []string{"101", "102"}, true
+		calls = append(calls, ra, rc)
 	}
 	return calls
 }
