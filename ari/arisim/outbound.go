@@ -69,6 +69,7 @@ type Outbound struct {
 	queued    int // events ever queued
 	lost      int // events written into a socket that had died
 	lastErr   error
+	ended     []time.Time // when each connection was found gone or closed
 }
 
 // outboundQueue is how many frames the writer may fall behind by.
@@ -154,6 +155,14 @@ func (o *Outbound) Lost() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.lost
+}
+
+// Ended is when each connection ended, as Asterisk saw it: up to then,
+// what it wrote into the socket it believes delivered.
+func (o *Outbound) Ended() []time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.ended)
 }
 
 // Failed is how many connection attempts failed (refused, turned away,
@@ -331,6 +340,7 @@ func (o *Outbound) serve(ws *websocket.Conn, first bool) {
 		<-readDone
 		o.mu.Lock()
 		o.ws = nil
+		o.ended = append(o.ended, time.Now())
 		o.mu.Unlock()
 	}
 	for {
