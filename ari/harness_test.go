@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/screenpop/screenpop/internal/testport"
 	"github.com/screenpop/screenpop/screenpop"
 )
 
@@ -264,16 +264,12 @@ func channelsOf(t *testing.T, trace string, n int) ([]ariv5.ChannelData, []scree
 
 var ignoreAt = cmpopts.IgnoreFields(screenpop.Event{}, "At")
 
-// closedPort returns the address of a port on which nothing listens.
+// closedPort returns the address of a port on which nothing listens: not
+// one the kernel handed out and took back, which another test package's
+// listener may take meanwhile (see internal/testport).
 func closedPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return testport.Addr(t)
 }
 
 // writeCA writes the test server's certificate as a PEM CA file.

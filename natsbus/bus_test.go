@@ -95,7 +95,15 @@ func TestOneReplicaHoldsABoxAndAnotherTakesItWhenItStopsOrDies(t *testing.T) {
 		if la.Epoch() != first {
 			t.Errorf("a stopped holding (epoch %d) before b took the box: not make-before-break", la.Epoch())
 		}
-		la.Superseded() // as the tracker says once the log has b's entry
+		// The tracker says a is superseded once the log has an entry of
+		// b's, which b's hold appends: b acts on the box by then. Its hold
+		// runs in a goroutine of its own, started once b holds the lease.
+		eventually(t, "b's hold begins", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(holding, "+b")
+		})
+		la.Superseded()
 		<-aDone
 		if la.Epoch() != 0 {
 			t.Errorf("a still holds (epoch %d) after it stopped", la.Epoch())

@@ -59,8 +59,14 @@ type Writer struct {
 	written, failures, dropped, corrupt, rejected atomic.Uint64
 	idle                                          atomic.Uint64 // times Run began to wait for a call, the spool written out
 
-	mu          sync.Mutex
-	progress    chan struct{} // closed, and replaced, whenever records leave the spool
+	mu       sync.Mutex
+	progress chan struct{} // closed, and replaced, whenever records leave the spool
+	// settled is the spool's acknowledged count as of the last progress:
+	// the records out of the spool and already counted (Written, Corrupt).
+	// Flush waits on it rather than on the spool's own count, which moves
+	// first, so that whoever Flush returns to reads the counts that go
+	// with it.
+	settled     uint64
 	lastRefused Rejection
 	finishBy    time.Time // the last attempt's deadline, if sooner than finalTimeout
 
@@ -88,8 +94,10 @@ func NewWriter(sp *Spool, db Saver, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	_, acked := sp.counts()
 	return &Writer{
 		sp:           sp,
+		settled:      acked,
 		db:           db,
 		log:          log,
 		wake:         make(chan struct{}, 1),
@@ -292,11 +300,14 @@ func (w *Writer) drain(ctx context.Context) error {
 			for _, r := range b.bad {
 				w.log.Error("skipped a corrupt call log spool record", "segment", r.segment, "offset", r.offset, "err", r.err)
 			}
-			if err := w.sp.ack(b.skip); err != nil {
-				return err
-			}
+			// Acknowledged in memory even if the cursor file could not
+			// follow, as a batch written below.
+			err := w.sp.ack(b.skip)
 			w.corrupt.Add(uint64(len(b.bad)))
 			w.signal()
+			if err != nil {
+				return err
+			}
 		}
 		if len(b.calls) == 0 && len(b.unseen) == 0 {
 			if len(b.bad) > 0 {
@@ -397,9 +408,13 @@ func (w *Writer) save(ctx context.Context, calls []screenpop.Call) error {
 	return w.db.SaveCalls(ctx, calls)
 }
 
-// signal wakes every Flush waiting for records to leave the spool.
+// signal wakes every Flush waiting for records to leave the spool, once
+// they are counted. Only Run acknowledges records, and it signals after
+// each acknowledgement, so the spool's count is the one settled.
 func (w *Writer) signal() {
+	_, acked := w.sp.counts()
 	w.mu.Lock()
+	w.settled = acked
 	close(w.progress)
 	w.progress = make(chan struct{})
 	w.mu.Unlock()
@@ -412,9 +427,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	target, _ := w.sp.counts()
 	for {
 		w.mu.Lock()
-		progress := w.progress
+		progress, settled := w.progress, w.settled
 		w.mu.Unlock()
-		if _, acked := w.sp.counts(); acked >= target {
+		if settled >= target {
 			return nil
 		}
 		select {
@@ -425,7 +440,10 @@ func (w *Writer) Flush(ctx context.Context) error {
 		select {
 		case <-progress:
 		case <-w.stopped:
-			if _, acked := w.sp.counts(); acked >= target {
+			w.mu.Lock()
+			settled := w.settled
+			w.mu.Unlock()
+			if settled >= target {
 				return nil
 			}
 			return fmt.Errorf("flush call log: the writer has stopped with %d calls in the spool", w.Depth())

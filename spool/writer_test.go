@@ -349,6 +349,30 @@ func TestWriter(t *testing.T) {
 		}
 	})
 
+	t.Run("once Flush returns, Written counts every call it waited for", func(t *testing.T) {
+		t.Parallel()
+		sp := openTestSpool(t, t.TempDir(), 1<<20)
+		// A segment per call: each acknowledgement writes the cursor file
+		// durably, and a Flush that looked at the spool's count could
+		// return in that fsync, before the batch was counted.
+		sp.segBytes = 1
+		w := newTestWriter(t, sp, newFakeDB())
+		w.linger = 0
+		w.start(t)
+		const n = 300
+		early := 0
+		for i, c := range spoolCalls(n) {
+			w.Record(c)
+			w.flush(t)
+			if w.Written() != uint64(i+1) {
+				early++
+			}
+		}
+		if early > 0 {
+			t.Errorf("%d of %d Flushes returned before Written counted the call", early, n)
+		}
+	})
+
 	t.Run("Run refuses to run twice", func(t *testing.T) {
 		t.Parallel()
 		w := newTestWriter(t, openTestSpool(t, t.TempDir(), 1<<20), newFakeDB()).start(t)

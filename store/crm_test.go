@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/screenpop/screenpop/internal/testport"
 	"github.com/screenpop/screenpop/screenpop"
 )
 
@@ -257,12 +258,9 @@ func TestCRMThatIsDownFailsLookupsInTime(t *testing.T) {
 			defer conn.Close()
 		}
 	}()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
+	// Not a port the kernel handed out and took back: another test
+	// package's listener may take that one meanwhile.
+	closedAddr := testport.Addr(t)
 
 	for _, tt := range []struct{ name, addr string }{
 		{"a CRM that refuses connections", closedAddr},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -213,12 +212,7 @@ func TestPopFromTheCRM(t *testing.T) {
 
 func TestCRMDownOrWrongAtStart(t *testing.T) {
 	t.Run("a CRM that is down does not stop the daemon: callers pop from the store", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := freePort(t)
 		call, log := crmPopper(t, "--crm-dsn", "postgres://crm:pw@"+addr+"/crm?sslmode=disable", "--crm-query", crmTestQuery)
 		if !strings.Contains(log.String(), "the CRM is not reachable; callers are looked up in screenpop's own client base") {
 			t.Errorf("the start did not say the CRM is down:\n%s", log.String())

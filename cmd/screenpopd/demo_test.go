@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,20 +43,34 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	var out syncBuffer
 	dataDir := t.TempDir()
 	listen := freePort(t)
+	// Until Ctrl-C: the pages are checked while the demo runs, however
+	// long a loaded machine takes over them. A demo that stopped after its
+	// calls was gone, on CI, before the test asked its admin API. A call a
+	// second: the embedded store's one connection serves the month's
+	// report between the calls' lookups and writes.
+	ctx, ctrlC := context.WithCancel(context.Background())
+	defer ctrlC()
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "4", "--speed", "5", "--calls", "12",
+	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "1", "--speed", "5",
 		"--http-listen", listen, "--store-data-dir", dataDir, "--log-level", "warn"})
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(context.Background()) }()
+	go func() { done <- cmd.ExecuteContext(ctx) }()
 
-	// The URLs come before the first call.
+	// The URLs come before the first call, once the store is seeded: a
+	// month of history, which takes a loaded machine over a minute. The
+	// bound only ends a demo that hangs.
 	urlRe := regexp.MustCompile(`http://\S+/#token=(\S+)`)
 	var tokens []string
-	for deadline := time.Now().Add(60 * time.Second); len(tokens) < 4; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Minute); len(tokens) < 4; time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo stopped (%v) before it printed the operators' URLs:\n%s", err, out.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the demo printed no operator URLs:\n%s", out.String())
+			t.Fatalf("the demo printed no operator URLs in 5 minutes:\n%s", out.String())
 		}
 		for _, m := range urlRe.FindAllStringSubmatch(out.String(), -1) {
 			if !strings.HasPrefix(m[0], "http://"+listen) {
@@ -66,8 +82,7 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 			tokens = nil
 		}
 	}
-	// The reports and admin links it printed open their pages' APIs (now,
-	// while the demo runs: it stops after its calls).
+	// The reports and admin links it printed open their pages' APIs.
 	for _, page := range []struct{ name, api string }{{"reports", "/api/reports/summary"}, {"admin", "/api/admin/status"}} {
 		m := regexp.MustCompile(`http://` + regexp.QuoteMeta(listen) + `/` + page.name + `#token=(\S+)`).FindStringSubmatch(out.String())
 		if m == nil {
@@ -135,10 +150,53 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no operator saw a pop within 30 s:\n%s", out.String())
 	}
+	// A dozen calls in the call log, then Ctrl-C.
+	written := regexp.MustCompile(`(?m)^screenpop_calls_written_total (\S+)$`)
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var n float64
+		if resp, err := http.Get("http://" + listen + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if m := written.FindSubmatch(b); m != nil {
+				n, _ = strconv.ParseFloat(string(m[1]), 64)
+			}
+		}
+		if n >= 12 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v calls written in 2 minutes of a call a second:\n%s", n, out.String())
+		}
+	}
+	ctrlC()
 	if err := <-done; err != nil {
+		t.Fatalf("demo stopped with Ctrl-C: %v\n%s", err, out.String())
+	}
+	checkDemoCallLog(t, dataDir, 12)
+}
+
+// TestDemoStopsAfterItsCalls runs the demo as `--calls 12` does: it
+// stops by itself, its calls in the call log.
+func TestDemoStopsAfterItsCalls(t *testing.T) {
+	var out syncBuffer
+	dataDir := t.TempDir()
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"demo", "--clients", "300", "--rate", "4", "--speed", "5", "--calls", "12", "--history-days", "0",
+		"--http-listen", freePort(t), "--store-data-dir", dataDir, "--log-level", "warn"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	if err := cmd.ExecuteContext(t.Context()); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
+	checkDemoCallLog(t, dataDir, 12)
+}
 
+// checkDemoCallLog checks the call log and the client base a demo left
+// after n simulated calls: n-2 of them at least in the call log (the last
+// may not have ended when it stopped), each with its source, and a lead
+// for each unknown caller at most.
+func checkDemoCallLog(t *testing.T, dataDir string, n int) {
+	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(dataDir, "screenpop.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +213,9 @@ func TestDemoPrintsOperatorPagesThatShowPopsAndFillsTheCallLog(t *testing.T) {
 	if unsourced != 0 {
 		t.Errorf("%d of the demo's %d calls have no source; every demo line has one", unsourced, calls)
 	}
-	if calls < 10 || clients != 300 || leads > calls {
-		t.Errorf("after 12 simulated calls the call log has %d calls and the client base %d clients and %d leads, want ~12, 300 and a lead for each unknown caller at most",
-			calls, clients, leads)
+	if calls < n-2 || clients != 300 || leads > calls {
+		t.Errorf("after %d simulated calls the call log has %d calls and the client base %d clients and %d leads, want ~%d, 300 and a lead for each unknown caller at most",
+			n, calls, clients, leads, n)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/screenpop/screenpop/ari/aritrace"
+	"github.com/screenpop/screenpop/internal/testport"
 
 	"github.com/gorilla/websocket"
 	"github.com/spf13/pflag"
@@ -182,13 +182,14 @@ next:
 	return -1
 }
 
+// freePort is a loopback address nothing listens on, for a daemon to
+// listen on later or as an address that refuses connections. Not a port
+// the kernel handed out and took back: on a machine running many test
+// packages at once, an outgoing connection or another test's listener
+// often takes that one before the daemon listens (see internal/testport).
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Helper()
+	return testport.Addr(t)
 }
 
 type daemon struct {

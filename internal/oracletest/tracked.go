@@ -184,6 +184,22 @@ func (d *Tracked) ResyncTimes() []time.Time {
 	return slices.Clone(d.resyncs)
 }
 
+// Resynced reports whether the client is connected and call tracking has
+// had the resync of that connection. The client is ready once it has
+// handed the resync on, which may be before RunTracked's goroutine has
+// taken it: a test that counted ResyncTimes on Ready alone could count
+// one short, and take this connection's resync, arriving late, for the
+// next one's. For a client that resyncs on each connection (the events
+// websocket): the one after a reconnect is counted in Reconnects before
+// the client is ready.
+func (d *Tracked) Resynced() bool {
+	if !d.Client.Ready() {
+		return false
+	}
+	connections := d.Reconnects() + 1
+	return len(d.ResyncTimes()) >= connections
+}
+
 // BlindSince is when the daemon's view stopped before resync n (of
 // ResyncTimes) began it again: the time stamp of the latest event it had
 // by then, or cut if that was later. Events Asterisk sent before a drop

@@ -58,7 +58,7 @@ func TestRecordsStayExactOrFlaggedAcrossARIDrops(t *testing.T) {
 	kinds := map[dropKind]int{}
 	var early []time.Duration // how long before each cut the daemon's view stopped
 	for i := range drops {
-		oracletest.WaitLong(t, "the daemon is connected and resynced", dut.Client.Ready)
+		oracletest.WaitLong(t, "the daemon is connected and resynced", dut.Resynced)
 		// Up a moment, then broken for 100 ms to 1 s: the fault's own
 		// timing, not a wait for something to happen.
 		time.Sleep(time.Duration(100+rng.IntN(300)) * time.Millisecond)
