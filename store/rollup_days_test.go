@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,4 +205,88 @@ func heldDayCount(t *testing.T, s rollupStore) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRollupDaysWhileCallsAreWritten reads reports of days held while
+// calls are written into those days, one at a time, a third of them
+// noted: refreshes take the days out as
+// reports fill them. Each report counts every call written before it
+// began and none that is not stored (a day lost between a refresh and a
+// read would count fewer), and once the writes stop, the roll-ups and
+// the reports are the raw rows'.
+func TestRollupDaysWhileCallsAreWritten(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, ok := openMigrated(t, b).(rollupStore)
+			if !ok {
+				t.Fatalf("%s keeps no roll-ups", b.name)
+			}
+			ctx := context.Background()
+			g := &rollupGen{r: rand.New(rand.NewPCG(8, 26))}
+			var inbound []screenpop.Call
+			for i := 0; len(inbound) < 240; i++ {
+				if c := g.call(fmt.Sprintf("w-%03d", i)); c.Direction == screenpop.Inbound {
+					inbound = append(inbound, c)
+				}
+			}
+			if err := s.SaveCalls(ctx, inbound[:40]); err != nil {
+				t.Fatal(err)
+			}
+			from := time.Date(2025, time.March, 25, 0, 0, 0, 0, reportsZone)
+			to := from.AddDate(0, 0, 12)
+			if _, err := s.summary(ctx, from, to, report.DefaultServiceLevel, true); err != nil {
+				t.Fatal(err)
+			}
+			if heldDayCount(t, s) == 0 {
+				t.Fatal("the first report held no days")
+			}
+
+			noter := s.(interface {
+				SaveNote(ctx context.Context, n screenpop.Note) (screenpop.Note, error)
+			})
+			var written atomic.Int64
+			written.Store(40)
+			done := make(chan error, 1)
+			go func() {
+				defer close(done)
+				for i, c := range inbound[40:] {
+					if err := s.SaveCalls(ctx, []screenpop.Call{c}); err != nil {
+						done <- err
+						return
+					}
+					written.Add(1)
+					if i%3 == 0 {
+						n := screenpop.Note{CallID: c.ID, Purpose: "sales", Text: "перезвонить",
+							Operator: screenpop.Operator{Extension: "101"}, At: c.EndedAt}
+						if _, err := noter.SaveNote(ctx, n); err != nil {
+							done <- err
+							return
+						}
+					}
+				}
+			}()
+			reads := 0
+			for finished := false; !finished; reads++ {
+				select {
+				case err, more := <-done:
+					if err != nil {
+						t.Fatal(err)
+					}
+					finished = !more
+				default:
+				}
+				before := int(written.Load())
+				got, err := s.summary(ctx, from, to, report.DefaultServiceLevel, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Totals.Total < before || got.Totals.Total > len(inbound) {
+					t.Fatalf("read %d: the report counts %d calls; %d were written before it began, %d in all",
+						reads, got.Totals.Total, before, len(inbound))
+				}
+			}
+			t.Logf("%d reports read while %d calls were written", reads, len(inbound)-40)
+			checkRollupDays(t, s, "after writing calls while reports read")
+		})
+	}
 }
