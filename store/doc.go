@@ -13,9 +13,9 @@
 // really differ (list matching, LATERAL joins, advisory locks, reserving
 // IDs). SQLite keeps times and lists as text: its adapter passes and scans
 // them through the sqliteTime and sqliteList column types. The reports
-// (Summary) are written once too: they read the roll-ups (rollups.go), and
-// each engine's reportDialect gives the raw rows' queries and the roll-ups'
-// upkeep in its own words. The store only reads the rows: the report
+// (Summary) are written once too: they read the roll-ups (rollups.go; of
+// whole local days, rollup_days.go), and each engine's reportDialect
+// gives the raw rows' queries and the roll-ups' upkeep in its own words. The store only reads the rows: the report
 // package folds them into a report.Summary.
 //
 // OpenSeeded, OpenFor and Check open the configured store for the daemon and the

@@ -31,8 +31,16 @@ type reportDialect struct {
 	// number, its source and the microseconds to its first call back
 	// (NULL: none), as the roll-ups keep them.
 	rawOperatorCalls, rawCallers, rawCallbacks string
-	// joinBytes is the aggregate joining a bytea (BLOB) column's values.
-	joinBytes func(col string) string
+	// joinBytes is the aggregate joining a bytea (BLOB) column's values,
+	// in the order of the expression order if it is not "".
+	joinBytes func(col, order string) string
+	// gridDays is a table of the days of $1 (daysArg): i, the day's
+	// index, and lo and hi, its bounds as the roll-ups hold them.
+	gridDays string
+	daysArg  func(days []dayBounds) any
+	// rollupDaysLock, if any, holds the days against a refresh until the
+	// transaction ends.
+	rollupDaysLock string
 	// snapshotSetup, if any, runs first in the summary's snapshot.
 	snapshotSetup string
 	// rollupRefresh counts the stale hours again; rollupRebuild every
@@ -41,42 +49,6 @@ type reportDialect struct {
 	// in a transaction until it ends.
 	rollupRefresh, rollupRebuild, rollupRows, rollupLock string
 }
-
-// rollupDay reads a day's ($1 to $2) roll-ups of the calls, a row per
-// source, its hours' rows added up and their lists joined (join: the
-// dialect's concatenation of a bytea column): see rollupRowReader. A year
-// reads some 6,000 rows, not the 100,000 of its hours.
-func rollupDay(join func(col string) string) string {
-	return `SELECT source, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(busy), sum(failed), sum(new_callers),
-	` + join("waits") + `, ` + join("numbers") + `, ` + join("new_numbers") + `, sum(missed_numbered), ` + join("callback_delays") + `
-FROM rollup_calls
-WHERE hour >= $1 AND hour < $2 AND calls > 0
-GROUP BY source`
-}
-
-// rollupHourCounts gives the roll-ups' counts of each hour of a range ($1
-// to $2), for the hours of the day.
-const rollupHourCounts = `SELECT hour, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(busy), sum(failed), sum(new_callers)
-FROM rollup_calls
-WHERE hour >= $1 AND hour < $2
-GROUP BY hour`
-
-// rollupOperators gives the operators' figures of the range ($1 to $2)
-// from the roll-ups, as rawOperators and rawOperatorCalls do from the raw
-// rows, in one pass: an operator whose phone a call dialled (offer_rows)
-// has figures; calls are those that rang them.
-const rollupOperators = `SELECT a.operator, coalesce(op.name, ''), a.offer_rows, a.offered, a.answered, a.no_answer,
-	a.ring_n, a.ring_ms, a.talk_n, a.talk_ms, a.calls_answered, a.missed_calls, a.calls
-FROM (
-	SELECT operator, sum(offer_rows) AS offer_rows, sum(offered) AS offered, sum(answered) AS answered,
-		sum(no_answer) AS no_answer, sum(ring_n) AS ring_n, CAST(sum(ring_ms) AS bigint) AS ring_ms,
-		sum(talk_n) AS talk_n, CAST(sum(talk_ms) AS bigint) AS talk_ms,
-		sum(calls_answered) AS calls_answered, sum(missed_calls) AS missed_calls, sum(calls) AS calls
-	FROM rollup_operators
-	WHERE hour >= $1 AND hour < $2
-	GROUP BY operator
-) a
-LEFT JOIN operators op ON op.extension = a.operator`
 
 // rawOperators gives, for each operator whose phone a call from $1 to $2
 // dialled (report.OperatorRow), how often it rang, was answered and rang
@@ -129,12 +101,6 @@ JOIN call_notes n ON n.pbx = c.pbx AND n.call_id = c.call_id
 WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
 GROUP BY 1, 2`
 
-// rollupPurposes is summaryPurposes from the roll-ups.
-const rollupPurposes = `SELECT source, purpose, sum(calls)
-FROM rollup_purposes
-WHERE hour >= $1 AND hour < $2
-GROUP BY 1, 2`
-
 // staleIn says whether an hour from $1 to $2 is stale.
 const staleIn = `SELECT EXISTS (SELECT 1 FROM rollup_stale WHERE hour >= $1 AND hour < $2)`
 
@@ -178,6 +144,9 @@ func (s *sqlStore) summary(ctx context.Context, from, to time.Time, sl time.Dura
 func (s *sqlStore) summaryOnce(ctx context.Context, g, prev report.Grid, sl time.Duration, rollups bool) (sum report.Summary, retry bool, err error) {
 	if rollups {
 		if err := s.refreshRollups(ctx); err != nil {
+			return report.Summary{}, false, fmt.Errorf("summary: %w", err)
+		}
+		if err := s.fillRollupDays(ctx, time.Now(), g, prev); err != nil {
 			return report.Summary{}, false, fmt.Errorf("summary: %w", err)
 		}
 	}
@@ -244,70 +213,11 @@ func (s *sqlStore) summaryRows(ctx context.Context, q querier, g report.Grid, op
 		return wrapErr("operators' calls", err)
 	}
 	if rollups && g.OnUTCHours() {
-		var r rollupRowReader
-		q := rollupDay(s.dialect.reports.joinBytes)
-		for i, day := range g.Days() {
-			b.query(func(rs rows) error {
-				_, err := collect(rs, func(row row) (struct{}, error) {
-					h, err := r.read(row)
-					if err == nil {
-						fold.RollupDay(i, h)
-					}
-					return struct{}{}, err
-				})
-				return wrapErr("count calls of "+day.Start.Format(time.DateOnly), err)
-			}, q, day.Start, day.End)
-		}
-		b.query(func(rs rows) error {
-			_, err := collect(rs, func(r row) (struct{}, error) {
-				var h report.HourRow
-				var at time.Time
-				err := r.Scan(&at, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers)
-				if err == nil {
-					h.Hour = g.HourOf(at)
-					fold.HourCounts(h)
-				}
-				return struct{}{}, err
-			})
-			return wrapErr("count calls by hour", err)
-		}, rollupHourCounts, start, end)
-		if operators {
-			b.query(func(rs rows) error {
-				_, err := collect(rs, func(r row) (struct{}, error) {
-					var o report.OperatorRow
-					var offers, calls int
-					err := r.Scan(&o.Operator, &o.Name, &offers, &o.Offered, &o.Answered, &o.NoAnswer, &o.RingN, &o.RingMs,
-						&o.TalkN, &o.TalkMs, &o.CallsAnswered, &o.MissedCalls, &calls)
-					if err == nil && offers > 0 {
-						fold.Operator(o)
-					}
-					if err == nil && calls > 0 {
-						fold.OperatorCalls(o.Operator, calls)
-					}
-					return struct{}{}, err
-				})
-				return wrapErr("operators", err)
-			}, rollupOperators, start, end)
-		}
+		s.rollupDayQueries(&b, g, operators, fold)
 	} else {
 		s.rawSummaryQueries(&b, g, operators, fold, readOps, readOpCalls)
+		b.query(readPurposes(fold), summaryPurposes, start, end)
 	}
-	purposes := summaryPurposes
-	if rollups && g.OnUTCHours() {
-		purposes = rollupPurposes
-	}
-	b.query(func(rs rows) error {
-		_, err := collect(rs, func(r row) (struct{}, error) {
-			var source, purpose string
-			var n int
-			err := r.Scan(&source, &purpose, &n)
-			if err == nil {
-				fold.Purpose(source, purpose, n)
-			}
-			return struct{}{}, err
-		})
-		return wrapErr("purposes", err)
-	}, purposes, start, end)
 	if err := q.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("summary from %s to %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 	}

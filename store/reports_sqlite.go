@@ -51,6 +51,17 @@ func sqliteHours(hours []time.Time) any {
 	return string(b)
 }
 
+// sqliteDays gives days as JSON triples [index, start, end] of stored
+// times, as gridDays takes them.
+func sqliteDays(days []dayBounds) any {
+	triples := make([][3]any, 0, len(days))
+	for i, d := range days {
+		triples = append(triples, [3]any{i, formatTime(d[0]), formatTime(d[1])})
+	}
+	b, _ := json.Marshal(triples) // numbers and strings always marshal
+	return string(b)
+}
+
 // sqliteSummaryOperatorCalls is pgSummaryOperatorCalls in SQLite's
 // words: offered_to is a JSON array.
 const sqliteSummaryOperatorCalls = `SELECT j.value, count(*)
@@ -159,7 +170,18 @@ FROM (
     GROUP BY 1, 2
 )
 GROUP BY hour, operator;
+` + sqliteForgetDays + `
 DELETE FROM rollup_stale;
+`
+
+// sqliteForgetDays takes out the days holding a stale hour, as
+// rollup_forget_days does on PostgreSQL (migration 0026).
+const sqliteForgetDays = `
+DELETE FROM rollup_day_calls WHERE (day_start, day_end) IN (SELECT d.day_start, d.day_end FROM rollup_days d JOIN rollup_stale s ON s.hour >= d.day_start AND s.hour < d.day_end);
+DELETE FROM rollup_day_hours WHERE (day_start, day_end) IN (SELECT d.day_start, d.day_end FROM rollup_days d JOIN rollup_stale s ON s.hour >= d.day_start AND s.hour < d.day_end);
+DELETE FROM rollup_day_operators WHERE (day_start, day_end) IN (SELECT d.day_start, d.day_end FROM rollup_days d JOIN rollup_stale s ON s.hour >= d.day_start AND s.hour < d.day_end);
+DELETE FROM rollup_day_purposes WHERE (day_start, day_end) IN (SELECT d.day_start, d.day_end FROM rollup_days d JOIN rollup_stale s ON s.hour >= d.day_start AND s.hour < d.day_end);
+DELETE FROM rollup_days WHERE (day_start, day_end) IN (SELECT d.day_start, d.day_end FROM rollup_days d JOIN rollup_stale s ON s.hour >= d.day_start AND s.hour < d.day_end);
 `
 
 // sqliteRollupRebuild marks every hour with a call stale, and counts
@@ -168,6 +190,11 @@ const sqliteRollupRebuild = `
 DELETE FROM rollup_calls;
 DELETE FROM rollup_operators;
 DELETE FROM rollup_purposes;
+DELETE FROM rollup_days;
+DELETE FROM rollup_day_calls;
+DELETE FROM rollup_day_hours;
+DELETE FROM rollup_day_operators;
+DELETE FROM rollup_day_purposes;
 DELETE FROM rollup_stale;
 INSERT INTO rollup_stale (hour) SELECT DISTINCT substr(started_at, 1, 13) || ':00:00.000Z' FROM calls;
 ` + sqliteRollupRefresh
@@ -187,7 +214,23 @@ SELECT 'rollup_operators', hour || ' ' || operator,
 		calls, outbound, outbound_answered)
 FROM rollup_operators
 WHERE offer_rows <> 0 OR offered <> 0 OR answered <> 0 OR answered_rung <> 0 OR no_answer <> 0 OR ring_n <> 0 OR ring_ms <> 0 OR talk_n <> 0
-	OR talk_ms <> 0 OR calls_answered <> 0 OR missed_calls <> 0 OR calls <> 0 OR outbound <> 0 OR outbound_answered <> 0`
+	OR talk_ms <> 0 OR calls_answered <> 0 OR missed_calls <> 0 OR calls <> 0 OR outbound <> 0 OR outbound_answered <> 0
+UNION ALL
+SELECT 'rollup_day_calls', day_start || ' ' || day_end || ' ' || source,
+	concat_ws(' ', calls, answered, missed, abandoned, busy, failed, new_callers, '[' || hex(waits) || ']',
+		'[' || hex(numbers) || ']', '[' || hex(new_numbers) || ']', missed_numbered, '[' || hex(callback_delays) || ']')
+FROM rollup_day_calls
+UNION ALL
+SELECT 'rollup_day_hours', day_start || ' ' || day_end || ' ' || hour,
+	concat_ws(' ', calls, answered, missed, abandoned, busy, failed, new_callers)
+FROM rollup_day_hours
+UNION ALL
+SELECT 'rollup_day_operators', day_start || ' ' || day_end || ' ' || operator,
+	concat_ws(' ', offer_rows, offered, answered, no_answer, ring_n, ring_ms, talk_n, talk_ms, calls_answered, missed_calls, calls)
+FROM rollup_day_operators
+UNION ALL
+SELECT 'rollup_day_purposes', day_start || ' ' || day_end || ' ' || source || ' ' || purpose, calls
+FROM rollup_day_purposes`
 
 // sqliteReports is the report's SQL on SQLite.
 var sqliteReports = reportDialect{
@@ -200,7 +243,14 @@ var sqliteReports = reportDialect{
 	rawCallers:       sqliteSummaryCallers,
 	rawCallbacks:     sqliteSummaryCallbacks,
 	// group_concat joins blobs' bytes as they are.
-	joinBytes:     func(col string) string { return "CAST(group_concat(" + col + ", '') AS BLOB)" },
+	joinBytes: func(col, order string) string {
+		if order != "" {
+			return "CAST(group_concat(" + col + ", '' ORDER BY " + order + ") AS BLOB)"
+		}
+		return "CAST(group_concat(" + col + ", '') AS BLOB)"
+	},
+	gridDays:      `SELECT value ->> 0 AS i, value ->> 1 AS lo, value ->> 2 AS hi FROM json_each($1)`,
+	daysArg:       sqliteDays,
 	rollupRefresh: sqliteRollupRefresh,
 	rollupRebuild: sqliteRollupRebuild,
 	rollupRows:    sqliteRollupRowsQuery,

@@ -31,11 +31,15 @@ import (
 // add up by hour: each hour keeps its numbers, which the report makes
 // distinct over its range in bitmaps (report.Fold). In a zone half an
 // hour off UTC (India, Newfoundland, Adelaide), or on a day its offset is,
-// the report reads the raw rows. Purposes are read from the raw rows.
+// the report reads the raw rows. Purposes are rolled up by hour too
+// (0025), and whole local days are rolled up from the hours for long
+// ranges (0026, rollup_days.go).
 
 // RollupDrift is how the roll-ups differ from the raw rows: the keys
 // (hour and source of rollup_calls, hour and operator of
-// rollup_operators) whose figures differ, or that only one side has.
+// rollup_operators, and so on; a day's bounds and source or operator of
+// the days' roll-ups) whose figures differ, or that only one side has.
+// Calls counts the calls' and purposes' rows, Operators the operators'.
 type RollupDrift struct {
 	Calls     int `json:"calls"`
 	Operators int `json:"operators"`
@@ -52,6 +56,9 @@ type RollupCounts struct {
 	CallRows     int `json:"call_rows"`
 	OperatorRows int `json:"operator_rows"`
 	Calls        int `json:"calls"`
+	// Days are the local days rolled up (filled again from the rebuilt
+	// hours).
+	Days int `json:"days"`
 }
 
 // rollupRow is one roll-up row as text, its waits sorted and a row of
@@ -88,7 +95,7 @@ func rollupDrift(have, want []rollupRow) RollupDrift {
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	for _, k := range keys {
 		switch k[0] {
-		case "rollup_calls", "rollup_purposes":
+		case "rollup_calls", "rollup_purposes", "rollup_day_calls", "rollup_day_hours", "rollup_day_purposes":
 			d.Calls++
 		default:
 			d.Operators++
@@ -132,17 +139,30 @@ func (s *sqlStore) refreshRollups(ctx context.Context) error {
 }
 
 // RebuildRollups makes the roll-ups again from the raw rows (calls and
-// offers), and says what they hold. Writers wait while it runs: seconds
-// for a year of a busy call centre (SQLite: the store's one connection is
-// held).
+// offers), the days held filled again from the rebuilt hours, and says
+// what they hold. Writers wait while it runs: seconds for a year of a
+// busy call centre (SQLite: the store's one connection is held).
 func (s *sqlStore) RebuildRollups(ctx context.Context) (RollupCounts, error) {
 	var n RollupCounts
 	err := s.inTx(ctx, func(tx tx) error {
+		if d := s.dialect.reports.rollupLock; d != "" {
+			if _, err := tx.exec(ctx, d); err != nil {
+				return err
+			}
+		}
+		days, err := heldDays(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, s.dialect.reports.rollupRebuild); err != nil {
 			return err
 		}
+		if err := s.fillHeldDays(ctx, tx, days); err != nil {
+			return err
+		}
 		return tx.queryRow(ctx, `SELECT (SELECT count(*) FROM rollup_calls), (SELECT count(*) FROM rollup_operators),
-			(SELECT coalesce(sum(calls), 0) FROM rollup_calls)`).Scan(&n.CallRows, &n.OperatorRows, &n.Calls)
+			(SELECT coalesce(sum(calls), 0) FROM rollup_calls), (SELECT count(*) FROM rollup_days)`).Scan(
+			&n.CallRows, &n.OperatorRows, &n.Calls, &n.Days)
 	})
 	if err != nil {
 		return RollupCounts{}, fmt.Errorf("rebuild the roll-ups: %w", err)
@@ -152,8 +172,9 @@ func (s *sqlStore) RebuildRollups(ctx context.Context) (RollupCounts, error) {
 
 // CheckRollups compares the roll-ups with what the raw rows give, by
 // rebuilding them in a transaction it then rolls back: writers wait while
-// it runs, and nothing changes. The stale hours are counted again first,
-// as a report would: the check is of the others.
+// it runs, and nothing changes; the days held are filled again from the
+// rebuilt hours and compared too. The stale hours are counted again
+// first, as a report would: the check is of the others.
 func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
 	if err := s.refreshRollups(ctx); err != nil {
 		return RollupDrift{}, err
@@ -181,8 +202,15 @@ func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
 	if err != nil {
 		return RollupDrift{}, fmt.Errorf("check the roll-ups: read them: %w", err)
 	}
+	days, err := heldDays(ctx, tx)
+	if err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: read the days: %w", err)
+	}
 	if _, err := tx.exec(ctx, d.rollupRebuild); err != nil {
 		return RollupDrift{}, fmt.Errorf("check the roll-ups: count the calls again: %w", err)
+	}
+	if err := s.fillHeldDays(ctx, tx, days); err != nil {
+		return RollupDrift{}, fmt.Errorf("check the roll-ups: %w", err)
 	}
 	want, err := read()
 	if err != nil {
@@ -191,19 +219,19 @@ func (s *sqlStore) CheckRollups(ctx context.Context) (RollupDrift, error) {
 	return rollupDrift(have, want), nil
 }
 
-// rollupRowReader reads rollupDay's rows, its buffers kept from one row
+// rollupRowReader reads rollupDayCalls's rows, its buffers kept from one row
 // to the next: the fold copies what it keeps.
 type rollupRowReader struct {
 	waits, numbers, fresh, delays []byte
 	row                           report.RollupRow
 }
 
-// read reads a row of rollupDay. Its lists are valid until the next
-// read.
-func (r *rollupRowReader) read(row row) (report.RollupRow, error) {
+// read reads a row of rollupDayCalls, its first columns into lead. Its
+// lists are valid until the next read.
+func (r *rollupRowReader) read(row row, lead ...any) (report.RollupRow, error) {
 	h := &r.row
-	err := row.Scan(&h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers,
-		&r.waits, &r.numbers, &r.fresh, &h.MissedNumbered, &r.delays)
+	err := row.Scan(append(lead, &h.Source, &h.Calls, &h.Answered, &h.Missed, &h.Abandoned, &h.Busy, &h.Failed, &h.NewCallers,
+		&r.waits, &r.numbers, &r.fresh, &h.MissedNumbered, &r.delays)...)
 	if err != nil {
 		return report.RollupRow{}, err
 	}

@@ -17,7 +17,8 @@ func newRollupsCmd() *cobra.Command {
 		Use:   "rollups",
 		Short: "Rebuild or check the reports' roll-ups of the call log",
 		Long: `The reports read hourly roll-ups of the call log, which the database keeps
-as calls are written, replaced and deleted. rebuild makes them again from
+as calls are written, replaced and deleted, and roll-ups of whole local
+days added up from the hours. rebuild makes them again from
 the calls and their offers (after restoring a backup of the calls alone,
 say); check says whether they differ from what the calls give, changing
 nothing. Both hold the call log's writers back while they run: seconds for
@@ -34,8 +35,8 @@ a year of a busy call centre.`,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "rebuilt the roll-ups of %d inbound calls: %d rows of calls by hour, %d of operators by hour, in %v\n",
-			n.Calls, n.CallRows, n.OperatorRows, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(out, "rebuilt the roll-ups of %d inbound calls: %d rows of calls by hour, %d of operators by hour, %d local days, in %v\n",
+			n.Calls, n.CallRows, n.OperatorRows, n.Days, time.Since(start).Round(time.Millisecond))
 		return nil
 	}))
 	cmd.AddCommand(withDB(&cobra.Command{
@@ -51,7 +52,7 @@ a year of a busy call centre.`,
 			fmt.Fprintln(out, "rollups: ok, the roll-ups are what the call log gives")
 			return nil
 		}
-		fmt.Fprintf(out, "rollups: %d rows of calls by hour and %d of operators by hour differ from the call log; fix: screenpopd rollups rebuild\n",
+		fmt.Fprintf(out, "rollups: %d rows of calls (by hour or day) and %d of operators differ from the call log; fix: screenpopd rollups rebuild\n",
 			d.Calls, d.Operators)
 		for _, e := range d.Examples {
 			fmt.Fprintln(out, "  "+e)

@@ -58,7 +58,7 @@ func TestRollupsCommands(t *testing.T) {
 	}
 	raw.Close()
 	out, err := cli(t, "rollups", "check", data)
-	if err == nil || !strings.Contains(out, "rollups: 1 rows of calls by hour and 0 of operators by hour differ from the call log; fix: screenpopd rollups rebuild") ||
+	if err == nil || !strings.Contains(out, "rollups: 1 rows of calls (by hour or day) and 0 of operators differ from the call log; fix: screenpopd rollups rebuild") ||
 		!strings.Contains(out, "rollup_calls 2026-03-02T09:00:00.000Z : kept 3 1 2 0 0 0 2 [00001D4C] [] [] 0 [], the calls give 2 1 1 0 0 0 2 [00001D4C] [] [] 0 []") {
 		t.Errorf("rollups check of damaged roll-ups: %v\n%s", err, out)
 	}
