@@ -22,7 +22,8 @@ type SQLite struct {
 }
 
 // sqliteOptions, for every connection:
-//   - WAL, so a reader (a report, the sqlite3 shell) never blocks the writer;
+//   - WAL, so a reader (the store's readers, the sqlite3 shell) never blocks
+//     the writer, nor it them;
 //   - synchronous FULL: the spool's Writer drops calls from its spool once SaveCalls
 //     returns, so a commit must survive a power cut, not only a crash;
 //   - busy_timeout, so another process holding the lock (a second daemon
