@@ -68,8 +68,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	// The pop's reads run beside the writer, so a report or a batch of calls
 	// does not hold a caller's lookup up past its deadline. The readers
-	// open on first use, after Migrate; one opened before would see the
-	// schema change and prepare again.
+	// connect on first use, as a rule after Migrate; one that connected
+	// before (a Ping) sees the schema change and prepares again.
 	readers, err := sql.Open("sqlite", path+"?"+readerOptions)
 	if err != nil {
 		db.Close()
@@ -100,8 +100,8 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database: the readers, then the writer, whose
-// connection, the last, folds the WAL back into the file.
+// Close closes the database: the readers first, so the writer, which may
+// write, is the last connection and folds the WAL back into the file.
 func (s *SQLite) Close() error {
 	rerr := s.readers.Close()
 	werr := s.db.Close()
