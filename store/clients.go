@@ -245,8 +245,14 @@ func parseDate(s *string, errs *[]error) *time.Time {
 
 // LookupPhone returns every client with the E.164 number, with all the pop
 // shows, in one round trip; none, and no error, for a number no client has.
+// It runs on the readers, so a report or a batch of calls being written
+// does not hold a pop up.
 func (s *sqlStore) LookupPhone(ctx context.Context, e164 string) ([]screenpop.ClientRecord, error) {
-	rows, err := s.conn.query(ctx, s.dialect.lookupPhone, e164, time.Now().Add(-yearDays))
+	return s.lookupPhone(ctx, s.reads(), e164)
+}
+
+func (s *sqlStore) lookupPhone(ctx context.Context, q querier, e164 string) ([]screenpop.ClientRecord, error) {
+	rows, err := q.query(ctx, s.dialect.lookupPhone, e164, time.Now().Add(-yearDays))
 	if err != nil {
 		return nil, fmt.Errorf("look up phone: %w", err)
 	}

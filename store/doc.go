@@ -12,7 +12,10 @@
 // binds them by number too); a dialect holds the few fragments that
 // really differ (list matching, LATERAL joins, advisory locks, reserving
 // IDs). SQLite keeps times and lists as text: its adapter passes and scans
-// them through the sqliteTime and sqliteList column types. The reports
+// them through the sqliteTime and sqliteList column types. SQLite writes
+// through one connection and runs the pop's reads (LookupPhone,
+// ClientCalls, ServedClient) on read-only ones beside it (sqlStore.reader),
+// so a report or a batch of calls never holds a caller's lookup up. The reports
 // (Summary) are written once too: they read the roll-ups (rollups.go; of
 // whole local days, rollup_days.go), and each engine's reportDialect
 // gives the raw rows' queries and the roll-ups' upkeep in its own words. The store only reads the rows: the report

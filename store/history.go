@@ -17,9 +17,11 @@ WHERE caller_e164 IN (SELECT e164 FROM client_phones WHERE client_id = $1)
 ORDER BY started_at DESC
 LIMIT $2`
 
-// ClientCalls is the client's call history, newest first, at most limit calls.
+// ClientCalls is the client's call history, newest first, at most limit
+// calls. It and ServedClient run on the readers, beside the writer: an
+// operator opens the history from a pop.
 func (s *sqlStore) ClientCalls(ctx context.Context, clientID int64, limit int) ([]screenpop.ClientCall, error) {
-	calls, err := queryAll(ctx, s.conn, func(r row) (c screenpop.ClientCall, err error) {
+	calls, err := queryAll(ctx, s.reads(), func(r row) (c screenpop.ClientCall, err error) {
 		err = r.Scan(&c.PBX, &c.CallID, &c.Direction, &c.Number, &c.DID, &c.Status, &c.AnsweredBy, &c.StartedAt, &c.TalkSecs)
 		c.StartedAt = c.StartedAt.UTC()
 		return c, err
@@ -41,7 +43,7 @@ WHERE caller_e164 IN (SELECT e164 FROM client_phones WHERE client_id = $1)
   AND (answered_by = $2 OR ` + s.dialect.holds("talked_to", "$2") + `
        OR (pbx, call_id) IN (SELECT pbx, call_id FROM offers WHERE operator = $2)))`
 	var ok bool
-	if err := s.conn.queryRow(ctx, query, clientID, operator, since).Scan(&ok); err != nil {
+	if err := s.reads().queryRow(ctx, query, clientID, operator, since).Scan(&ok); err != nil {
 		return false, fmt.Errorf("read whether %s served client %d: %w", operator, clientID, err)
 	}
 	return ok, nil

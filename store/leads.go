@@ -22,8 +22,10 @@ var (
 
 // leadRecord is the lead with the ID as the pop shows it: as a lookup of
 // its number finds it, or, if the number is no longer the lead's, bare.
-func leadRecord(ctx context.Context, dir screenpop.Directory, id int64, e164 string) (screenpop.ClientRecord, error) {
-	recs, err := dir.LookupPhone(ctx, e164)
+// It reads on the writer, which has just made the lead: the read back
+// needs nothing of the readers' view of commits.
+func (s *sqlStore) leadRecord(ctx context.Context, id int64, e164 string) (screenpop.ClientRecord, error) {
+	recs, err := s.lookupPhone(ctx, s.conn, e164)
 	if err != nil {
 		return screenpop.ClientRecord{}, err
 	}
@@ -49,7 +51,7 @@ func (s *sqlStore) EnsureLead(ctx context.Context, e164 string) (screenpop.Clien
 	if err != nil || !ok {
 		return screenpop.ClientRecord{}, false, err
 	}
-	rec, err := leadRecord(ctx, s, id, e164)
+	rec, err := s.leadRecord(ctx, id, e164)
 	if err != nil {
 		return screenpop.ClientRecord{}, false, fmt.Errorf("make a lead: read it back: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,11 +15,15 @@ import (
 // daemon.
 type SQLite struct {
 	sqlStore
-	db *sql.DB
+	// db is the one writer; readers, a few read-only connections for the
+	// pop's reads (sqlStore.reader).
+	db      *sql.DB
+	readers *sql.DB
 }
 
 // sqliteOptions, for every connection:
-//   - WAL, so a reader (a report, the sqlite3 shell) never blocks the writer;
+//   - WAL, so a reader (the store's readers, the sqlite3 shell) never blocks
+//     the writer, nor it them;
 //   - synchronous FULL: the spool's Writer drops calls from its spool once SaveCalls
 //     returns, so a commit must survive a power cut, not only a crash;
 //   - busy_timeout, so another process holding the lock (a second daemon
@@ -27,6 +32,18 @@ type SQLite struct {
 //   - immediate transactions, which take the write lock at BEGIN, so two
 //     writers queue instead of one failing at its first write.
 const sqliteOptions = "_txlock=immediate&_busy_timeout=5000&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
+
+// readerOptions, for the readers: query_only, so a write there fails
+// rather than taking the write lock; deferred transactions, which take no
+// lock at BEGIN. WAL is the file's, set by the writer, which opens first.
+// A reader waits for no writer: it reads the last commit made before its
+// statement began.
+const readerOptions = "_txlock=deferred&_busy_timeout=5000&_query_only=1"
+
+// sqliteReaders is how many reads run at once beside the writer: a pop's
+// lookup takes a millisecond or two, so a few carry a busy switchboard,
+// and more would only share the same cores.
+const sqliteReaders = 4
 
 // OpenSQLite opens (creating if need be) the database file at path. It does
 // not migrate.
@@ -40,27 +57,55 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	// One connection: SQLite has one writer at a time anyway, and a call log
-	// reads little. Every statement queues here instead of on the file lock.
+	// One writer connection: SQLite has one writer at a time anyway, and
+	// every write, and every read that writes (the reports' roll-ups),
+	// queues here instead of on the file lock.
 	db.SetMaxOpenConns(1)
+	// The ping makes the file, in WAL, before a reader opens it.
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &SQLite{sqlStore: sqlStore{conn: sqliteConn{sqliteRun[*sql.DB]{db}}, dialect: sqliteDialect}, db: db}, nil
+	// The pop's reads run beside the writer, so a report or a batch of calls
+	// does not hold a caller's lookup up past its deadline. The readers
+	// connect on first use, as a rule after Migrate; one that connected
+	// before (a Ping) sees the schema change and prepares again.
+	readers, err := sql.Open("sqlite", path+"?"+readerOptions)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	readers.SetMaxOpenConns(sqliteReaders)
+	readers.SetMaxIdleConns(sqliteReaders)
+	return &SQLite{
+		sqlStore: sqlStore{
+			conn:    sqliteConn{sqliteRun[*sql.DB]{db}},
+			reader:  sqliteRun[*sql.DB]{readers},
+			dialect: sqliteDialect,
+		},
+		db:      db,
+		readers: readers,
+	}, nil
 }
 
-// Ping checks that the database file can be used.
+// Ping checks that the database file can be used, by the writer and the
+// readers.
 func (s *SQLite) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
+	if err := s.readers.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite readers: %w", err)
+	}
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database: the readers first, so the writer, which may
+// write, is the last connection and folds the WAL back into the file.
 func (s *SQLite) Close() error {
-	if err := s.db.Close(); err != nil {
+	rerr := s.readers.Close()
+	werr := s.db.Close()
+	if err := errors.Join(rerr, werr); err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
 	}
 	return nil

@@ -28,7 +28,13 @@ import (
 
 // sqlStore is the store's database, whichever the engine.
 type sqlStore struct {
-	conn    conn
+	conn conn
+	// reader, when set, runs the pop's reads (LookupPhone, ClientCalls,
+	// ServedClient) beside conn: SQLite's connections other than the one
+	// writer. A read there sees every transaction committed before it
+	// starts, so a caller reading back what it has just written sees it;
+	// the store reads back within its own methods on conn all the same.
+	reader  querier
 	dialect dialect
 	// region is the country of national number forms (SetRegion).
 	region string
@@ -38,6 +44,14 @@ type sqlStore struct {
 // are written in (as phone.default_region), for matching calls' DIDs with
 // the sources' (screenpop.DIDKey).
 func (s *sqlStore) SetRegion(region string) { s.region = region }
+
+// reads is where the pop's reads run: the readers, or the one conn.
+func (s *sqlStore) reads() querier {
+	if s.reader != nil {
+		return s.reader
+	}
+	return s.conn
+}
 
 // dialect is the SQL fragments that differ between the engines: lists
 // are arrays in PostgreSQL and JSON arrays in SQLite.
