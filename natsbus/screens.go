@@ -180,10 +180,16 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 	defer sub.Unsubscribe()
 	// Live messages wait in the channel while the stored ones are read;
 	// the hub drops any it already has from the stored read.
-	if err := b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
-		h.Apply(sm.Operator, sm.Message)
-	}); err != nil {
-		return err
+	catchUp := func() error {
+		return b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
+			h.Apply(sm.Operator, sm.Message)
+		})
+	}
+	// A read that fails (JetStream not answering yet: "no responders"
+	// while a restarted node rejoins) is tried again until it works: a
+	// replica that gave up here would serve pages that never pop.
+	if !b.retry(ctx, "read the operators' screens", catchUp) {
+		return nil
 	}
 	close(ready)
 	// Live messages published while the connection was down are lost to
@@ -203,10 +209,8 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 		case <-ctx.Done():
 			return nil
 		case <-again:
-			if err := b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
-				h.Apply(sm.Operator, sm.Message)
-			}); err != nil && ctx.Err() == nil {
-				b.log.Error("catch up with the operators' screens after NATS came back", "err", err)
+			if !b.retry(ctx, "catch up with the operators' screens after NATS came back", catchUp) {
+				return nil
 			}
 		case msg := <-live:
 			seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
@@ -221,5 +225,35 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 			sm.Message.Seq = seq
 			h.Apply(sm.Operator, sm.Message)
 		}
+	}
+}
+
+// retry runs f until it succeeds, waiting between tries (100 ms, doubling
+// to 5 s), and logs the first failure and every tenth; false when ctx
+// ended first. Live messages meanwhile wait in their channel.
+func (b *Bus) retry(ctx context.Context, what string, f func() error) bool {
+	wait := 100 * time.Millisecond
+	for tries := 1; ; tries++ {
+		err := f()
+		if err == nil {
+			if tries > 1 {
+				b.log.Info(what+": done", "tries", tries)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if tries%10 == 1 {
+			b.log.Error(what+"; trying again", "tries", tries, "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }

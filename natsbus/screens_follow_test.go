@@ -1,0 +1,80 @@
+package natsbus
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/screenpop/screenpop/natsbus/natstest"
+	"github.com/screenpop/screenpop/screenpop"
+)
+
+// TestAReplicaWhoseFirstReadOfTheScreensFailsKeepsTrying: a replica
+// restarted while JetStream does not answer yet (a loaded CI run: "no
+// responders" as its NATS node rejoined) once gave up following the
+// operators' screens for good, and its pages never popped again. Here the
+// screens stream is missing when the replica starts following, and made
+// again later: the replica must catch up and pass pops on.
+func TestAReplicaWhoseFirstReadOfTheScreensFailsKeepsTrying(t *testing.T) {
+	url := natstest.Start(t, 1).URL
+	web := connect(t, url, "w", 0)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := js.DeleteStream(ctx, ScreensStream); err != nil {
+		t.Fatal(err)
+	}
+
+	mirror := screenpop.NewMirrorHub(web.Epoch(), 0, 0)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- web.FollowScreens(ctx, mirror, ready) }()
+	select {
+	case <-ready:
+		t.Fatal("ready with no screens stream to read")
+	case err := <-done:
+		t.Fatalf("FollowScreens gave up: %v", err)
+	case <-time.After(300 * time.Millisecond): // a few failed tries: the fault's length
+	}
+
+	holder := connect(t, url, "h", 0) // makes the cluster's streams again
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("FollowScreens gave up: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the replica did not catch up with the screens once the stream was back")
+	}
+	sink := holder.Screens("pbx1")
+	go sink.Run(ctx)
+	producer := screenpop.NewHub(0, 0)
+	producer.SendTo(sink)
+	page := mirror.Resume("101", web.Epoch(), 0)
+	defer page.Close()
+	if snap := <-page.C; snap.Type != screenpop.MsgSnapshot {
+		t.Fatalf("first message %+v, want a snapshot", snap)
+	}
+	producer.Offer("101", screenpop.PopCall{ID: "1764583200.1", Caller: "+79161234567"})
+	select {
+	case pop := <-page.C:
+		if pop.Type != screenpop.MsgOffered || pop.Call.ID != "1764583200.1" {
+			t.Fatalf("the page got %+v, want the pop of 1764583200.1", pop)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the page on the replica got no pop")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("FollowScreens: %v", err)
+	}
+}
