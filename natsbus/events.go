@@ -216,25 +216,15 @@ func (f *Follower) Pending() uint64 { return f.pending.Load() }
 // resync as the holder does; calls already open then it knows from the
 // resync, as a daemon reconnecting to Asterisk does.
 func (f *Follower) Run(ctx context.Context, out chan<- screenpop.LogEntry) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{eventsSubject + token(f.pbx) + ".*"}}
-	last, err := f.b.events.GetLastMsgForSubject(ctx, eventsSubject+token(f.pbx)+".r")
-	switch {
-	case err == nil && time.Since(last.Time) <= joinReplay:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last.Sequence
-	case err == nil || errors.Is(err, jetstream.ErrMsgNotFound):
-		from := time.Now().Add(-joinReplay)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
-	default:
-		return fmt.Errorf("find the last resync of %s in the log: %w", f.pbx, err)
-	}
-	f.Start = cfg.OptStartSeq
-	cons, err := f.b.js.OrderedConsumer(ctx, EventsStream, cfg)
-	if err != nil {
-		return fmt.Errorf("follow the log of %s: %w", f.pbx, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512), jetstream.PullExpiry(5*time.Second))
-	if err != nil {
-		return fmt.Errorf("follow the log of %s: %w", f.pbx, err)
+	// A replica started while JetStream does not answer yet (a node
+	// rejoining, a leader being elected) tries again: a replica that gave
+	// up here would run on with no call tracking at all.
+	var it jetstream.MessagesContext
+	if !f.b.retry(ctx, "follow the log of "+f.pbx, func() (err error) {
+		it, err = f.open(ctx)
+		return err
+	}) {
+		return nil
 	}
 	defer it.Stop()
 	go func() { <-ctx.Done(); it.Stop() }()
@@ -273,4 +263,30 @@ func (f *Follower) Run(ctx context.Context, out chan<- screenpop.LogEntry) error
 			}
 		}
 	}
+}
+
+// open finds where to start following the box's log (its last resync, if
+// recent) and opens the consumer there.
+func (f *Follower) open(ctx context.Context) (jetstream.MessagesContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{eventsSubject + token(f.pbx) + ".*"}}
+	last, err := f.b.events.GetLastMsgForSubject(ctx, eventsSubject+token(f.pbx)+".r")
+	switch {
+	case err == nil && time.Since(last.Time) <= joinReplay:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last.Sequence
+	case err == nil || errors.Is(err, jetstream.ErrMsgNotFound):
+		from := time.Now().Add(-joinReplay)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
+	default:
+		return nil, fmt.Errorf("find the last resync of %s in the log: %w", f.pbx, err)
+	}
+	f.Start = cfg.OptStartSeq
+	cons, err := f.b.js.OrderedConsumer(ctx, EventsStream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("follow the log of %s: %w", f.pbx, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(512), jetstream.PullExpiry(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("follow the log of %s: %w", f.pbx, err)
+	}
+	return it, nil
 }

@@ -247,12 +247,8 @@ func (b *Bus) retry(ctx context.Context, what string, f func() error) bool {
 		if tries%10 == 1 {
 			b.log.Error(what+"; trying again", "tries", tries, "err", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 		wait = min(2*wait, 5*time.Second)
 	}

@@ -78,3 +78,54 @@ func TestAReplicaWhoseFirstReadOfTheScreensFailsKeepsTrying(t *testing.T) {
 		t.Errorf("FollowScreens: %v", err)
 	}
 }
+
+// TestAFollowerWhoseFirstReadOfTheLogFailsKeepsTrying: as the screens, a
+// follower that found no log at its start once returned an error that
+// Replica.Run reads only at shutdown; the replica ran on with no call
+// tracking. Here the events stream is missing when the follower starts,
+// and made again later: the follower must deliver what is appended then.
+func TestAFollowerWhoseFirstReadOfTheLogFailsKeepsTrying(t *testing.T) {
+	url := natstest.Start(t, 1).URL
+	b := connect(t, url, "a", 0)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := js.DeleteStream(ctx, EventsStream); err != nil {
+		t.Fatal(err)
+	}
+	out, done := make(chan screenpop.LogEntry, 100), make(chan error, 1)
+	go func() { done <- b.Follower("pbx1").Run(ctx, out) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the follower gave up: %v", err)
+	case <-time.After(300 * time.Millisecond): // a few failed tries: the fault's length
+	}
+
+	a := connect(t, url, "h", 0) // makes the cluster's streams again
+	events := make(chan screenpop.Event, 10)
+	go a.Ingest("pbx1", 3).Run(ctx, events, nil)
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	events <- screenpop.Event{Kind: screenpop.EventResync, At: at}
+	select {
+	case e := <-out:
+		if e.Event.Kind != screenpop.EventResync || e.Epoch != 3 {
+			t.Errorf("first entry %+v, want the resync under epoch 3", e)
+		}
+	case err := <-done:
+		t.Fatalf("the follower gave up: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the follower delivered nothing once the log was back")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
