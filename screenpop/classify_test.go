@@ -196,7 +196,7 @@ func TestSnapshotListsTheCallsUnderWayAndTheLastRecorded(t *testing.T) {
 	go func() { done <- tr.Run(ctx, events) }()
 	snap := func() TrackerSnapshot {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a bound for a hung tracker
 		defer cancel()
 		s, err := tr.Snapshot(sctx)
 		if err != nil {
@@ -241,8 +241,10 @@ func TestSnapshotListsTheCallsUnderWayAndTheLastRecorded(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if len(rings) != 2 || rings[0] < 0 || rings[1] < rings[0] || rings[1] > time.Second {
-			t.Errorf("pop latencies %v, want one per phone rung, in order, under a second", rings)
+		// Measured from the event's arrival, not its time (days ago): a
+		// bound far above a loaded machine's scheduling says which.
+		if len(rings) != 2 || rings[0] < 0 || rings[1] < rings[0] || rings[1] > 30*time.Second {
+			t.Errorf("pop latencies %v, want one per phone rung, in order, from the events' arrival", rings)
 		}
 	})
 
@@ -257,7 +259,7 @@ func TestSnapshotListsTheCallsUnderWayAndTheLastRecorded(t *testing.T) {
 	send(one(destroyed(a, p.at(3), 26), destroyed(b, p.at(9), 16), destroyed(trunk, p.at(9), 16)))
 	t.Run("once recorded, the call is among the recent ones with its status explained", func(t *testing.T) {
 		var s TrackerSnapshot
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if s = snap(); len(s.Recent) == 1 {
 				break
 			}
