@@ -86,7 +86,7 @@ func startClientQueue(t *testing.T, cfg Config, queue int) *harness {
 		cancel()
 		select {
 		case <-h.done:
-		case <-time.After(2 * time.Second):
+		case <-time.After(10 * time.Second):
 			t.Error("Run did not return after its context was cancelled")
 		}
 	})

@@ -111,7 +111,7 @@ func TestCalloutFailureReachesTheOperatorsPage(t *testing.T) {
 		if diff := cmp.Diff(want, m.Callout); diff != "" {
 			t.Errorf("dial failure (-want +got):\n%s", diff)
 		}
-	case <-time.After(time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("the operator's page heard nothing")
 	}
 	select {

@@ -16,7 +16,7 @@ func next(t *testing.T, sub *Subscription) Message {
 			t.Fatal("subscription closed")
 		}
 		return *m
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("no message")
 	}
 	return Message{}
