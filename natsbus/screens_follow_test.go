@@ -21,20 +21,9 @@ import (
 func TestAReplicaWhoseFirstReadOfTheScreensFailsKeepsTrying(t *testing.T) {
 	url := natstest.Start(t, 1).URL
 	web := connect(t, url, "w", 0)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, url, ScreensStream)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := js.DeleteStream(ctx, ScreensStream); err != nil {
-		t.Fatal(err)
-	}
 
 	mirror := screenpop.NewMirrorHub(web.Epoch(), 0, 0)
 	ready, done := make(chan struct{}), make(chan error, 1)
@@ -87,20 +76,9 @@ func TestAReplicaWhoseFirstReadOfTheScreensFailsKeepsTrying(t *testing.T) {
 func TestAFollowerWhoseFirstReadOfTheLogFailsKeepsTrying(t *testing.T) {
 	url := natstest.Start(t, 1).URL
 	b := connect(t, url, "a", 0)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, url, EventsStream)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := js.DeleteStream(ctx, EventsStream); err != nil {
-		t.Fatal(err)
-	}
 	out, done := make(chan screenpop.LogEntry, 100), make(chan error, 1)
 	go func() { done <- b.Follower("pbx1").Run(ctx, out) }()
 	select {
@@ -127,5 +105,23 @@ func TestAFollowerWhoseFirstReadOfTheLogFailsKeepsTrying(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// deleteStream deletes one of the cluster's streams, as if JetStream did
+// not have it yet.
+func deleteStream(t *testing.T, url, name string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), name); err != nil {
+		t.Fatal(err)
 	}
 }
