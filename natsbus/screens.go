@@ -230,7 +230,8 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 
 // retry runs f until it succeeds, waiting between tries (100 ms, doubling
 // to 5 s), and logs the first failure and every tenth; false when ctx
-// ended first. Live messages meanwhile wait in their channel.
+// ended first. For a JetStream that does not answer yet: a replica
+// starting as a NATS node rejoins, or a leader being elected.
 func (b *Bus) retry(ctx context.Context, what string, f func() error) bool {
 	wait := 100 * time.Millisecond
 	for tries := 1; ; tries++ {
