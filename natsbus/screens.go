@@ -110,13 +110,23 @@ func (s *Screens) Run(ctx context.Context) error {
 
 // Restore puts every operator's screen of the box's calls as the stream
 // last has it onto h (screenpop.Hub.Restore): a replica taking the box
-// over goes on from there.
+// over goes on from there. A read that fails is tried again until ctx
+// ends (a takeover while JetStream does not answer: without the screens,
+// the calls the pages show would never be withdrawn); the last error is
+// returned then. Reading again is harmless: Hub.Restore sets a screen.
 func (s *Screens) Restore(ctx context.Context, h *screenpop.Hub) (int, error) {
-	n := 0
-	err := s.b.lastPerSubject(ctx, screensSubject+"*."+token(s.pbx)+".>", func(sm screenMsg, _ uint64) {
-		h.Restore(sm.Operator, sm.Message)
-		n++
-	})
+	var n int
+	read := func() error {
+		n = 0
+		return s.b.lastPerSubject(ctx, screensSubject+"*."+token(s.pbx)+".>", func(sm screenMsg, _ uint64) {
+			h.Restore(sm.Operator, sm.Message)
+			n++
+		})
+	}
+	err := read()
+	for wait := 100 * time.Millisecond; err != nil && sleep(ctx, wait); wait = min(2*wait, time.Second) {
+		err = read()
+	}
 	return n, err
 }
 

@@ -125,3 +125,32 @@ func deleteStream(t *testing.T, url, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestATakeoverWhoseFirstReadOfTheScreensFailsKeepsTrying: Restore, at a
+// takeover, tried once; a JetStream that did not answer left the new
+// holder without the screens. Here the stream is missing at first.
+func TestATakeoverWhoseFirstReadOfTheScreensFailsKeepsTrying(t *testing.T) {
+	url := natstest.Start(t, 1).URL
+	b := connect(t, url, "a", 0)
+	deleteStream(t, url, ScreensStream)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := b.Screens("pbx1").Restore(ctx, screenpop.NewHub(0, 0))
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("Restore returned %d, %v with no screens stream: it should try again", r.n, r.err)
+	case <-time.After(300 * time.Millisecond): // a few failed tries: the fault's length
+	}
+	connect(t, url, "h", 0) // makes the cluster's streams again
+	if r := <-done; r.err != nil || r.n != 0 {
+		t.Errorf("Restore = %d, %v once the stream was back, want 0 screens and no error", r.n, r.err)
+	}
+}
