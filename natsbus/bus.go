@@ -142,21 +142,15 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	b := &Bus{cfg: cfg, log: log, nc: nc, js: js, hooks: hooks}
 	// Replicas starting together race to make the streams, and a cluster
 	// just formed may be electing leaders: try again until ctx ends.
-	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+	if err := retry(ctx, log, "make the cluster's streams", func(ctx context.Context) error {
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err = b.ensure(actx)
-		cancel()
-		if err == nil {
-			return b, nil
-		}
-		log.Warn("make the cluster's streams; retrying", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			nc.Close()
-			return nil, err
-		case <-time.After(wait):
-		}
+		defer cancel()
+		return b.ensure(actx)
+	}); err != nil {
+		nc.Close()
+		return nil, err
 	}
+	return b, nil
 }
 
 // dialOptions are the connection's options: its name, reconnecting for

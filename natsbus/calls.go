@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,21 +211,13 @@ func (w *Writer) Run(ctx context.Context, db Saver) error {
 	// A replica started while NATS is slow (a cluster under load, a
 	// leader being elected) tries again rather than run without a writer.
 	var cons jetstream.Consumer
-	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+	if retry(ctx, w.b.log, "open the call log writers' consumer", func(ctx context.Context) (err error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := w.b.calls.Consumer(cctx, writerConsumer)
-		cancel()
-		if err == nil {
-			cons = c
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.b.log.Warn("open the call log writers' consumer; retrying", "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return nil
-		}
+		defer cancel()
+		cons, err = w.b.calls.Consumer(cctx, writerConsumer)
+		return err
+	}) != nil {
+		return nil // ctx ended
 	}
 	wait := time.Second
 	for ctx.Err() == nil {
@@ -299,6 +292,26 @@ func (w *Writer) Run(ctx context.Context, db Saver) error {
 		w.Unseen.Add(uint64(len(unseen)))
 	}
 	return nil
+}
+
+// retry runs try until it succeeds, waiting 250 ms, doubling to 5 s,
+// between tries and logging each failure; once ctx ends it returns the
+// last error. For a JetStream that does not answer yet: replicas
+// starting together, a node rejoining, a leader being elected.
+func retry(ctx context.Context, log *slog.Logger, what string, try func(context.Context) error) error {
+	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		err := try(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		log.Warn(what+"; retrying", "err", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return err
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -220,11 +220,11 @@ func (f *Follower) Run(ctx context.Context, out chan<- screenpop.LogEntry) error
 	// rejoining, a leader being elected) tries again: a replica that gave
 	// up here would run on with no call tracking at all.
 	var it jetstream.MessagesContext
-	if !f.b.retry(ctx, "follow the log of "+f.pbx, func() (err error) {
+	if retry(ctx, f.b.log, "follow the log of "+f.pbx, func(ctx context.Context) (err error) {
 		it, err = f.open(ctx)
 		return err
-	}) {
-		return nil
+	}) != nil {
+		return nil // ctx ended
 	}
 	defer it.Stop()
 	go func() { <-ctx.Done(); it.Stop() }()

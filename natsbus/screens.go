@@ -116,17 +116,13 @@ func (s *Screens) Run(ctx context.Context) error {
 // returned then. Reading again is harmless: Hub.Restore sets a screen.
 func (s *Screens) Restore(ctx context.Context, h *screenpop.Hub) (int, error) {
 	var n int
-	read := func() error {
+	err := retry(ctx, s.b.log, "read the operators' screens at takeover", func(ctx context.Context) error {
 		n = 0
 		return s.b.lastPerSubject(ctx, screensSubject+"*."+token(s.pbx)+".>", func(sm screenMsg, _ uint64) {
 			h.Restore(sm.Operator, sm.Message)
 			n++
 		})
-	}
-	err := read()
-	for wait := 100 * time.Millisecond; err != nil && sleep(ctx, wait); wait = min(2*wait, time.Second) {
-		err = read()
-	}
+	})
 	return n, err
 }
 
@@ -190,7 +186,7 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 	defer sub.Unsubscribe()
 	// Live messages wait in the channel while the stored ones are read;
 	// the hub drops any it already has from the stored read.
-	catchUp := func() error {
+	catchUp := func(ctx context.Context) error {
 		return b.lastPerSubject(ctx, screensSubject+">", func(sm screenMsg, _ uint64) {
 			h.Apply(sm.Operator, sm.Message)
 		})
@@ -198,8 +194,8 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 	// A read that fails (JetStream not answering yet: "no responders"
 	// while a restarted node rejoins) is tried again until it works: a
 	// replica that gave up here would serve pages that never pop.
-	if !b.retry(ctx, "read the operators' screens", catchUp) {
-		return nil
+	if retry(ctx, b.log, "read the operators' screens", catchUp) != nil {
+		return nil // ctx ended
 	}
 	close(ready)
 	// Live messages published while the connection was down are lost to
@@ -219,8 +215,8 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 		case <-ctx.Done():
 			return nil
 		case <-again:
-			if !b.retry(ctx, "catch up with the operators' screens after NATS came back", catchUp) {
-				return nil
+			if retry(ctx, b.log, "catch up with the operators' screens after NATS came back", catchUp) != nil {
+				return nil // ctx ended
 			}
 		case msg := <-live:
 			seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
@@ -235,32 +231,5 @@ func (b *Bus) FollowScreens(ctx context.Context, h *screenpop.Hub, ready chan<- 
 			sm.Message.Seq = seq
 			h.Apply(sm.Operator, sm.Message)
 		}
-	}
-}
-
-// retry runs f until it succeeds, waiting between tries (100 ms, doubling
-// to 5 s), and logs the first failure and every tenth; false when ctx
-// ended first. For a JetStream that does not answer yet: a replica
-// starting as a NATS node rejoins, or a leader being elected.
-func (b *Bus) retry(ctx context.Context, what string, f func() error) bool {
-	wait := 100 * time.Millisecond
-	for tries := 1; ; tries++ {
-		err := f()
-		if err == nil {
-			if tries > 1 {
-				b.log.Info(what+": done", "tries", tries)
-			}
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if tries%10 == 1 {
-			b.log.Error(what+"; trying again", "tries", tries, "err", err)
-		}
-		if !sleep(ctx, wait) {
-			return false
-		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
