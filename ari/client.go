@@ -226,6 +226,9 @@ func NewClient(cfg Config, in *Intake, m *Metrics, log *slog.Logger) (*Client, e
 			// Its own copy: the HTTP transport writes to its config.
 			TLSClientConfig:  tlsConf.Clone(),
 			HandshakeTimeout: requestTimeout,
+			// A burst of events (a dozen when a call changes, hundreds
+			// after a pause) comes in one read.
+			ReadBufferSize: 64 << 10,
 		},
 		in:     in,
 		m:      m,

@@ -121,6 +121,32 @@ func TestRunForwardsEventsInOrder(t *testing.T) {
 	}
 }
 
+// The reader hands on together the events one read brought, and must do
+// so before it waits for more: an event followed by silence goes on at
+// once, not with the next read. Lock-step: each event is sent only once
+// the one before reached call tracking, and no pong comes to flush them
+// (the ping interval is an hour).
+func TestRunHandsOnALoneEventWithoutWaitingForTheNext(t *testing.T) {
+	s := newARIServer(t, false)
+	cfg := testConfig(s)
+	cfg.PingInterval = time.Hour
+	h := startClient(t, cfg)
+	conn := s.accept()
+	h.nextResync(t)
+	lines := traceLines(t, "answered.jsonl")
+	want := wantEvents(t, lines)
+	var got []screenpop.Event
+	for _, line := range lines {
+		conn.send(line)
+		if len(got) < len(want) && len(wantEvents(t, [][]byte{line})) == 1 {
+			got = append(got, h.next(t))
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
 func TestRunReconnectsAfterDrop(t *testing.T) {
 	s := newARIServer(t, false)
 	data, chans := channelsOf(t, "queue.jsonl", 4)

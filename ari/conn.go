@@ -60,6 +60,12 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		m:    c.m,
 		errs: &c.diag,
 	}
+	hc := hookOf(ws.NetConn())
+	if hc != nil {
+		hc.before = r.flushed
+	}
+	// Batched only with the hook, which flushes before every read.
+	c.in.batched = hc != nil
 	go r.run()
 	stopPing := make(chan struct{})
 	pingErr := make(chan error, 1)
@@ -148,6 +154,7 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 			c.in.Heard(ctx, sent)
 		}
 	}
+	flush := func() { c.in.Flush(ctx) }
 	for live := false; !live; {
 		select {
 		case <-ctx.Done():
@@ -162,7 +169,10 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		case <-c.in.Overrun():
 			return 0, errOverrun
 		default:
-			live = r.goLive(feed, heard)
+			// What this goroutine gathered goes on before the reader
+			// takes over.
+			c.in.Flush(ctx)
+			live = r.goLive(feed, heard, flush)
 		}
 	}
 	select {
@@ -208,10 +218,13 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	d := *c.dialer
 	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
 		mu.Lock()
 		nc = conn
 		mu.Unlock()
-		return conn, err
+		return &hookConn{Conn: conn}, nil
 	}
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
@@ -267,18 +280,33 @@ type reader struct {
 	// pong by the time its ping was sent.
 	feed  func([]byte)
 	heard func(sent time.Time)
+	// flush, set with feed when the intake is batched, hands on what feed
+	// gathered; the reader calls it before each read from the network
+	// (hookConn) and when it ends.
+	flush func()
+}
+
+// flushed is the hook the connection calls before each read: what was
+// decoded from the bytes already read goes on before the reader may wait.
+func (r *reader) flushed() {
+	r.mu.Lock()
+	flush := r.flush
+	r.mu.Unlock()
+	if flush != nil {
+		flush()
+	}
 }
 
 // goLive makes the reader hand events to feed itself, if none are queued;
 // it reports whether it did. The caller has handed on every event it took
 // from msgs, so the order is kept.
-func (r *reader) goLive(feed func([]byte), heard func(sent time.Time)) bool {
+func (r *reader) goLive(feed func([]byte), heard func(sent time.Time), flush func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.msgs) > 0 {
 		return false
 	}
-	r.feed, r.heard = feed, heard
+	r.feed, r.heard, r.flush = feed, heard, flush
 	return true
 }
 
@@ -320,6 +348,7 @@ func (r *reader) hand(data []byte) bool {
 func (r *reader) run() {
 	defer close(r.done)
 	defer close(r.msgs)
+	defer r.flushed()
 	r.ws.SetReadLimit(maxMessage)
 	alive := func() error { return r.ws.SetReadDeadline(time.Now().Add(r.wait)) }
 	r.ws.SetPongHandler(func(data string) error {

@@ -101,7 +101,25 @@ type Intake struct {
 	// lastWall ours when it was read: Heard reckons Asterisk's clock from
 	// them.
 	lastAt, lastWall time.Time
+	// batched makes Feed gather the events decoded from what one read of
+	// the socket brought, and Flush hand them on together: call tracking
+	// wakes once a read, not once an event (a dozen events come together
+	// when a call changes). The reader flushes before each read that may
+	// wait (hookConn), so no event waits on the network.
+	batched bool
+	pending []pendingEvent
 }
+
+// pendingEvent is an event Feed decoded and Flush hands on, with what the
+// admin page keeps of it.
+type pendingEvent struct {
+	ev                         screenpop.Event
+	typ, channel, peer, detail string
+}
+
+// maxPending bounds a batch: a read of 64 KiB brings about a hundred
+// events.
+const maxPending = 256
 
 // NewIntake returns an intake that never blocks: when out is full the
 // event waits in a backlog of up to DefaultBacklog events; beyond that it
@@ -155,11 +173,34 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	if !ev.At.IsZero() {
 		in.lastAt, in.lastWall = ev.At, time.Now()
 	}
+	if in.batched {
+		in.pending = append(in.pending, pendingEvent{ev, typ, ev.Channel.Name, ev.Peer.Name, detail(ev)})
+		if len(in.pending) >= maxPending {
+			in.Flush(ctx)
+		}
+		return
+	}
+	in.hand(ctx, ev, typ, ev.Channel.Name, ev.Peer.Name, detail(ev))
+}
+
+// hand sends ev on and keeps it for the admin page.
+func (in *Intake) hand(ctx context.Context, ev screenpop.Event, typ, channel, peer, detail string) {
 	result := EventUsed
 	if !in.send(ctx, ev) {
 		result = EventDropped
 	}
-	in.remember(typ, result, ev.Channel.Name, ev.Peer.Name, detail(ev), nil)
+	in.remember(typ, result, channel, peer, detail, nil)
+}
+
+// Flush hands on, in order, the events Feed gathered; the goroutine that
+// feeds calls it before it may wait for more. It is a no-op unless the
+// intake is batched.
+func (in *Intake) Flush(ctx context.Context) {
+	for _, p := range in.pending {
+		in.hand(ctx, p.ev, p.typ, p.channel, p.peer, p.detail)
+	}
+	clear(in.pending)
+	in.pending = in.pending[:0]
 }
 
 // Heard tells call tracking, in order with the events, that Asterisk
@@ -169,6 +210,7 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 // after a crash begins there, not at the last event, hours before after a
 // quiet night). It is called from the goroutine that feeds events.
 func (in *Intake) Heard(ctx context.Context, sent time.Time) {
+	in.Flush(ctx)
 	if in.lastAt.IsZero() || !sent.After(in.lastWall) {
 		return // nothing to reckon from, or the last event says as much
 	}
@@ -225,6 +267,7 @@ func (in *Intake) send(ctx context.Context, ev screenpop.Event) bool {
 // were away open. The socket reader queues meanwhile, so Asterisk never
 // waits. It clears an overrun: what was lost before is now resynced.
 func (in *Intake) SendResync(ctx context.Context, ev screenpop.Event) {
+	in.Flush(ctx)
 	in.replaced.Store(false)
 	if !ev.At.IsZero() {
 		// Heard reckons from it until an event comes.

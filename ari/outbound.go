@@ -558,7 +558,7 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 				if ctx.Err() == nil {
 					c.in.Heard(ctx, sent)
 				}
-			})
+			}, nil)
 		}
 	}
 	select {

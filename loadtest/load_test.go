@@ -169,6 +169,9 @@ func runLoad(b *testing.B, bin, pipeline, dsn string, exts []string, tokens map[
 		}
 	} else {
 		cmd = exec.Command(filepath.Join(bin, "naive"), "--ari-url", ariURL, "--ari-password", password, "--dsn", dsn, "--listen", addr)
+		if pipeline == "floor" {
+			cmd.Args = append(cmd.Args, "--floor")
+		}
 	}
 	// LOADTEST_GOMAXPROCS sets the pipeline's GOMAXPROCS (default: the
 	// machine's cores), to see what the scheduler's wake-ups cost.
@@ -275,6 +278,9 @@ func runLoad(b *testing.B, bin, pipeline, dsn string, exts []string, tokens map[
 		n = m
 	}
 	ps.close()
+	if pipeline == "floor" {
+		return r // it pops nothing: only its CPU counts
+	}
 	pops := ps.pops()
 	for k, at := range rings.rings() {
 		p, ok := pops[k]
@@ -333,7 +339,7 @@ func loadAverage() string {
 
 func waitReady(b *testing.B, pipeline, addr string, exited <-chan struct{}, waitErr *error) {
 	path := "/readyz"
-	if pipeline == "naive" {
+	if pipeline != "screenpop" {
 		path = "/" // any answer: it listens
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -344,7 +350,7 @@ func waitReady(b *testing.B, pipeline, addr string, exited <-chan struct{}, wait
 		}
 		if resp, err := http.Get("http://" + addr + path); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || pipeline == "naive" {
+			if resp.StatusCode == http.StatusOK || pipeline != "screenpop" {
 				return
 			}
 		}
@@ -657,7 +663,7 @@ func connectPages(b *testing.B, pipeline, addr string, exts []string, tokens map
 }
 
 func openPage(dialer websocket.Dialer, pipeline, addr string, header http.Header, ext, token string) (*websocket.Conn, error) {
-	if pipeline == "naive" {
+	if pipeline != "screenpop" {
 		ws, resp, err := dialer.Dial("ws://"+addr+"/ws?ext="+ext, header)
 		if err == nil {
 			resp.Body.Close()

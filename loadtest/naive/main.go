@@ -6,9 +6,16 @@
 // no reconnects: what a first version written in an afternoon does.
 //
 // Pages connect to /ws?ext=1000. It runs until SIGTERM or SIGINT.
+//
+// With --floor it is no pipeline but the floor under any: it asks
+// Asterisk for the events screenpop asks for (the same event filter),
+// reads each off the websocket and does nothing with it. Its CPU per call
+// is what receiving Asterisk's events costs at that pace, before decoding
+// or any work.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -26,6 +33,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/screenpop/screenpop/ari"
 )
 
 // lookupSQL is store's pgLookupPhone, copied: the baseline pays for the
@@ -105,9 +114,16 @@ func main() {
 	app := flag.String("ari-app", "naive", "ARI application")
 	dsn := flag.String("dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "client base")
 	listen := flag.String("listen", "127.0.0.1:8090", "pages' websocket address")
+	floor := flag.Bool("floor", false, "only read the events screenpop asks for, and do nothing with them")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if *floor {
+		if err := readOnly(ctx, *ariURL, *user, *password, *app, *listen); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(ctx, *ariURL, *user, *password, *app, *dsn, *listen); err != nil {
 		log.Fatal(err)
 	}
@@ -119,41 +135,12 @@ func run(ctx context.Context, ariURL, user, password, app, dsn, listen string) e
 		return err
 	}
 	defer db.Close()
-	ps := &pages{socks: map[string]*websocket.Conn{}}
-	up := websocket.Upgrader{}
-	srv := &http.Server{Addr: listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ext := r.URL.Query().Get("ext")
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		ps.mu.Lock()
-		ps.socks[ext] = ws
-		ps.mu.Unlock()
-		for { // read, so that closes are seen
-			if _, _, err := ws.ReadMessage(); err != nil {
-				ps.mu.Lock()
-				delete(ps.socks, ext)
-				ps.mu.Unlock()
-				return
-			}
-		}
-	})}
-	go srv.ListenAndServe()
-	defer srv.Close()
+	ps, closePages := listenPages(listen)
+	defer closePages()
 
-	u, err := url.Parse(ariURL)
+	ws, err := dialEvents(ctx, websocket.DefaultDialer, ariURL, user, password, app)
 	if err != nil {
 		return err
-	}
-	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	u.Path += "/events"
-	u.RawQuery = url.Values{"app": {app}, "subscribeAll": {"true"}}.Encode()
-	h := http.Header{}
-	h.Set("Authorization", "Basic "+basic(user, password))
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
-	if err != nil {
-		return fmt.Errorf("events websocket: %w", err)
 	}
 	go func() { <-ctx.Done(); ws.Close() }()
 	for {
@@ -186,6 +173,95 @@ func run(ctx context.Context, ariURL, user, password, app, dsn, listen string) e
 			"call": map[string]any{"call_id": callID, "caller": ev.Caller.Caller.Number, "clients": clients}})
 		ps.send(ext, msg)
 	}
+}
+
+// listenPages serves the pages' websockets on listen.
+func listenPages(listen string) (*pages, func() error) {
+	ps := &pages{socks: map[string]*websocket.Conn{}}
+	up := websocket.Upgrader{}
+	srv := &http.Server{Addr: listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ext := r.URL.Query().Get("ext")
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		ps.mu.Lock()
+		ps.socks[ext] = ws
+		ps.mu.Unlock()
+		for { // read, so that closes are seen
+			if _, _, err := ws.ReadMessage(); err != nil {
+				ps.mu.Lock()
+				delete(ps.socks, ext)
+				ps.mu.Unlock()
+				return
+			}
+		}
+	})}
+	go srv.ListenAndServe()
+	return ps, srv.Close
+}
+
+// readOnly is --floor: the events websocket with screenpop's event filter,
+// each event read and dropped. The pages connect to it as to the naive pipeline.
+func readOnly(ctx context.Context, ariURL, user, password, app, listen string) error {
+	_, closePages := listenPages(listen) // the pages connect, and hear nothing
+	defer closePages()
+	// A large read buffer, as screenpop's: a burst comes in one read.
+	ws, err := dialEvents(ctx, &websocket.Dialer{ReadBufferSize: 64 << 10}, ariURL, user, password, app)
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); ws.Close() }()
+	type eventType struct {
+		Type string `json:"type"`
+	}
+	var filter struct {
+		Allowed []eventType `json:"allowed"`
+	}
+	for _, t := range ari.AllowedEvents {
+		filter.Allowed = append(filter.Allowed, eventType{t})
+	}
+	body, _ := json.Marshal(filter)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, ariURL+"/applications/"+url.PathEscape(app)+"/eventFilter", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Basic "+basic(user, password))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("event filter: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("event filter: %s", resp.Status)
+	}
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// dialEvents opens the events websocket of app, subscribed to all.
+func dialEvents(ctx context.Context, d *websocket.Dialer, ariURL, user, password, app string) (*websocket.Conn, error) {
+	u, err := url.Parse(ariURL)
+	if err != nil {
+		return nil, err
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path += "/events"
+	u.RawQuery = url.Values{"app": {app}, "subscribeAll": {"true"}}.Encode()
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+basic(user, password))
+	ws, _, err := d.DialContext(ctx, u.String(), h)
+	if err != nil {
+		return nil, fmt.Errorf("events websocket: %w", err)
+	}
+	return ws, nil
 }
 
 // e164 makes a Russian national number international, as the daemon's
