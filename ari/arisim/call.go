@@ -260,7 +260,7 @@ func (r *run) abort() {
 			ev := s.chanEvent("StasisEnd", r.at, ch, nil, "")
 			ev.stasisApp = ch.stasisApp
 			r.emit(ev)
-			ch.stasisApp, ch.continued = "", nil
+			s.leaveStasis(ch)
 		}
 		r.destroyLocked(ch, 16)
 	}

@@ -203,3 +203,19 @@ func newUUID() string {
 	}
 	return string(b)
 }
+
+// enterStasis puts ch in Stasis for app until continued is closed; s.mu
+// is held.
+func (s *Sim) enterStasis(ch *channel, app string, continued chan struct{}) {
+	ch.stasisApp, ch.continued = app, continued
+	if s.inStasis[app] == nil {
+		s.inStasis[app] = map[string]bool{}
+	}
+	s.inStasis[app][ch.id] = true
+}
+
+// leaveStasis takes ch out of Stasis; s.mu is held.
+func (s *Sim) leaveStasis(ch *channel) {
+	delete(s.inStasis[ch.stasisApp], ch.id)
+	ch.stasisApp, ch.continued = "", nil
+}

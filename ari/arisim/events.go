@@ -162,9 +162,9 @@ func (s *Sim) appJSON(a *app) appJSON {
 			j.DeviceNames = append(j.DeviceNames, id)
 		}
 	}
-	for _, ch := range s.chans {
-		if ch.stasisApp == a.name && !a.sources["channel:"+ch.id] {
-			j.ChannelIDs = append(j.ChannelIDs, ch.id)
+	for id := range s.inStasis[a.name] {
+		if !a.sources["channel:"+id] {
+			j.ChannelIDs = append(j.ChannelIDs, id)
 		}
 	}
 	for _, l := range [][]string{j.ChannelIDs, j.BridgeIDs, j.EndpointIDs, j.DeviceNames} {

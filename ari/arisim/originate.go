@@ -284,7 +284,7 @@ func (r *run) originateToStasis(o Originate, p *phone) error {
 	}
 	continued := make(chan struct{})
 	s.mu.Lock()
-	p.leg.stasisApp, p.leg.continued = o.App, continued
+	s.enterStasis(p.leg, o.App, continued)
 	body := []byte(`,"args":[`)
 	for i, a := range args {
 		if i > 0 {
@@ -309,7 +309,7 @@ func (r *run) originateToStasis(o Originate, p *phone) error {
 	ev = s.chanEvent("StasisEnd", r.at, p.leg, nil, "")
 	ev.stasisApp = o.App
 	r.emit(ev)
-	p.leg.stasisApp, p.leg.continued = "", nil
+	s.leaveStasis(p.leg)
 	s.mu.Unlock()
 	r.hangupRequest(p.leg, 16, false)
 	r.hangupRequest(p.half, 16, false)

@@ -289,31 +289,40 @@ func (s *Sim) subscription(w http.ResponseWriter, r *http.Request, name string, 
 		writeError(w, http.StatusBadRequest, "Missing parameter eventSource")
 		return
 	}
+	j, status, msg := s.subscribe(name, sources, on)
+	if status != http.StatusOK {
+		writeError(w, status, msg)
+		return
+	}
+	// Answered once the lock is let go: a slow reader of the answer must
+	// not hold up the calls.
+	writeJSON(w, http.StatusOK, j)
+}
+
+// subscribe changes app name's subscriptions and describes the app, or
+// says why not (a status and Asterisk's message).
+func (s *Sim) subscribe(name string, sources []string, on bool) (appJSON, int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.apps[name]
 	if a == nil {
-		writeError(w, http.StatusNotFound, "Application not found")
-		return
+		return appJSON{}, http.StatusNotFound, "Application not found"
 	}
 	for _, src := range sources {
 		kind, id, _ := strings.Cut(src, ":")
 		switch kind {
 		case "channel":
 			if s.chans[id] == nil {
-				writeError(w, http.StatusUnprocessableEntity, "Event source does not exist")
-				return
+				return appJSON{}, http.StatusUnprocessableEntity, "Event source does not exist"
 			}
 		case "bridge", "endpoint", "deviceState":
 		default:
-			writeError(w, http.StatusBadRequest, "Invalid event source URI scheme '"+kind+"'")
-			return
+			return appJSON{}, http.StatusBadRequest, "Invalid event source URI scheme '" + kind + "'"
 		}
 		if on {
 			a.sources[src] = true
 		} else if !a.sources[src] {
-			writeError(w, http.StatusConflict, "Application not subscribed to event source")
-			return
+			return appJSON{}, http.StatusConflict, "Application not subscribed to event source"
 		}
 	}
 	if !on {
@@ -321,21 +330,7 @@ func (s *Sim) subscription(w http.ResponseWriter, r *http.Request, name string, 
 			delete(a.sources, src)
 		}
 	}
-	s.forgetGone(a)
-	writeJSON(w, http.StatusOK, s.appJSON(a))
-}
-
-// forgetGone drops the subscriptions to channels that no longer exist, as
-// Asterisk does: its answer lists the live ones only, and
-// a subscription list that only grew made each answer slower than the
-// last.
-func (s *Sim) forgetGone(a *app) {
-	for src := range a.sources {
-		kind, id, _ := strings.Cut(src, ":")
-		if kind == "channel" && s.chans[id] == nil {
-			delete(a.sources, src)
-		}
-	}
+	return s.appJSON(a), http.StatusOK, ""
 }
 
 // serveEventFilter is PUT /applications/{app}/eventFilter with

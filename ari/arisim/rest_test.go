@@ -260,6 +260,11 @@ func TestAStasisCallWaitsForContinueAndTakesTheVariablesSet(t *testing.T) {
 	if start.Channel.ID != "call-1-2" || !slices.Equal(start.Args, []string{"inbound", "74951112233"}) {
 		t.Errorf("StasisStart is for %s with %v, want call-1-2 with [inbound 74951112233]", start.Channel.ID, start.Args)
 	}
+	// The application lists the channel it holds in Stasis, as Asterisk's
+	// GET /applications/{app} does.
+	if status, body := rest(t, http.MethodGet, url+"/applications/screenpop", ""); status != http.StatusOK || !strings.Contains(body, `"channel_ids":["call-1-2"]`) {
+		t.Errorf("the app in Stasis: %d %s; want channel_ids [call-1-2]", status, body)
+	}
 	time.Sleep(100 * time.Millisecond) // a second of simulated time
 	if hasType("Dial")(l.messages()) || len(channelsOf(t, url)) != 2 {
 		t.Fatal("the call went on before it was continued")
@@ -273,6 +278,9 @@ func TestAStasisCallWaitsForContinueAndTakesTheVariablesSet(t *testing.T) {
 	res, err := wait()
 	if err != nil || !res.Continued {
 		t.Fatalf("Place returned %+v, %v; want a continued call", res, err)
+	}
+	if status, body := rest(t, http.MethodGet, url+"/applications/screenpop", ""); status != http.StatusOK || !strings.Contains(body, `"channel_ids":[]`) {
+		t.Errorf("the app once the call ended: %d %s; want no channel_ids", status, body)
 	}
 	// Without subscribeAll, the app sees the channel only while it is in
 	// Stasis. Its last event may still be on its way.

@@ -269,7 +269,7 @@ func (r *run) stasis() (gaveUp bool, err error) {
 	registered := s.apps[app] != nil
 	continued := make(chan struct{})
 	if registered {
-		r.in.stasisApp, r.in.continued = app, continued
+		s.enterStasis(r.in, app, continued)
 		body := []byte(`,"args":[`)
 		body = appendString(append(appendString(body, "inbound"), ','), c.DID)
 		ev := s.chanEvent("StasisStart", r.at, r.in, nil, string(append(body, ']')))
@@ -307,7 +307,7 @@ func (r *run) stasis() (gaveUp bool, err error) {
 	ev := s.chanEvent("StasisEnd", r.at, r.in, nil, "")
 	ev.stasisApp = app
 	r.emit(ev)
-	r.in.stasisApp, r.in.continued = "", nil
+	s.leaveStasis(r.in)
 	s.mu.Unlock()
 	if !r.continued {
 		r.update(r.in, func(ch *channel) { ch.appName, ch.appData = "", "" })

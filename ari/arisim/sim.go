@@ -108,11 +108,14 @@ type Sim struct {
 	// that name channels. Every event is built and queued under it, so
 	// that the order of events on every websocket is the order in which
 	// the state changed, and GET /channels is consistent with them.
-	mu         sync.Mutex
-	chans      map[string]*channel // alive channels by ID
-	bridges    map[string]*bridge  // bridges by ID, from BridgeCreated to BridgeDestroyed
-	apps       map[string]*app     // registered applications by name
-	conns      map[*conn]bool      // every events websocket open
+	mu      sync.Mutex
+	chans   map[string]*channel // alive channels by ID
+	bridges map[string]*bridge  // bridges by ID, from BridgeCreated to BridgeDestroyed
+	apps    map[string]*app     // registered applications by name
+	// inStasis are the channels in Stasis, by application name: an
+	// app's description lists them without a walk of every channel.
+	inStasis   map[string]map[string]bool
+	conns      map[*conn]bool // every events websocket open
 	originates []Originate
 	uniq       int // Asterisk's uniqueid counter
 	localSeq   int // Local/...-0000003c;1
@@ -153,14 +156,15 @@ func New(cfg Config, log *slog.Logger) *Sim {
 	cfg.Operators = slices.Clone(cfg.Operators)
 	now := time.Now()
 	return &Sim{
-		cfg:     cfg,
-		log:     log,
-		clock:   clock{wall: now, sim: now.Round(0).UTC(), speed: cfg.Speed},
-		chans:   map[string]*channel{},
-		bridges: map[string]*bridge{},
-		apps:    map[string]*app{},
-		conns:   map[*conn]bool{},
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		clock:    clock{wall: now, sim: now.Round(0).UTC(), speed: cfg.Speed},
+		chans:    map[string]*channel{},
+		bridges:  map[string]*bridge{},
+		apps:     map[string]*app{},
+		inStasis: map[string]map[string]bool{},
+		conns:    map[*conn]bool{},
+		done:     make(chan struct{}),
 	}
 }
 

@@ -207,8 +207,14 @@ func (r *run) destroyLocked(ch *channel, cause int) {
 	mid := strconv.AppendInt([]byte(`,"cause":`), int64(cause), 10)
 	mid = appendString(append(mid, `,"cause_txt":`...), causeText(cause))
 	r.emit(s.chanEvent("ChannelDestroyed", r.at, ch, nil, string(mid)))
+	delete(s.inStasis[ch.stasisApp], ch.id) // the channel is gone; its fields stay as they were
 	if s.chans[ch.id] == ch {
 		delete(s.chans, ch.id)
+		// A subscription ends with its channel, as in Asterisk: the
+		// apps' answers list live channels only.
+		for _, a := range s.apps {
+			delete(a.sources, "channel:"+ch.id)
+		}
 	}
 }
 
