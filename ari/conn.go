@@ -85,6 +85,9 @@ func (c *Client) connect(ctx context.Context, retries int) (up time.Duration, er
 		}
 		ws.Close()
 		<-r.done
+		// What this goroutine decoded before the reader took over, if
+		// the connection ended first, goes on with the rest.
+		c.in.Flush(ctx)
 	}()
 
 	if err := c.checkIdentity(ctx); err != nil {

@@ -2,6 +2,7 @@ package ari
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 )
 
@@ -30,4 +31,38 @@ func hookOf(c net.Conn) *hookConn {
 	}
 	hc, _ := c.(*hookConn)
 	return hc
+}
+
+// ReadFrom keeps the connection's own (sendfile, splice) for what the HTTP
+// server sends.
+func (c *hookConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite keeps the connection's own, which the HTTP server uses to end
+// an answer before it closes.
+func (c *hookConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// HookListener wraps ln so that a connection it accepts can hand on
+// together the events of one read when it turns out to be Asterisk's
+// outbound websocket (the reader sets the hook then); for every other
+// connection the hook stays unset and costs a nil check a read.
+func HookListener(ln net.Listener) net.Listener { return hookListener{ln} }
+
+type hookListener struct{ net.Listener }
+
+func (l hookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &hookConn{Conn: c}, nil
 }

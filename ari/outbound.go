@@ -339,6 +339,13 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 		errs: &c.diag,
 		rest: sess.take,
 	}
+	// Batched as the events websocket is, when the daemon's HTTP server
+	// accepted the connection (HookListener).
+	hc := hookOf(ws.NetConn())
+	if hc != nil {
+		hc.before = r.flushed
+	}
+	c.in.batched = hc != nil
 	go func() {
 		r.run()
 		close(sess.done)
@@ -352,6 +359,14 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 	// wrote before it read our close is still handed on, for as long as
 	// the close takes, instead of being lost to both sides.
 	var windDown atomic.Pointer[context.Context]
+	// feedCtx is the context events are handed on with: ctx, or the
+	// wind-down's once ctx ended.
+	feedCtx := func() context.Context {
+		if wctx := windDown.Load(); ctx.Err() != nil && wctx != nil {
+			return *wctx
+		}
+		return ctx
+	}
 	defer func() {
 		if up == 0 && err != nil && ctx.Err() == nil {
 			// Run logs a failure to connect once a minute; here the
@@ -374,6 +389,10 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 		}
 		ws.Close()
 		<-r.done
+		// What this goroutine decoded before the reader took over, if
+		// the connection ended first, goes on with the rest: a clean end
+		// means every event read was handed on.
+		c.in.Flush(feedCtx())
 		o.cleanEnd = clean
 	}()
 	refuse := func(err error) error {
@@ -390,6 +409,7 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 			c.in.Feed(*wctx, data)
 		}
 	}
+	flush := func() { c.in.Flush(feedCtx()) }
 	// The replay can be a long burst: it waits for call tracking rather
 	// than overflow its queue (the reader goes on reading meanwhile, so
 	// Asterisk does not wait).
@@ -554,11 +574,14 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 		case err := <-pingErr:
 			return 0, c.pingFailed(r, err, &clean)
 		default:
+			// What this goroutine gathered goes on before the reader
+			// takes over.
+			flush()
 			live = r.goLive(feed, func(sent time.Time) {
 				if ctx.Err() == nil {
 					c.in.Heard(ctx, sent)
 				}
-			}, nil)
+			}, flush)
 		}
 	}
 	select {

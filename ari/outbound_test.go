@@ -47,7 +47,11 @@ func outboundServer(t *testing.T) (*OutboundServer, string) {
 	srv := NewOutboundServer(nil)
 	mux := http.NewServeMux()
 	mux.Handle("/ari/events", srv)
-	hs := httptest.NewServer(mux)
+	// As the daemon's HTTP server listens: Asterisk's events are handed
+	// on a read at a time.
+	hs := httptest.NewUnstartedServer(mux)
+	hs.Listener = HookListener(hs.Listener)
+	hs.Start()
 	t.Cleanup(hs.Close)
 	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ari/events"
 }
@@ -98,6 +102,40 @@ func TestAsteriskConnectsOutboundAndTheClientResyncsOverTheWebsocket(t *testing.
 	seen := map[string]bool{}
 	for !seen["ChannelDestroyed"] || !seen["Dial"] {
 		seen[h.next(t).Type] = true
+	}
+}
+
+// Asterisk's outbound websocket hands on together the events of one read,
+// as the events websocket does, and before it waits for more: the last
+// events of a call, with nothing after them, reach call tracking though no
+// pong comes to flush them (the ping interval is an hour).
+func TestOutboundEventsGoOnBeforeTheReaderWaits(t *testing.T) {
+	s, _ := newSim(t, "")
+	srv, uri := outboundServer(t)
+	cfg := outboundConfig("pbx1", "screenpop")
+	cfg.PingInterval = time.Hour
+	h := startClient(t, cfg)
+	if err := srv.Add(h.c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Outbound(arisim.OutboundConfig{URI: uri, Username: "screenpop", Password: simPassword, SubscribeAll: true, ReconnectInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	h.nextResync(t)
+	waitFor(t, "the client is ready", h.c.Ready)
+	if _, err := s.Place(context.Background(), arisim.Call{Scenario: arisim.Answered, Caller: "+74951234567", DID: "74951112233", Operators: []string{"101"},
+		RingFor: 100 * time.Millisecond, TalkFor: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	// The call is over: Asterisk wrote every event of it.
+	created, destroyed := 0, 0
+	for created == 0 || destroyed < created {
+		switch h.next(t).Type {
+		case "ChannelCreated":
+			created++
+		case "ChannelDestroyed":
+			destroyed++
+		}
 	}
 }
 

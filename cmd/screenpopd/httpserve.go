@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/screenpop/screenpop/ari"
 	"github.com/screenpop/screenpop/screenpop/web"
 )
 
@@ -36,6 +37,9 @@ func listenHTTP(ctx context.Context, cfg Config, log *slog.Logger) (net.Listener
 	if err != nil {
 		return nil, fmt.Errorf("listen on http.listen %s: %w", cfg.HTTPListen, err)
 	}
+	// Asterisk's outbound websocket comes in here: its events are handed
+	// on a read at a time, as the events websocket's are.
+	ln = ari.HookListener(ln)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	if cfg.TLSCert == "" {
