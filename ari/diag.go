@@ -201,8 +201,9 @@ type eventSlot struct {
 
 // add records an event. Decoded events give their channel names; the
 // others keep their first bytes.
-func (r *eventRing) add(at time.Time, typ, result, channel, peer, detail string, raw []byte) {
+func (r *eventRing) add(at time.Time, typ, result, channel, peer, detail string, raw []byte) (seq uint64) {
 	r.mu.Lock()
+	seq = r.n
 	s := &r.slots[r.n%keepEvents]
 	r.n++
 	s.at, s.typ, s.result, s.channel, s.peer, s.detail = at, typ, result, channel, peer, detail
@@ -211,6 +212,17 @@ func (r *eventRing) add(at time.Time, typ, result, channel, peer, detail string,
 		s.headLen = copy(s.head[:], raw)
 	}
 	r.mu.Unlock()
+	return seq
+}
+
+// mark changes the result of the event added as seq, unless newer ones
+// have taken its place.
+func (r *eventRing) mark(seq uint64, result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n-seq <= keepEvents {
+		r.slots[seq%keepEvents].result = result
+	}
 }
 
 // RecentEvents returns the last events received, newest first: a copy,

@@ -110,11 +110,12 @@ type Intake struct {
 	pending []pendingEvent
 }
 
-// pendingEvent is an event Feed decoded and Flush hands on, with what the
-// admin page keeps of it.
+// pendingEvent is an event Feed decoded and Flush hands on. The admin
+// page's list has it already, in the order the events came, as used: seq
+// is its place there, marked dropped if it cannot be handed on.
 type pendingEvent struct {
-	ev                         screenpop.Event
-	typ, channel, peer, detail string
+	ev  screenpop.Event
+	seq uint64
 }
 
 // maxPending bounds a batch: a read of 64 KiB brings about a hundred
@@ -174,22 +175,18 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 		in.lastAt, in.lastWall = ev.At, time.Now()
 	}
 	if in.batched {
-		in.pending = append(in.pending, pendingEvent{ev, typ, ev.Channel.Name, ev.Peer.Name, detail(ev)})
+		seq := in.remember(typ, EventUsed, ev.Channel.Name, ev.Peer.Name, detail(ev), nil)
+		in.pending = append(in.pending, pendingEvent{ev, seq})
 		if len(in.pending) >= maxPending {
 			in.Flush(ctx)
 		}
 		return
 	}
-	in.hand(ctx, ev, typ, ev.Channel.Name, ev.Peer.Name, detail(ev))
-}
-
-// hand sends ev on and keeps it for the admin page.
-func (in *Intake) hand(ctx context.Context, ev screenpop.Event, typ, channel, peer, detail string) {
 	result := EventUsed
 	if !in.send(ctx, ev) {
 		result = EventDropped
 	}
-	in.remember(typ, result, channel, peer, detail, nil)
+	in.remember(typ, result, ev.Channel.Name, ev.Peer.Name, detail(ev), nil)
 }
 
 // Flush hands on, in order, the events Feed gathered; the goroutine that
@@ -197,7 +194,9 @@ func (in *Intake) hand(ctx context.Context, ev screenpop.Event, typ, channel, pe
 // intake is batched.
 func (in *Intake) Flush(ctx context.Context) {
 	for _, p := range in.pending {
-		in.hand(ctx, p.ev, p.typ, p.channel, p.peer, p.detail)
+		if !in.send(ctx, p.ev) && in.recent != nil {
+			in.recent.mark(p.seq, EventDropped)
+		}
 	}
 	clear(in.pending)
 	in.pending = in.pending[:0]
@@ -232,10 +231,11 @@ func detail(ev screenpop.Event) string {
 
 // remember keeps the event for the admin page: decoded events by their
 // channels' names, others by their first bytes.
-func (in *Intake) remember(typ, result, channel, peer, detail string, raw []byte) {
+func (in *Intake) remember(typ, result, channel, peer, detail string, raw []byte) (seq uint64) {
 	if in.recent != nil {
-		in.recent.add(time.Now(), typ, result, channel, peer, detail, raw)
+		return in.recent.add(time.Now(), typ, result, channel, peer, detail, raw)
 	}
+	return 0
 }
 
 // problem adds an error to the client's list, if there is one.

@@ -120,3 +120,44 @@ func TestIntakePastItsBacklogCountsWhatItGivesUpAndAsksForAResync(t *testing.T) 
 		t.Errorf("events handed on (-want +got):\n%s", diff)
 	}
 }
+
+// A batched intake (the events of one read handed on together) lists the
+// events on the admin page in the order they came, as it decodes them, and
+// marks those it had to give up when it hands them on.
+func TestABatchedIntakeListsEventsInOrderAndMarksThoseGivenUp(t *testing.T) {
+	out := make(chan screenpop.Event, 4) // call tracking stands still
+	m := NewMetrics(nil)
+	in := NewIntake(NewDecoder("FROM_DID"), out, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in.backlog = newBacklog(10)
+	in.batched = true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var want []string // oldest first
+	for i := range 20 {
+		if i == 10 {
+			in.Feed(ctx, []byte(`{"type":"ChannelCreated","channel":`))
+			want = append(want, "malformed")
+		}
+		in.Feed(ctx, channelCreated(strconv.Itoa(i)))
+		if i < 14 {
+			want = append(want, "used")
+		} else {
+			want = append(want, "dropped") // 4 queued and 10 in the backlog before it
+		}
+	}
+	if got := len(out) + in.Backlog(); got != 0 {
+		t.Fatalf("%d events handed on before the flush, want none", got)
+	}
+	in.Flush(ctx)
+	if got := m.Totals().Dropped; got != 6 {
+		t.Errorf("%d events counted as dropped, want 6", got)
+	}
+	var got []string
+	recent := in.RecentEvents() // newest first
+	for i := len(recent) - 1; i >= 0; i-- {
+		got = append(got, recent[i].Result)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the admin page's events, oldest first (-want +got):\n%s", diff)
+	}
+}
