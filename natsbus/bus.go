@@ -134,7 +134,9 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(cfg.URL), err)
 	}
-	js, err := jetstream.New(nc)
+	// A screen message published without waiting (Screens.Run) that
+	// has no answer in time counts as failed, and is sent again.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(screensAckWait))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
