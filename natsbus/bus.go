@@ -87,6 +87,9 @@ type Bus struct {
 	// replicas as long as the stream is the same one.
 	epoch string
 	hooks *connHooks
+	// fetchWait bounds a read of the operators' screens waiting for
+	// more of them (lastPerSubject).
+	fetchWait time.Duration
 }
 
 // connHooks are told when the connection to NATS goes and comes back.
@@ -141,7 +144,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		nc.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
-	b := &Bus{cfg: cfg, log: log, nc: nc, js: js, hooks: hooks}
+	b := &Bus{cfg: cfg, log: log, nc: nc, js: js, hooks: hooks, fetchWait: time.Second}
 	// Replicas starting together race to make the streams, and a cluster
 	// just formed may be electing leaders: try again until ctx ends.
 	if err := retry(ctx, log, "make the cluster's streams", func(ctx context.Context) error {

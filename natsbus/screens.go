@@ -248,9 +248,16 @@ func (b *Bus) lastPerSubject(ctx context.Context, filter string, f func(screenMs
 		return fmt.Errorf("read the operators' screens: %w", err)
 	}
 	for {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(b.fetchWait))
 		if err != nil {
 			return fmt.Errorf("read the operators' screens: %w", err)
+		}
+		// The fetch waits out its whole second for messages beyond
+		// those there are: it is not waited for once the last one came
+		// (that second was spent on the tracker's goroutine at each
+		// takeover, every pop of the box held up meanwhile).
+		if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
+			return nil
 		}
 		got := 0
 		var pending uint64
@@ -264,10 +271,13 @@ func (b *Bus) lastPerSubject(ctx context.Context, filter string, f func(screenMs
 			var sm screenMsg
 			if err := json.Unmarshal(msg.Data(), &sm); err != nil || sm.Message == nil {
 				b.log.Error("skip an unreadable screen message", "seq", meta.Sequence.Stream, "err", err)
-				continue
+			} else {
+				sm.Message.Seq = meta.Sequence.Stream
+				f(sm, meta.Sequence.Stream)
 			}
-			sm.Message.Seq = meta.Sequence.Stream
-			f(sm, meta.Sequence.Stream)
+			if pending == 0 {
+				return nil
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("read the operators' screens: %w", err)

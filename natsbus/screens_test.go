@@ -112,3 +112,55 @@ func TestScreenMessagesThatFailedAreSentAgainWithoutAnOlderOneLast(t *testing.T)
 		}
 	})
 }
+
+// Reading the operators' screens (at a takeover, on the tracker's
+// goroutine; when a replica starts or NATS comes back, with the pops
+// waiting) once waited out the whole of its fetch's wait for more
+// screens than there were: a second each time. Here the wait is a
+// minute: each read must end as soon as it has what there is.
+func TestReadingTheScreensEndsWithTheLastOneWithoutWaitingForMore(t *testing.T) {
+	servers(t, func(t *testing.T, url string) {
+		holder := connect(t, url, "h", 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sink := holder.Screens("pbx1")
+		go sink.Run(ctx)
+		producer := screenpop.NewHub(0, 0)
+		producer.SendTo(sink)
+		producer.Offer("101", screenpop.PopCall{ID: "1764583200.1", Caller: "+79161234567"})
+		producer.Offer("102", screenpop.PopCall{ID: "1764583200.2", Caller: "+79161234568"})
+		eventually(t, "both published", 30*time.Second, func() bool { return sink.Published.Load() == 2 })
+
+		reader := connect(t, url, "r", 0)
+		reader.fetchWait = time.Minute
+		within := func(what string, f func()) {
+			t.Helper()
+			done := make(chan struct{})
+			go func() { defer close(done); f() }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: still waiting after 30 s", what)
+			}
+		}
+		within("a takeover's read of the box's screens", func() {
+			if n, err := reader.Screens("pbx1").Restore(ctx, screenpop.NewHub(0, 0)); n != 2 || err != nil {
+				t.Errorf("restored %d screens (%v), want 2", n, err)
+			}
+		})
+		within("a takeover's read of a box with no screens", func() {
+			if n, err := reader.Screens("pbx2").Restore(ctx, screenpop.NewHub(0, 0)); n != 0 || err != nil {
+				t.Errorf("restored %d screens of pbx2 (%v), want 0", n, err)
+			}
+		})
+		mirror := screenpop.NewMirrorHub(reader.Epoch(), 0, 0)
+		ready := make(chan struct{})
+		go reader.FollowScreens(ctx, mirror, ready)
+		within("a replica's first read of the screens", func() { <-ready })
+		page := mirror.Resume("102", reader.Epoch(), 0)
+		defer page.Close()
+		if snap := <-page.C; len(snap.Calls) != 1 {
+			t.Errorf("operator 102's page shows %d calls, want 1", len(snap.Calls))
+		}
+	})
+}
