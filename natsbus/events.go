@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -248,7 +249,7 @@ func (f *Follower) Run(ctx context.Context, out chan<- screenpop.LogEntry) error
 		epoch, err := strconv.ParseUint(msg.Headers().Get(epochHeader), 10, 64)
 		var evs []screenpop.Event
 		if err == nil {
-			err = json.Unmarshal(msg.Data(), &evs)
+			evs, err = decodeEvents(msg.Data())
 		}
 		if err != nil {
 			// Not ours, or damaged: said, skipped, never fatal.
@@ -263,6 +264,17 @@ func (f *Follower) Run(ctx context.Context, out chan<- screenpop.LogEntry) error
 			}
 		}
 	}
+}
+
+// decodeEvents reads a message of the log, as encoding/json does (the
+// appenders of every version write with it), with go-json-experiment's
+// implementation of it: every replica decodes every message, and that
+// was the largest part of a standby's CPU time (38% in
+// BenchmarkClusterPopLatency's profile), at twice the cost.
+func decodeEvents(data []byte) ([]screenpop.Event, error) {
+	var evs []screenpop.Event
+	err := jsonv1.Unmarshal(data, &evs)
+	return evs, err
 }
 
 // open finds where to start following the box's log (its last resync, if
