@@ -87,6 +87,9 @@ type Bus struct {
 	// replicas as long as the stream is the same one.
 	epoch string
 	hooks *connHooks
+	// fetchWait bounds a read of the operators' screens waiting for
+	// more of them (lastPerSubject).
+	fetchWait time.Duration
 }
 
 // connHooks are told when the connection to NATS goes and comes back.
@@ -134,12 +137,14 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(cfg.URL), err)
 	}
-	js, err := jetstream.New(nc)
+	// A screen message published without waiting (Screens.Run) that
+	// has no answer in time counts as failed, and is sent again.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(screensAckWait))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
-	b := &Bus{cfg: cfg, log: log, nc: nc, js: js, hooks: hooks}
+	b := &Bus{cfg: cfg, log: log, nc: nc, js: js, hooks: hooks, fetchWait: time.Second}
 	// Replicas starting together race to make the streams, and a cluster
 	// just formed may be electing leaders: try again until ctx ends.
 	if err := retry(ctx, log, "make the cluster's streams", func(ctx context.Context) error {

@@ -70,40 +70,145 @@ func (s *Screens) Screen(op string, m *screenpop.Message) {
 	}
 }
 
-// Run publishes the queued messages in order until ctx ends, trying each
-// again until the stream has it (a later message of the same call must
-// not be overtaken by an earlier one).
+// screensInFlight bounds the screen messages sent but not yet
+// acknowledged by the stream.
+const screensInFlight = 256
+
+// screensAckWait is how long a screen message may wait for its
+// acknowledgement before it counts as failed (Connect sets it as the
+// JetStream client's timeout of asynchronous publishes).
+const screensAckWait = 2 * time.Second
+
+// sentScreen is a screen message sent and not yet acknowledged.
+type sentScreen struct {
+	msg *nats.Msg
+	ack jetstream.PubAckFuture // nil: it could not be sent
+	// err is the failure already taken from ack.
+	err error
+}
+
+// Run publishes the queued messages in order until ctx ends. It sends
+// each as soon as it is queued, without waiting for those before it to
+// be acknowledged: the stream stores them in the order the connection
+// sends them, and a pop queued behind a burst of other messages no
+// longer waits for a round trip to NATS for each of them (tens of
+// milliseconds under load). A message that fails is sent again; as a
+// later message of the same call for the same operator must not be
+// overtaken by an earlier one, once every message in flight has its
+// answer, the latest of each such call and operator is sent again, one
+// at a time, until the stream has it.
 func (s *Screens) Run(ctx context.Context) error {
+	var (
+		flight []sentScreen // oldest first
+		broken bool
+	)
 	for {
+		if broken {
+			if !s.settle(ctx, flight) {
+				return nil
+			}
+			flight, broken = nil, false
+		}
 		s.mu.Lock()
-		q := s.queue
-		s.queue = nil
+		n := min(len(s.queue), screensInFlight-len(flight))
+		q := s.queue[:n:n]
+		if s.queue = s.queue[n:]; len(s.queue) == 0 {
+			s.queue = nil
+		}
 		s.mu.Unlock()
 		for _, msg := range q {
-			for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
-				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_, err := s.b.js.PublishMsg(pctx, msg)
-				cancel()
-				if err == nil {
-					s.Published.Add(1)
-					break
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.PublishErrors.Add(1)
-				s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", err)
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(wait):
-				}
+			// No retry inside the client: it would send a message again
+			// after later ones.
+			ack, err := s.b.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(0))
+			if err != nil {
+				ack, broken = nil, true
 			}
+			flight = append(flight, sentScreen{msg: msg, ack: ack, err: err})
+		}
+		if broken {
+			continue
+		}
+		if len(flight) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+			}
+			continue
+		}
+		var more <-chan struct{}
+		if len(flight) < screensInFlight {
+			more = s.wake
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.wake:
+		case <-more:
+		case <-flight[0].ack.Ok():
+			s.Published.Add(1)
+			flight[0] = sentScreen{}
+			flight = flight[1:]
+		case err := <-flight[0].ack.Err():
+			flight[0].err, broken = err, true
+		}
+	}
+}
+
+// settle waits until every message in flight is answered, then sends
+// again the latest message in flight of each subject (an operator's
+// call) one of whose messages failed, one at a time, each until the
+// stream has it; false if ctx ended first.
+func (s *Screens) settle(ctx context.Context, flight []sentScreen) bool {
+	failed := map[string]bool{}
+	for _, f := range flight {
+		if f.err == nil {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-f.ack.Ok():
+				s.Published.Add(1)
+				continue
+			case f.err = <-f.ack.Err():
+			}
+		}
+		failed[f.msg.Subject] = true
+		s.PublishErrors.Add(1)
+		s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", f.err)
+	}
+	latest := map[string]int{}
+	for i, f := range flight {
+		latest[f.msg.Subject] = i
+	}
+	for i, f := range flight {
+		if failed[f.msg.Subject] && latest[f.msg.Subject] == i {
+			if s.publish(ctx, f.msg) != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// publish sends msg and waits for the stream to have it, trying again
+// until it does or ctx ends.
+func (s *Screens) publish(ctx context.Context, msg *nats.Msg) error {
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, screensAckWait)
+		_, err := s.b.js.PublishMsg(pctx, msg)
+		cancel()
+		if err == nil {
+			s.Published.Add(1)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.PublishErrors.Add(1)
+		s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 }
@@ -143,9 +248,16 @@ func (b *Bus) lastPerSubject(ctx context.Context, filter string, f func(screenMs
 		return fmt.Errorf("read the operators' screens: %w", err)
 	}
 	for {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(b.fetchWait))
 		if err != nil {
 			return fmt.Errorf("read the operators' screens: %w", err)
+		}
+		// The fetch waits out its whole second for messages beyond
+		// those there are: it is not waited for once the last one came
+		// (that second was spent on the tracker's goroutine at each
+		// takeover, every pop of the box held up meanwhile).
+		if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
+			return nil
 		}
 		got := 0
 		var pending uint64
@@ -159,10 +271,13 @@ func (b *Bus) lastPerSubject(ctx context.Context, filter string, f func(screenMs
 			var sm screenMsg
 			if err := json.Unmarshal(msg.Data(), &sm); err != nil || sm.Message == nil {
 				b.log.Error("skip an unreadable screen message", "seq", meta.Sequence.Stream, "err", err)
-				continue
+			} else {
+				sm.Message.Seq = meta.Sequence.Stream
+				f(sm, meta.Sequence.Stream)
 			}
-			sm.Message.Seq = meta.Sequence.Stream
-			f(sm, meta.Sequence.Stream)
+			if pending == 0 {
+				return nil
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("read the operators' screens: %w", err)

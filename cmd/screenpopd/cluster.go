@@ -196,5 +196,6 @@ func serveCluster(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	servePprof(ctx, cfg.PprofListen, log) // measuring, as a single daemon's
 	return r.Run(ctx, cluster.Serving{Server: srv, Listener: ln, DB: db, Store: storeConfig(cfg), ClosePages: wallboard.Close, Bound: shutdownBound})
 }
