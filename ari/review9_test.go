@@ -160,3 +160,19 @@ func TestReview9AQueueCutShortByACleanCloseIsNotTrusted(t *testing.T) {
 		t.Errorf("the event Asterisk wrote on the cut-short connection never reached call tracking, and no resync came; log:\n%s", h.logs)
 	}
 }
+
+// A batched intake must not say it was replaced before it handed on the
+// events that came before ApplicationReplaced: a cluster holder that sees
+// Replaced appends what was handed on, then marks the log handed over,
+// and the next holder goes on from the mark without a resync.
+func TestReview9ReplacedDoesNotOvertakeTheEventsBeforeIt(t *testing.T) {
+	out := make(chan screenpop.Event, 4)
+	in := NewIntake(NewDecoder("FROM_DID"), out, NewMetrics(nil), slog.New(slog.DiscardHandler))
+	in.batched = true
+	ctx := context.Background()
+	in.Feed(ctx, channelCreated("before"))
+	in.Feed(ctx, []byte(`{"type":"ApplicationReplaced","timestamp":"2026-11-24T23:00:36.321+0000","application":"screenpop","asterisk_id":"02:fc:00:00:00:01"}`))
+	if in.Replaced() && len(out) == 0 {
+		t.Fatal("the intake says it was replaced while the event that came before ApplicationReplaced is not handed on yet")
+	}
+}
