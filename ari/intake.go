@@ -157,6 +157,9 @@ func (in *Intake) Feed(ctx context.Context, data []byte) {
 	if ev.Kind == screenpop.EventUnknown {
 		in.remember(typ, EventUsed, "", "", "", data)
 		if typ == "ApplicationReplaced" {
+			// What came before it is handed on first: whoever sees
+			// Replaced takes what was handed on as all there was.
+			in.Flush(ctx)
 			in.replaced.Store(true)
 			in.problem(ErrorReplaced, "another client connected to Asterisk with the same ARI application name; no events come until the next connection")
 			in.log.Error("another client connected to Asterisk with the same ARI application name; this daemon no longer receives events for it until it reconnects")
