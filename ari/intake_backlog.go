@@ -151,3 +151,10 @@ func (b *backlog) reset() {
 	}
 	b.head = 0
 }
+
+// gaveUp reports whether events were given up since the last resync.
+func (b *backlog) gaveUp() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lost
+}

@@ -460,8 +460,10 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 			select {
 			case data, ok := <-r.msgs:
 				if !ok {
-					// Every event read was handed on.
-					return c.endOutbound(r, &clean)
+					// Cut short: what Asterisk queued is held, never
+					// handed on, so the next connection is not trusted
+					// (clean stays false) and resyncs.
+					return r.reason()
 				}
 				if err := check(data); err != nil {
 					return refuse(err)
@@ -479,8 +481,9 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 			return 0, ctx.Err()
 		case data, ok := <-r.msgs:
 			if !ok {
-				// Every event read was handed on.
-				return 0, c.endOutbound(r, &clean)
+				// Cut short before the queue could be handed on: not
+				// clean, whatever Asterisk's close said.
+				return 0, r.reason()
 			}
 			if err := check(data); err != nil {
 				return 0, refuse(err)
@@ -573,6 +576,8 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 			feed(data)
 		case err := <-pingErr:
 			return 0, c.pingFailed(r, err, &clean)
+		case <-c.in.Overrun():
+			return 0, errOverrun
 		default:
 			// What this goroutine gathered goes on before the reader
 			// takes over.
@@ -591,6 +596,10 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 		return 0, c.endOutbound(r, &clean)
 	case err := <-pingErr:
 		return 0, c.pingFailed(r, err, &clean)
+	case <-c.in.Overrun():
+		// Events were given up: the daemon ends the connection, so the
+		// next one is not trusted and resyncs (clean stays false).
+		return 0, errOverrun
 	}
 }
 
@@ -612,7 +621,9 @@ func (c *Client) pingFailed(r *reader, err error, clean *bool) error {
 // it itself with a close read to the end: then it queues what comes next.
 func (c *Client) endOutbound(r *reader, clean *bool) error {
 	var ce *websocket.CloseError
-	*clean = errors.As(r.err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway)
+	// Events given up since the last resync make no end clean: the next
+	// connection must resync to say what they would have.
+	*clean = errors.As(r.err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) && !c.in.backlog.gaveUp()
 	return r.reason()
 }
 

@@ -21,7 +21,7 @@ import (
 // connection over with a resync, as it does on the events websocket;
 // otherwise every later event is given up too, until some later
 // connection happens to resync.
-func TestReview9OutboundOverrunIsResynced(t *testing.T) {
+func TestAnOutboundOverrunStartsOverWithAResync(t *testing.T) {
 	s, _ := newSim(t, "")
 	srv, uri := outboundServer(t)
 	cfg := outboundConfig("pbx1", "screenpop")
@@ -126,7 +126,7 @@ func fakeAsterisk(t *testing.T, uri string, events [][]byte, hangUpOnInfo bool) 
 // GET /asterisk/info: the events it wrote were never handed on, so they
 // must not be lost silently: the next connection (same Asterisk, same
 // startup time) must resync.
-func TestReview9AQueueCutShortByACleanCloseIsNotTrusted(t *testing.T) {
+func TestAQueueCutShortByACleanCloseIsNotTrusted(t *testing.T) {
 	srv, uri := outboundServer(t)
 	h := startClient(t, outboundConfig("pbx1", "screenpop"))
 	if err := srv.Add(h.c); err != nil {
@@ -165,7 +165,7 @@ func TestReview9AQueueCutShortByACleanCloseIsNotTrusted(t *testing.T) {
 // events that came before ApplicationReplaced: a cluster holder that sees
 // Replaced appends what was handed on, then marks the log handed over,
 // and the next holder goes on from the mark without a resync.
-func TestReview9ReplacedDoesNotOvertakeTheEventsBeforeIt(t *testing.T) {
+func TestABatchedIntakeSaysReplacedOnlyAfterTheEventsBeforeIt(t *testing.T) {
 	out := make(chan screenpop.Event, 4)
 	in := NewIntake(NewDecoder("FROM_DID"), out, NewMetrics(nil), slog.New(slog.DiscardHandler))
 	in.batched = true
