@@ -418,6 +418,7 @@ func (c *Client) connectOutbound(ctx context.Context, retries int) (up time.Dura
 			time.Sleep(time.Millisecond)
 		}
 		feed(data)
+		flush() // one at a time, so that the wait above sees each
 	}
 	eid := ""
 	var mine []byte // "asterisk_id":"<eid>", once known
