@@ -95,8 +95,9 @@ type sentScreen struct {
 // milliseconds under load). A message that fails is sent again; as a
 // later message of the same call for the same operator must not be
 // overtaken by an earlier one, once every message in flight has its
-// answer, the latest of each such call and operator is sent again, one
-// at a time, until the stream has it.
+// answer, every message of each such call and operator from the first
+// that failed is sent again, in order, one at a time, until the stream
+// has it.
 func (s *Screens) Run(ctx context.Context) error {
 	var (
 		flight []sentScreen // oldest first
@@ -155,12 +156,14 @@ func (s *Screens) Run(ctx context.Context) error {
 }
 
 // settle waits until every message in flight is answered, then sends
-// again the latest message in flight of each subject (an operator's
-// call) one of whose messages failed, one at a time, each until the
-// stream has it; false if ctx ended first.
+// again, in order, every message in flight of each subject (an
+// operator's call) from the first of its messages that failed, one at a
+// time, each until the stream has it; false if ctx ended first.
 func (s *Screens) settle(ctx context.Context, flight []sentScreen) bool {
-	failed := map[string]bool{}
-	for _, f := range flight {
+	// first is, by subject (an operator's call), the first message in
+	// flight that failed.
+	first := map[string]int{}
+	for i, f := range flight {
 		if f.err == nil {
 			select {
 			case <-ctx.Done():
@@ -171,16 +174,18 @@ func (s *Screens) settle(ctx context.Context, flight []sentScreen) bool {
 			case f.err = <-f.ack.Err():
 			}
 		}
-		failed[f.msg.Subject] = true
+		if _, ok := first[f.msg.Subject]; !ok {
+			first[f.msg.Subject] = i
+		}
 		s.PublishErrors.Add(1)
 		s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", f.err)
 	}
-	latest := map[string]int{}
+	// A call's messages are not each its whole state (a card goes with
+	// the pop before it), so from the first that failed, every message
+	// of its call goes again, in order: the latest alone would leave the
+	// pages a card of a call they were never offered.
 	for i, f := range flight {
-		latest[f.msg.Subject] = i
-	}
-	for i, f := range flight {
-		if failed[f.msg.Subject] && latest[f.msg.Subject] == i {
+		if j, ok := first[f.msg.Subject]; ok && i >= j {
 			if s.publish(ctx, f.msg) != nil {
 				return false
 			}
