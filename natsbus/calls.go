@@ -130,19 +130,26 @@ func (l *CallLog) publish(ctx context.Context, m callMsg) error {
 	}
 	msg := &nats.Msg{Subject: callsSubject + token(l.pbx), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, m.msgID())
+	return l.b.publishUntilStored(ctx, msg, "call record", l.pbx, &l.Published, &l.PublishErrors)
+}
+
+// publishUntilStored sends msg and waits for its stream to have it, trying
+// again (50 ms, doubling to 1 s: a pop or a record waits on it) until it
+// does or ctx ends; published and failed count the outcomes.
+func (b *Bus) publishUntilStored(ctx context.Context, msg *nats.Msg, what, pbx string, published, failed *atomic.Uint64) error {
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := l.b.js.PublishMsg(pctx, msg)
+		_, err := b.js.PublishMsg(pctx, msg)
 		cancel()
 		if err == nil {
-			l.Published.Add(1)
+			published.Add(1)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		l.PublishErrors.Add(1)
-		l.b.log.Warn("publish a call record; retrying", "pbx", l.pbx, "err", err)
+		failed.Add(1)
+		b.log.Warn("publish a "+what+"; retrying", "pbx", pbx, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -197,25 +197,7 @@ func (s *Screens) settle(ctx context.Context, flight []sentScreen) bool {
 // publish sends msg and waits for the stream to have it, trying again
 // until it does or ctx ends.
 func (s *Screens) publish(ctx context.Context, msg *nats.Msg) error {
-	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
-		pctx, cancel := context.WithTimeout(ctx, screensAckWait)
-		_, err := s.b.js.PublishMsg(pctx, msg)
-		cancel()
-		if err == nil {
-			s.Published.Add(1)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.PublishErrors.Add(1)
-		s.b.log.Warn("publish a screen message; retrying", "pbx", s.pbx, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
+	return s.b.publishUntilStored(ctx, msg, "screen message", s.pbx, &s.Published, &s.PublishErrors)
 }
 
 // Restore puts every operator's screen of the box's calls as the stream
